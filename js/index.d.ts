@@ -1,0 +1,195 @@
+// Public types of srvra-sync. Checked against the built package by `tsc --noEmit`
+// over tests/types/usage.ts in the test run.
+
+/** Any JSON value. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+export type Priority = 'critical' | 'high' | 'normal' | 'low';
+export type Origin = 'local' | 'remote' | 'rollback';
+export type MergeStrategyName = 'last-write-wins' | 'first-write-wins' | 'smart-merge' | 'manual';
+export type SyncStatus = 'initial' | 'syncing' | 'synced' | 'error' | 'offline' | 'reconnecting' | 'partial-sync';
+
+/** `new SrvraDataSync(config)`; every field is optional. */
+export interface SrvraConfig {
+  url?: string | null;
+  room?: string;
+  token?: string | (() => string | Promise<string>) | null;
+  clientId?: string | null;
+  syncInterval?: number;
+  retryAttempts?: number;
+  backoff?: { initialDelay?: number; maxDelay?: number; factor?: number; jitter?: boolean };
+  heartbeatInterval?: number;
+  heartbeatTimeout?: number;
+  batchSize?: number;
+  enableDeltaUpdates?: boolean;
+  historySize?: number;
+  enableVersioning?: boolean;
+  mergeStrategy?: MergeStrategyName | (string & {});
+  autoResolveThreshold?: number;
+  compression?: { enabled?: boolean; threshold?: number };
+  offline?: { enabled?: boolean; dbName?: string };
+}
+
+/** Result of every mutation. */
+export interface Applied {
+  key: string;
+  version: number;
+}
+
+export interface WithMetadata<T = JsonValue> {
+  value: T;
+  version: number;
+  updatedAt: number;
+  updatedBy: string;
+  pending: boolean;
+}
+
+export interface HistoryEntry {
+  version: number;
+  /** `undefined` when this version deleted the key. */
+  value?: JsonValue;
+  updatedAt: number;
+  updatedBy: string;
+  origin: Origin;
+}
+
+export type OpName = 'set' | 'update' | 'delete' | 'increment' | 'append' | 'batch';
+
+/** Second argument of a state subscriber. */
+export interface StateUpdate {
+  key: string;
+  path: string;
+  version: number;
+  previousValue: JsonValue | undefined;
+  origin: Origin;
+  op: OpName;
+}
+
+export type StateSubscriber = (value: JsonValue | undefined, update: StateUpdate) => void;
+
+export type BatchEntry =
+  | { op?: 'set'; key: string; value: JsonValue }
+  | { op: 'update'; key: string; value: { [key: string]: JsonValue } }
+  | { op: 'delete'; key: string }
+  | { op: 'increment'; key: string; by?: number }
+  | { op: 'append'; key: string; value: JsonValue };
+
+export interface Statistics {
+  operations: number;
+  localOperations: number;
+  remoteOperations: number;
+  batches: number;
+  rollbacks: number;
+  conflicts: number;
+  bytesSent: number;
+  bytesReceived: number;
+  compressionRatio: number;
+  outboxLength: number;
+  reconnects: number;
+  lastRoundTripMs: number | null;
+  keys: number;
+  subscriberErrors: number;
+  storageWrites: number;
+}
+
+export interface ChangeEvent {
+  key: string;
+  path: string;
+  value: JsonValue | undefined;
+  version: number;
+  origin: Origin;
+}
+
+export interface SyncErrorEvent {
+  phase: 'subscriber' | 'event-handler' | 'storage' | 'restore' | (string & {});
+  error: Error;
+  key?: string;
+  subscription?: number;
+  event?: string;
+}
+
+/** Payload of each event type. */
+export interface EventMap {
+  'data-change': ChangeEvent;
+  'state-updated': ChangeEvent;
+  'version-change': { key: string; version: number; previousVersion: number };
+  'batch-complete': { keys: string[]; count: number; origin: Origin };
+  'sync-complete': { sent: number; received: number; position: number };
+  conflict: {
+    key: string;
+    type: string;
+    clientValue: JsonValue | undefined;
+    serverValue: JsonValue | undefined;
+    baseValue: JsonValue | undefined;
+    resolve(value: JsonValue): void;
+  };
+  'conflict-resolved': { key: string; type: string; value: JsonValue | undefined; strategy: string };
+  'network-status': 'online' | 'offline';
+  reconnecting: { attempt: number; delay: number };
+  'sync-error': SyncErrorEvent;
+}
+
+export type EventType = keyof EventMap;
+
+export interface EventMeta {
+  type: EventType;
+  timestamp: number;
+  detail?: string;
+}
+
+export declare class StateManager {
+  private constructor();
+  setState(path: string, value: JsonValue, options?: Record<string, never>): Applied;
+  updateState(path: string, partial: { [key: string]: JsonValue }): Applied;
+  deleteState(path: string): Applied;
+  increment(path: string, by?: number): Applied;
+  append(path: string, item: JsonValue): Applied;
+  getState<T extends JsonValue = JsonValue>(path: string): T | undefined;
+  getState<T extends JsonValue = JsonValue>(path: string, options: { withMetadata: true }): WithMetadata<T> | undefined;
+  getState<T extends JsonValue = JsonValue>(path: string, options?: { withMetadata?: boolean }): T | WithMetadata<T> | undefined;
+  batch(entries: BatchEntry[]): Applied[];
+  getHistory(key: string): HistoryEntry[];
+  rollback(key: string, version: number): Applied;
+  getVersion(key: string): number;
+  keys(): string[];
+  subscribe(pathOrKey: string, callback: StateSubscriber, options?: { priority?: Priority }): number;
+  unsubscribe(id: number): boolean;
+}
+
+export declare class EventBus {
+  private constructor();
+  subscribe<K extends EventType>(
+    type: K,
+    handler: (payload: EventMap[K], meta: EventMeta) => void,
+    options?: { priority?: Priority; filter?: (payload: EventMap[K]) => boolean },
+  ): number;
+  unsubscribe(id: number): boolean;
+}
+
+export declare class SrvraDataSync {
+  constructor(config?: SrvraConfig);
+  readonly stateManager: StateManager;
+  readonly eventBus: EventBus;
+  /** Resolves when cached state is loaded from IndexedDB. */
+  readonly ready: Promise<void>;
+  readonly status: SyncStatus;
+  readonly clientId: string;
+  setState(path: string, value: JsonValue, options?: Record<string, never>): Applied;
+  getState<T extends JsonValue = JsonValue>(path: string): T | undefined;
+  getState<T extends JsonValue = JsonValue>(path: string, options: { withMetadata: true }): WithMetadata<T> | undefined;
+  batch(entries: BatchEntry[]): Applied[];
+  getStatistics(): Statistics;
+  /** Resolves when every change made so far is stored in IndexedDB. */
+  whenPersisted(): Promise<void>;
+  /** Writes pending state, closes storage; later mutations throw `SrvraError` `CLOSED`. */
+  close(): Promise<void>;
+}
+
+export declare class SrvraError extends Error {
+  constructor(message: string, code?: string, options?: ErrorOptions);
+  readonly code: string;
+}
+export declare class ValidationError extends SrvraError {}
+export declare class ConflictError extends SrvraError {}
+export declare class NetworkError extends SrvraError {}
+export declare class StorageError extends SrvraError {}

@@ -1,0 +1,284 @@
+// srvra-sync: the public ESM entry. It wraps the wasm `SyncCore` into the documented API
+// (SPEC sections 2-4): argument checks, JSON encoding at the boundary, and delivery of
+// subscriber calls and events in the order the core decides. No init call is needed.
+
+import init, { SyncCore } from './srvra_sync.js';
+import { decode, encode, requireFunction, requireString } from './codec.js';
+import { makeError, typeError } from './errors.js';
+
+export { SrvraError, ValidationError, ConflictError, NetworkError, StorageError } from './errors.js';
+
+await init();
+
+const report = typeof globalThis.reportError === 'function'
+  ? (error) => globalThis.reportError(error)
+  : (error) => console.error(error);
+
+function keyOf(path) {
+  const dot = path.indexOf('.');
+  return dot < 0 ? path : path.slice(0, dot);
+}
+
+function plainObject(value) {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+// Options left `undefined` mean "use the default", as in most JS APIs.
+function withoutUndefined(object) {
+  const out = {};
+  for (const [name, value] of Object.entries(object)) {
+    if (value === undefined) continue;
+    out[name] = plainObject(value) && Object.getPrototypeOf(value) === Object.prototype
+      ? withoutUndefined(value)
+      : value;
+  }
+  return out;
+}
+
+// What the facades share: the core, the JS handler tables and the delivery loop.
+class Link {
+  constructor() {
+    this.core = null;
+    this.subscribers = new Map();
+    this.handlers = new Map();
+    this.draining = false;
+  }
+
+  // Called after every mutation: deliver what the core queued, if anyone listens.
+  settle() {
+    if (this.subscribers.size !== 0 || this.handlers.size !== 0) this.drain();
+  }
+
+  drain() {
+    if (this.draining) return; // re-entrant change: the running loop picks it up
+    this.draining = true;
+    try {
+      let text;
+      while ((text = this.core.takeDispatches()) !== undefined) {
+        for (const item of JSON.parse(text)) this.deliver(item);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  deliver(item) {
+    if (item.k === 'sub') {
+      const updates = item.values.map((v) => ({ ...item.update, previousValue: v.previousValue }));
+      for (const [id, index] of item.calls) {
+        const fn = this.subscribers.get(id);
+        if (fn === undefined) continue;
+        try {
+          fn(item.values[index].value, updates[index]);
+        } catch (error) {
+          this.core.countSubscriberError();
+          this.emit('sync-error', { phase: 'subscriber', error, key: item.update.key, subscription: id });
+        }
+      }
+      return;
+    }
+    let payload = item.payload;
+    if (item.type === 'sync-error' && payload.error && !(payload.error instanceof Error)) {
+      const { kind, code, message } = payload.error;
+      payload = { ...payload, error: makeError(kind, code, message) };
+    }
+    this.call(item.ids, item.type, payload, item.ts);
+  }
+
+  // Raises an event from the JS side (the core orders the handlers).
+  emit(type, payload) {
+    const ids = this.core.handlers(type);
+    if (ids.length === 0 && type === 'sync-error') report(payload.error);
+    this.call(ids, type, payload, Date.now());
+  }
+
+  call(ids, type, payload, timestamp) {
+    const meta = { type, timestamp };
+    for (const id of ids) {
+      const handler = this.handlers.get(id);
+      if (handler === undefined) continue;
+      try {
+        if (handler.filter !== undefined && !handler.filter(payload)) continue;
+        handler.fn(payload, meta);
+      } catch (error) {
+        if (type === 'sync-error') report(error);
+        else this.emit('sync-error', { phase: 'event-handler', error, event: type });
+      }
+    }
+  }
+}
+
+function checkVersion(version) {
+  if (!Number.isSafeInteger(version) || version < 0) {
+    throw typeError(`version must be a non-negative integer, got ${String(version)}`);
+  }
+}
+
+/** `sync.stateManager`: local-first state with versions, history and subscribers. */
+export class StateManager {
+  #link;
+
+  constructor(link) {
+    this.#link = link;
+  }
+
+  #done(path, version) {
+    this.#link.settle();
+    return { key: keyOf(path), version };
+  }
+
+  setState(path, value, options) {
+    requireString(path, 'path');
+    if (options !== undefined && !plainObject(options)) throw typeError('options must be an object');
+    return this.#done(path, this.#link.core.setState(path, encode(value)));
+  }
+
+  updateState(path, partial) {
+    requireString(path, 'path');
+    if (!plainObject(partial)) throw typeError('updateState takes a plain object of fields');
+    return this.#done(path, this.#link.core.updateState(path, encode(partial, 'partial')));
+  }
+
+  deleteState(path) {
+    requireString(path, 'path');
+    return this.#done(path, this.#link.core.deleteState(path));
+  }
+
+  increment(path, by = 1) {
+    requireString(path, 'path');
+    if (typeof by !== 'number' || !Number.isFinite(by)) throw typeError(`by must be a finite number, got ${String(by)}`);
+    return this.#done(path, this.#link.core.increment(path, by));
+  }
+
+  append(path, item) {
+    requireString(path, 'path');
+    return this.#done(path, this.#link.core.append(path, encode(item, 'item')));
+  }
+
+  getState(path, options) {
+    requireString(path, 'path');
+    if (options?.withMetadata) return decode(this.#link.core.getStateWithMetadata(path));
+    return decode(this.#link.core.getState(path));
+  }
+
+  batch(entries) {
+    if (!Array.isArray(entries)) throw typeError('batch takes an array of entries');
+    const results = JSON.parse(this.#link.core.batch(encode(entries, 'entries')));
+    this.#link.settle();
+    return results;
+  }
+
+  getHistory(key) {
+    requireString(key, 'key');
+    return JSON.parse(this.#link.core.getHistory(key));
+  }
+
+  rollback(key, version) {
+    requireString(key, 'key');
+    checkVersion(version);
+    return this.#done(key, this.#link.core.rollback(key, version));
+  }
+
+  getVersion(key) {
+    requireString(key, 'key');
+    return this.#link.core.getVersion(key);
+  }
+
+  keys() {
+    return JSON.parse(this.#link.core.keys());
+  }
+
+  subscribe(pathOrKey, callback, { priority = 'normal' } = {}) {
+    requireString(pathOrKey, 'pathOrKey');
+    requireFunction(callback, 'callback');
+    requireString(priority, 'priority');
+    const id = this.#link.core.subscribe(pathOrKey, priority);
+    this.#link.subscribers.set(id, callback);
+    return id;
+  }
+
+  unsubscribe(id) {
+    this.#link.subscribers.delete(id);
+    return typeof id === 'number' && this.#link.core.unsubscribe(id);
+  }
+}
+
+/** `sync.eventBus`: typed events with priorities and filters. */
+export class EventBus {
+  #link;
+
+  constructor(link) {
+    this.#link = link;
+  }
+
+  subscribe(type, handler, { priority = 'normal', filter } = {}) {
+    requireString(type, 'type');
+    requireFunction(handler, 'handler');
+    requireString(priority, 'priority');
+    if (filter !== undefined) requireFunction(filter, 'filter');
+    const id = this.#link.core.on(type, priority);
+    this.#link.handlers.set(id, { fn: handler, filter });
+    return id;
+  }
+
+  unsubscribe(id) {
+    this.#link.handlers.delete(id);
+    return typeof id === 'number' && this.#link.core.off(id);
+  }
+}
+
+/** The SDK: `new SrvraDataSync(config)`. */
+export class SrvraDataSync {
+  #link = new Link();
+  #token;
+
+  constructor(config = {}) {
+    if (!plainObject(config)) throw typeError('config must be an object', 'INVALID_CONFIG');
+    const { token = null, ...rest } = config;
+    if (token !== null && typeof token !== 'string' && typeof token !== 'function') {
+      throw typeError('config.token must be a string, a function or null', 'INVALID_CONFIG');
+    }
+    this.#token = token;
+    this.#link.core = new SyncCore(encode(withoutUndefined(rest), 'config'), () => this.#link.drain());
+    /** State reads, writes and subscriptions. */
+    this.stateManager = new StateManager(this.#link);
+    /** Events. */
+    this.eventBus = new EventBus(this.#link);
+    /** Resolves when cached state is loaded; rejects with `StorageError` if it cannot be. */
+    this.ready = this.#link.core.ready;
+  }
+
+  /** `initial`, `syncing`, `synced`, `error`, `offline`, `reconnecting` or `partial-sync`. */
+  get status() {
+    return this.#link.core.status;
+  }
+
+  /** This client's stable id. */
+  get clientId() {
+    return this.#link.core.clientId;
+  }
+
+  setState(path, value, options) {
+    return this.stateManager.setState(path, value, options);
+  }
+
+  getState(path, options) {
+    return this.stateManager.getState(path, options);
+  }
+
+  batch(entries) {
+    return this.stateManager.batch(entries);
+  }
+
+  getStatistics() {
+    return JSON.parse(this.#link.core.statistics());
+  }
+
+  whenPersisted() {
+    return this.#link.core.whenPersisted();
+  }
+
+  close() {
+    return this.#link.core.close();
+  }
+}

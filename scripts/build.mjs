@@ -1,0 +1,51 @@
+// Builds the npm package into pkg/: wasm (size profile) -> wasm-bindgen (web target) ->
+// wasm-opt -Oz (npm binaryen) -> hand-finished ESM entry, types and package.json.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const pkg = join(root, 'pkg');
+const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
+
+run('cargo', ['build', '--lib', '--target', 'wasm32-unknown-unknown', '--profile', 'wasm']);
+rmSync(pkg, { recursive: true, force: true });
+run('wasm-bindgen', [
+  join(root, 'target/wasm32-unknown-unknown/wasm/srvra_sync.wasm'),
+  '--out-dir', pkg, '--target', 'web', '--no-typescript',
+]);
+
+const wasm = join(pkg, 'srvra_sync_bg.wasm');
+run(join(root, 'node_modules/.bin/wasm-opt'), [
+  wasm, '-o', wasm, '-Oz', '--strip-debug', '--strip-producers',
+  '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext',
+  '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue',
+]);
+
+for (const file of ['index.js', 'codec.js', 'index.d.ts']) copyFileSync(join(root, 'js', file), join(pkg, file));
+
+// The binding imports js/errors.js as a wasm-bindgen snippet; re-export that very module so
+// errors thrown from Rust are instances of the classes the package exports.
+function find(dir, name) {
+  for (const entry of readdirSync(dir)) {
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) {
+      const hit = find(path, name);
+      if (hit) return hit;
+    } else if (entry === name) return path;
+  }
+  return null;
+}
+const snippet = find(join(pkg, 'snippets'), 'errors.js');
+if (!snippet) throw new Error('wasm-bindgen did not emit the errors.js snippet');
+writeFileSync(join(pkg, 'errors.js'), `export * from './${relative(pkg, snippet)}';\n`);
+
+const cargo = readFileSync(join(root, 'Cargo.toml'), 'utf8');
+const version = /^version = "([^"]+)"/m.exec(cargo)[1];
+const manifest = JSON.parse(readFileSync(join(root, 'pkg-template/package.json'), 'utf8'));
+manifest.version = version;
+writeFileSync(join(pkg, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+copyFileSync(join(root, 'README.md'), join(pkg, 'README.md'));
+mkdirSync(pkg, { recursive: true });
+console.log(`built pkg/ (srvra-sync ${version}, wasm ${statSync(wasm).size} bytes)`);

@@ -1,0 +1,338 @@
+//! `new SrvraDataSync(config)`: parsing and validation. Every problem names its field.
+
+use serde_json::{Map, Value};
+
+use crate::core::error::{CoreError, Result};
+
+/// Reconnect backoff settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backoff {
+    /// First delay, ms.
+    pub initial_delay: u64,
+    /// Cap, ms.
+    pub max_delay: u64,
+    /// Growth per attempt (>= 1).
+    pub factor: f64,
+    /// Randomise delays.
+    pub jitter: bool,
+}
+
+/// Payload compression settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compression {
+    /// Whether to compress.
+    pub enabled: bool,
+    /// Payloads at or over this many bytes are compressed.
+    pub threshold: u64,
+}
+
+/// Local persistence settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Offline {
+    /// Keep state and outbox in IndexedDB.
+    pub enabled: bool,
+    /// IndexedDB database name.
+    pub db_name: String,
+}
+
+/// The validated configuration (SPEC section 2). `token` stays on the JS side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Server URL (`ws://` or `wss://`), `None` for local-only.
+    pub url: Option<String>,
+    /// Room (state namespace on the server).
+    pub room: String,
+    /// Fixed client id, or `None` to generate and persist one.
+    pub client_id: Option<String>,
+    /// ms between full reconciliation checks.
+    pub sync_interval: u64,
+    /// Failed attempts before status `error`.
+    pub retry_attempts: u64,
+    /// Reconnect backoff.
+    pub backoff: Backoff,
+    /// ms between pings.
+    pub heartbeat_interval: u64,
+    /// ms to wait for a pong.
+    pub heartbeat_timeout: u64,
+    /// Max operations per outgoing message.
+    pub batch_size: u64,
+    /// Send only changed leaves of objects.
+    pub enable_delta_updates: bool,
+    /// History entries kept per key.
+    pub history_size: u64,
+    /// Keep history (and allow rollback).
+    pub enable_versioning: bool,
+    /// Default conflict strategy name.
+    pub merge_strategy: String,
+    /// Share of cleanly merged fields for smart-merge to auto-resolve.
+    pub auto_resolve_threshold: f64,
+    /// Compression.
+    pub compression: Compression,
+    /// IndexedDB persistence.
+    pub offline: Offline,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            url: None,
+            room: "default".into(),
+            client_id: None,
+            sync_interval: 30_000,
+            retry_attempts: 3,
+            backoff: Backoff {
+                initial_delay: 250,
+                max_delay: 30_000,
+                factor: 2.0,
+                jitter: true,
+            },
+            heartbeat_interval: 15_000,
+            heartbeat_timeout: 10_000,
+            batch_size: 100,
+            enable_delta_updates: true,
+            history_size: 50,
+            enable_versioning: true,
+            merge_strategy: "last-write-wins".into(),
+            auto_resolve_threshold: 0.8,
+            compression: Compression {
+                enabled: true,
+                threshold: 1024,
+            },
+            offline: Offline {
+                enabled: true,
+                db_name: "srvra-sync".into(),
+            },
+        }
+    }
+}
+
+/// Reads fields of one config object, remembering which were seen.
+struct Fields<'a> {
+    prefix: &'static str,
+    map: &'a Map<String, Value>,
+}
+
+fn bad(field: &str, expected: &str, got: &Value) -> CoreError {
+    CoreError::type_error(
+        "INVALID_CONFIG",
+        format!("config.{field} must be {expected}, got {}", short(got)),
+    )
+}
+
+fn short(value: &Value) -> String {
+    let text = value.to_string();
+    if text.len() > 40 {
+        format!(
+            "{}...",
+            &text[..text.char_indices().nth(37).map_or(text.len(), |(i, _)| i)]
+        )
+    } else {
+        text
+    }
+}
+
+impl<'a> Fields<'a> {
+    fn new(prefix: &'static str, value: &'a Value, allowed: &[&str]) -> Result<Self> {
+        let Value::Object(map) = value else {
+            let name = if prefix.is_empty() { "config" } else { prefix };
+            return Err(CoreError::type_error(
+                "INVALID_CONFIG",
+                format!("{name} must be an object"),
+            ));
+        };
+        if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(CoreError::type_error(
+                "INVALID_CONFIG",
+                format!("config.{}{unknown} is not a known option", dot(prefix)),
+            ));
+        }
+        Ok(Self { prefix, map })
+    }
+
+    fn name(&self, field: &str) -> String {
+        format!("{}{field}", dot(self.prefix))
+    }
+
+    fn get(&self, field: &str) -> Option<&'a Value> {
+        self.map.get(field)
+    }
+
+    fn uint(&self, field: &str, default: u64, min: u64, max: u64) -> Result<u64> {
+        match self.get(field) {
+            None => Ok(default),
+            Some(v) => match v.as_u64() {
+                Some(n) if (min..=max).contains(&n) => Ok(n),
+                _ => Err(bad(
+                    &self.name(field),
+                    &format!("an integer from {min} to {max}"),
+                    v,
+                )),
+            },
+        }
+    }
+
+    fn float(&self, field: &str, default: f64, min: f64, max: f64) -> Result<f64> {
+        match self.get(field) {
+            None => Ok(default),
+            Some(v) => match v.as_f64() {
+                Some(n) if (min..=max).contains(&n) => Ok(n),
+                _ => Err(bad(
+                    &self.name(field),
+                    &format!("a number from {min} to {max}"),
+                    v,
+                )),
+            },
+        }
+    }
+
+    fn boolean(&self, field: &str, default: bool) -> Result<bool> {
+        match self.get(field) {
+            None => Ok(default),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(v) => Err(bad(&self.name(field), "a boolean", v)),
+        }
+    }
+
+    fn string(&self, field: &str, default: &str) -> Result<String> {
+        match self.get(field) {
+            None => Ok(default.to_owned()),
+            Some(Value::String(s)) if !s.is_empty() && s.len() <= 256 => Ok(s.clone()),
+            Some(v) => Err(bad(
+                &self.name(field),
+                "a non-empty string of at most 256 bytes",
+                v,
+            )),
+        }
+    }
+
+    fn optional_string(&self, field: &str) -> Result<Option<String>> {
+        match self.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => self.string(field, "").map(Some),
+        }
+    }
+}
+
+fn dot(prefix: &str) -> String {
+    if prefix.is_empty() {
+        String::new()
+    } else {
+        format!("{prefix}.")
+    }
+}
+
+const TOP: &[&str] = &[
+    "url",
+    "room",
+    "clientId",
+    "syncInterval",
+    "retryAttempts",
+    "backoff",
+    "heartbeatInterval",
+    "heartbeatTimeout",
+    "batchSize",
+    "enableDeltaUpdates",
+    "historySize",
+    "enableVersioning",
+    "mergeStrategy",
+    "autoResolveThreshold",
+    "compression",
+    "offline",
+];
+
+const DAY_MS: u64 = 86_400_000;
+
+impl Config {
+    /// Parses a config object (JSON, without `token`). Missing fields take SPEC defaults.
+    pub fn parse(value: &Value) -> Result<Self> {
+        let d = Config::default();
+        let top = Fields::new("", value, TOP)?;
+        let url = top.optional_string("url")?;
+        if let Some(url) = &url {
+            if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+                return Err(bad(
+                    "url",
+                    "a ws:// or wss:// URL",
+                    &Value::String(url.clone()),
+                ));
+            }
+        }
+        let backoff = match top.get("backoff") {
+            None => d.backoff.clone(),
+            Some(v) => {
+                let f = Fields::new(
+                    "backoff",
+                    v,
+                    &["initialDelay", "maxDelay", "factor", "jitter"],
+                )?;
+                let initial_delay = f.uint("initialDelay", d.backoff.initial_delay, 0, DAY_MS)?;
+                let max_delay = f.uint("maxDelay", d.backoff.max_delay, 0, DAY_MS)?;
+                if max_delay < initial_delay {
+                    return Err(bad(
+                        "backoff.maxDelay",
+                        "at least backoff.initialDelay",
+                        &Value::from(max_delay),
+                    ));
+                }
+                Backoff {
+                    initial_delay,
+                    max_delay,
+                    factor: f.float("factor", d.backoff.factor, 1.0, 100.0)?,
+                    jitter: f.boolean("jitter", d.backoff.jitter)?,
+                }
+            }
+        };
+        let compression = match top.get("compression") {
+            None => d.compression.clone(),
+            Some(v) => {
+                let f = Fields::new("compression", v, &["enabled", "threshold"])?;
+                Compression {
+                    enabled: f.boolean("enabled", true)?,
+                    threshold: f.uint("threshold", d.compression.threshold, 0, u32::MAX.into())?,
+                }
+            }
+        };
+        let offline = match top.get("offline") {
+            None => d.offline.clone(),
+            Some(v) => {
+                let f = Fields::new("offline", v, &["enabled", "dbName"])?;
+                Offline {
+                    enabled: f.boolean("enabled", true)?,
+                    db_name: f.string("dbName", &d.offline.db_name)?,
+                }
+            }
+        };
+        Ok(Config {
+            url,
+            room: top.string("room", &d.room)?,
+            client_id: top.optional_string("clientId")?,
+            sync_interval: top.uint("syncInterval", d.sync_interval, 1, DAY_MS)?,
+            retry_attempts: top.uint("retryAttempts", d.retry_attempts, 0, 1_000_000)?,
+            backoff,
+            heartbeat_interval: top.uint("heartbeatInterval", d.heartbeat_interval, 1, DAY_MS)?,
+            heartbeat_timeout: top.uint("heartbeatTimeout", d.heartbeat_timeout, 1, DAY_MS)?,
+            batch_size: top.uint("batchSize", d.batch_size, 1, 10_000)?,
+            enable_delta_updates: top.boolean("enableDeltaUpdates", d.enable_delta_updates)?,
+            history_size: top.uint("historySize", d.history_size, 0, 10_000)?,
+            enable_versioning: top.boolean("enableVersioning", d.enable_versioning)?,
+            merge_strategy: top.string("mergeStrategy", &d.merge_strategy)?,
+            auto_resolve_threshold: top.float(
+                "autoResolveThreshold",
+                d.auto_resolve_threshold,
+                0.0,
+                1.0,
+            )?,
+            compression,
+            offline,
+        })
+    }
+
+    /// History entries to keep per key (0 when versioning is off).
+    pub fn effective_history(&self) -> usize {
+        if self.enable_versioning {
+            self.history_size as usize
+        } else {
+            0
+        }
+    }
+}

@@ -1,0 +1,579 @@
+//! The state engine: applies operations to the store, records them, and queues the
+//! notifications and persistence work they cause. One per `SrvraDataSync` instance.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::core::batch::Draft;
+use crate::core::clock::Clock;
+use crate::core::config::Config;
+use crate::core::error::{CoreError, Result};
+use crate::core::event_bus::{EventBus, EventType};
+use crate::core::events::{Dispatch, ErrorInfo, Payload};
+use crate::core::history::{HistoryEntry, Origin};
+use crate::core::notify::{self, KeyChange};
+use crate::core::operation::{apply, value_at, OpId, OpKind, Operation};
+use crate::core::path::Path;
+use crate::core::persist::{self, StoredMeta, LAYOUT_VERSION};
+use crate::core::registry::{Priority, RegistrationId};
+use crate::core::stats::Stats;
+use crate::core::store::{shard_of, ChangeMeta, StateStore, SHARDS};
+use crate::core::subscriptions::Subscriptions;
+
+/// What a mutation returns: the key it changed and the key's new version.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Applied {
+    /// The key.
+    pub key: String,
+    /// Its version after the change.
+    pub version: u64,
+}
+
+/// A value with its metadata (`getState(path, { withMetadata: true })`).
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WithMetadata<'a> {
+    /// The value at the path.
+    pub value: &'a Value,
+    /// The key's version.
+    pub version: u64,
+    /// Time of the key's last change.
+    pub updated_at: f64,
+    /// Author of the key's last change.
+    pub updated_by: &'a str,
+    /// Whether the key has changes the server has not acknowledged.
+    pub pending: bool,
+}
+
+/// Dirty shards and the change counter they cover, for the persistence layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersistWork {
+    /// Value of the change counter this work makes durable.
+    pub upto: u64,
+    /// `(shard index, encoded record)` for every shard changed since the last take.
+    pub shards: Vec<(u32, String)>,
+    /// The encoded meta record.
+    pub meta: String,
+}
+
+/// A snapshot read back from storage.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// The meta record, if one was stored.
+    pub meta: Option<String>,
+    /// Shard records.
+    pub shards: Vec<String>,
+}
+
+/// The state engine.
+pub struct Engine {
+    config: Config,
+    client: Arc<str>,
+    next_seq: u64,
+    next_batch: u64,
+    store: StateStore,
+    subs: Subscriptions,
+    bus: EventBus,
+    stats: Stats,
+    clock: Box<dyn Clock>,
+    queue: Vec<Dispatch>,
+    changes: u64,
+    dirty: [u64; SHARDS / 64],
+    restored: bool,
+    meta_dirty: bool,
+    before_restore: Vec<Operation>,
+    journal: Option<Vec<Operation>>,
+}
+
+impl Engine {
+    /// A new engine. `client_id` is used unless the config or restored storage names one.
+    pub fn new(config: Config, client_id: &str, clock: Box<dyn Clock>) -> Self {
+        let client: Arc<str> = config.client_id.as_deref().unwrap_or(client_id).into();
+        let store = StateStore::new(config.effective_history());
+        Self {
+            config,
+            client,
+            next_seq: 1,
+            next_batch: 0,
+            store,
+            subs: Subscriptions::default(),
+            bus: EventBus::default(),
+            stats: Stats {
+                compression_ratio: 1.0,
+                ..Stats::default()
+            },
+            clock,
+            queue: Vec::new(),
+            changes: 0,
+            dirty: [0; SHARDS / 64],
+            restored: false,
+            meta_dirty: false,
+            before_restore: Vec::new(),
+            journal: None,
+        }
+    }
+
+    /// The validated configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// This client's id.
+    pub fn client_id(&self) -> &str {
+        &self.client
+    }
+
+    /// Starts (or stops) keeping every recorded operation for [`Engine::take_operations`].
+    pub fn set_journal(&mut self, on: bool) {
+        self.journal = on.then(Vec::new);
+    }
+
+    /// Operations recorded since the last call (needs [`Engine::set_journal`]).
+    pub fn take_operations(&mut self) -> Vec<Operation> {
+        self.journal
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    // ---- mutations -------------------------------------------------------------------
+
+    /// `setState(path, value)`.
+    pub fn set_state(&mut self, path: &str, value: Value) -> Result<Applied> {
+        self.single(path, OpKind::Set(Arc::new(value)))
+    }
+
+    /// `updateState(path, partial)`: shallow-merges fields into the object at `path`.
+    pub fn update_state(&mut self, path: &str, partial: Map<String, Value>) -> Result<Applied> {
+        self.single(path, OpKind::Merge(partial))
+    }
+
+    /// `deleteState(path)`.
+    pub fn delete_state(&mut self, path: &str) -> Result<Applied> {
+        self.single(path, OpKind::Delete)
+    }
+
+    /// `increment(path, by)`.
+    pub fn increment(&mut self, path: &str, by: f64) -> Result<Applied> {
+        if !by.is_finite() {
+            return Err(CoreError::type_error(
+                "INVALID_NUMBER",
+                "increment needs a finite number",
+            ));
+        }
+        self.single(path, OpKind::Increment(by))
+    }
+
+    /// `append(path, item)`.
+    pub fn append(&mut self, path: &str, item: Value) -> Result<Applied> {
+        self.single(path, OpKind::Append(item))
+    }
+
+    /// `batch(entries)`: all drafts apply, or none does.
+    pub fn batch(&mut self, drafts: Vec<Draft>) -> Result<Vec<Applied>> {
+        if drafts.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.commit(drafts, Origin::Local, true)
+    }
+
+    /// `rollback(key, version)`: makes that version's value current again, as a new change.
+    pub fn rollback(&mut self, key: &str, version: u64) -> Result<Applied> {
+        if !self.config.enable_versioning || self.store.history_size() == 0 {
+            return Err(CoreError::validation(
+                "VERSIONING_DISABLED",
+                "rollback needs enableVersioning and a historySize above 0",
+            ));
+        }
+        let path = Self::key_only(key, "rollback")?;
+        let entry = self
+            .store
+            .entry(&path.key)
+            .and_then(|e| e.history.find(version));
+        let Some(entry) = entry else {
+            return Err(CoreError::validation(
+                "VERSION_NOT_FOUND",
+                format!("key '{key}' has no version {version} in its history"),
+            ));
+        };
+        let kind = match &entry.value {
+            Some(value) => OpKind::Set(Arc::clone(value)),
+            None => OpKind::Delete,
+        };
+        self.stats.rollbacks += 1;
+        let mut applied = self.commit(vec![Draft { path, kind }], Origin::Rollback, false)?;
+        Ok(applied.remove(0))
+    }
+
+    fn key_only(key: &str, what: &str) -> Result<Path> {
+        let path = Path::parse(key)?;
+        if !path.fields.is_empty() {
+            return Err(CoreError::validation(
+                "INVALID_PATH",
+                format!("{what} takes a key, not the dotted path '{key}'"),
+            ));
+        }
+        Ok(path)
+    }
+
+    fn single(&mut self, path: &str, kind: OpKind) -> Result<Applied> {
+        let path = Path::parse(path)?;
+        let mut applied = self.commit(vec![Draft { path, kind }], Origin::Local, false)?;
+        Ok(applied.remove(0))
+    }
+
+    /// Computes every draft's resulting key value against the store plus the earlier drafts,
+    /// without changing anything. `None` marks a draft that changes nothing.
+    #[allow(clippy::type_complexity)]
+    fn plan(&self, drafts: &[Draft]) -> Result<Vec<Option<Option<Arc<Value>>>>> {
+        let mut overlay: HashMap<&str, Option<Arc<Value>>> = HashMap::new();
+        let mut plan = Vec::with_capacity(drafts.len());
+        for draft in drafts {
+            let key = draft.path.key.as_str();
+            let current = match overlay.get(key) {
+                Some(value) => value.as_ref(),
+                None => self.store.value(key),
+            };
+            if matches!(draft.kind, OpKind::Delete)
+                && value_at(current, &draft.path.fields).is_none()
+            {
+                plan.push(None);
+                continue;
+            }
+            let next = apply(current, &draft.path.fields, &draft.kind)?;
+            if drafts.len() > 1 {
+                overlay.insert(key, next.clone());
+            }
+            plan.push(Some(next));
+        }
+        Ok(plan)
+    }
+
+    fn commit(&mut self, drafts: Vec<Draft>, origin: Origin, batch: bool) -> Result<Vec<Applied>> {
+        let plan = self.plan(&drafts)?;
+        let at = self.clock.now_ms();
+        let meta = ChangeMeta {
+            at,
+            by: Arc::clone(&self.client),
+            origin,
+        };
+        let batch_id = batch.then(|| {
+            self.next_batch += 1;
+            self.next_batch
+        });
+        let notify = !self.subs.is_empty() || !self.bus.is_empty();
+        let mut touched: Vec<KeyChange> = Vec::new();
+        let mut results = Vec::with_capacity(drafts.len());
+        let mut count = 0;
+        for (draft, next) in drafts.into_iter().zip(plan) {
+            let Some(next) = next else {
+                let version = self.store.version(&draft.path.key);
+                results.push(Applied {
+                    key: draft.path.key,
+                    version,
+                });
+                continue;
+            };
+            count += 1;
+            let written = self.store.write(&draft.path.key, next, &meta);
+            let shard = shard_of(&draft.path.key);
+            self.dirty[shard / 64] |= 1 << (shard % 64);
+            if notify {
+                let current = self.store.value(&draft.path.key).cloned();
+                notify::data_change(
+                    &self.bus,
+                    &mut self.queue,
+                    &draft.path.key,
+                    &draft.path.fields,
+                    current.clone(),
+                    written.version,
+                    origin,
+                    at,
+                );
+                match touched.iter_mut().find(|t| t.key == draft.path.key) {
+                    Some(t) => {
+                        t.current = current;
+                        t.version = written.version;
+                        t.changed.push(draft.path.fields.clone());
+                        t.op = "batch";
+                    }
+                    None => touched.push(KeyChange {
+                        key: draft.path.key.clone(),
+                        previous: written.previous,
+                        previous_version: written.previous_version,
+                        current,
+                        version: written.version,
+                        changed: vec![draft.path.fields.clone()],
+                        op: if batch { "batch" } else { draft.kind.name() },
+                    }),
+                }
+            }
+            results.push(Applied {
+                key: draft.path.key.clone(),
+                version: written.version,
+            });
+            self.record(Operation {
+                id: OpId {
+                    client: Arc::clone(&self.client),
+                    seq: 0,
+                },
+                key: draft.path.key,
+                fields: draft.path.fields,
+                kind: draft.kind,
+                base_version: written.previous_version,
+                timestamp: at,
+                batch: batch_id,
+            });
+        }
+        if count > 0 {
+            self.changes += 1;
+        }
+        self.stats.operations += count;
+        self.stats.local_operations += count;
+        self.stats.batches += u64::from(batch && count > 0);
+        for change in &touched {
+            notify::key_settled(&self.subs, &self.bus, &mut self.queue, change, origin, at);
+        }
+        if batch && count > 0 {
+            let keys = touched.into_iter().map(|t| t.key).collect();
+            notify::batch_complete(&self.bus, &mut self.queue, keys, count as usize, origin, at);
+        }
+        Ok(results)
+    }
+
+    fn record(&mut self, mut op: Operation) {
+        op.id.seq = self.next_seq;
+        self.next_seq += 1;
+        if !self.restored {
+            self.before_restore.push(op.clone());
+        }
+        if let Some(journal) = &mut self.journal {
+            journal.push(op);
+        }
+    }
+
+    // ---- reads -----------------------------------------------------------------------
+
+    /// The value at `path`, if any.
+    pub fn get_state(&self, path: &str) -> Result<Option<&Value>> {
+        let path = Path::parse(path)?;
+        Ok(value_at(self.store.value(&path.key), &path.fields))
+    }
+
+    /// The value at `path` with the key's metadata, if any.
+    pub fn get_with_metadata(&self, path: &str) -> Result<Option<WithMetadata<'_>>> {
+        let path = Path::parse(path)?;
+        let Some(entry) = self.store.entry(&path.key) else {
+            return Ok(None);
+        };
+        let value = value_at(entry.value.as_ref(), &path.fields);
+        Ok(value.map(|value| WithMetadata {
+            value,
+            version: entry.version,
+            updated_at: entry.updated_at,
+            updated_by: &entry.updated_by,
+            pending: false,
+        }))
+    }
+
+    /// A key's version (0 when never written).
+    pub fn get_version(&self, key: &str) -> Result<u64> {
+        Ok(self.store.version(&Self::key_only(key, "getVersion")?.key))
+    }
+
+    /// A key's history, oldest first.
+    pub fn get_history(&self, key: &str) -> Result<Vec<&HistoryEntry>> {
+        let path = Self::key_only(key, "getHistory")?;
+        Ok(self
+            .store
+            .entry(&path.key)
+            .map_or_else(Vec::new, |e| e.history.iter().collect()))
+    }
+
+    /// Keys holding a value, sorted.
+    pub fn keys(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = self.store.keys().collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    /// Current statistics.
+    pub fn statistics(&self) -> Stats {
+        Stats {
+            keys: self.store.live_keys() as u64,
+            ..self.stats.clone()
+        }
+    }
+
+    /// Counts a subscriber callback that threw (reported by the host).
+    pub fn count_subscriber_error(&mut self) {
+        self.stats.subscriber_errors += 1;
+    }
+
+    // ---- subscriptions and events ----------------------------------------------------
+
+    /// `stateManager.subscribe(pathOrKey, fn, { priority })`: returns the id.
+    pub fn subscribe(&mut self, target: &str, priority: Priority) -> Result<RegistrationId> {
+        self.subs.subscribe(target, priority)
+    }
+
+    /// `stateManager.unsubscribe(id)`.
+    pub fn unsubscribe(&mut self, id: RegistrationId) -> bool {
+        self.subs.unsubscribe(id)
+    }
+
+    /// `eventBus.subscribe(type, fn, { priority })`: returns the id.
+    pub fn on(&mut self, event: EventType, priority: Priority) -> RegistrationId {
+        self.bus.subscribe(event, priority)
+    }
+
+    /// `eventBus.unsubscribe(id)`.
+    pub fn off(&mut self, id: RegistrationId) -> bool {
+        self.bus.unsubscribe(id)
+    }
+
+    /// Handler ids for an event raised by the host, in dispatch order.
+    pub fn handlers(&self, event: EventType) -> Vec<RegistrationId> {
+        self.bus.handlers(event)
+    }
+
+    /// Queues a `sync-error` event for a failure in `phase`.
+    pub fn report_error(&mut self, phase: &'static str, error: &CoreError) {
+        if self.bus.has(EventType::SyncError) {
+            let payload = Payload::Error {
+                phase,
+                error: ErrorInfo::from(error),
+            };
+            let at = self.clock.now_ms();
+            self.queue
+                .push(notify::event(&self.bus, EventType::SyncError, payload, at));
+        }
+    }
+
+    /// Whether deliveries are waiting.
+    pub fn has_dispatches(&self) -> bool {
+        !self.queue.is_empty()
+    }
+
+    /// Takes the waiting deliveries, in order.
+    pub fn take_dispatches(&mut self) -> Vec<Dispatch> {
+        std::mem::take(&mut self.queue)
+    }
+
+    // ---- persistence -----------------------------------------------------------------
+
+    /// Number of committed changes so far (the unit `whenPersisted` waits on).
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
+    /// Encodes every shard changed since the last call, plus the meta record.
+    pub fn take_persist_work(&mut self) -> Option<PersistWork> {
+        if self.dirty.iter().all(|w| *w == 0) && !self.meta_dirty {
+            return None;
+        }
+        self.meta_dirty = false;
+        let mut shards = Vec::new();
+        for (word_index, word) in self.dirty.iter().enumerate() {
+            for bit in 0..64 {
+                if word & (1 << bit) != 0 {
+                    let index = word_index * 64 + bit;
+                    shards.push((index as u32, persist::encode_shard(self.store.shard(index))));
+                }
+            }
+        }
+        self.dirty = [0; SHARDS / 64];
+        self.stats.storage_writes += 1;
+        Some(PersistWork {
+            upto: self.changes,
+            shards,
+            meta: self.meta_record(),
+        })
+    }
+
+    /// Marks shards dirty again (their write failed and must be retried).
+    pub fn mark_dirty(&mut self, shards: impl Iterator<Item = u32>) {
+        for shard in shards {
+            let shard = shard as usize % SHARDS;
+            self.dirty[shard / 64] |= 1 << (shard % 64);
+        }
+    }
+
+    fn meta_record(&self) -> String {
+        persist::encode_meta(&StoredMeta {
+            layout: LAYOUT_VERSION,
+            client_id: self.client.to_string(),
+            next_seq: self.next_seq,
+        })
+    }
+
+    /// Loads cached state. Changes made before this call are re-applied on top of it, in
+    /// order, as new versions. A corrupt shard is skipped and reported as `sync-error`.
+    pub fn restore(&mut self, snapshot: Snapshot) -> Result<()> {
+        let meta = snapshot
+            .meta
+            .as_deref()
+            .map(persist::decode_meta)
+            .transpose()?;
+        self.meta_dirty = meta.is_none();
+        if let Some(meta) = &meta {
+            if self.config.client_id.is_none() {
+                self.client = meta.client_id.as_str().into();
+            }
+            self.next_seq = self.next_seq.max(meta.next_seq);
+        }
+        let mut store = StateStore::new(self.config.effective_history());
+        for record in &snapshot.shards {
+            match persist::decode_shard(record, store.history_size()) {
+                Ok(entries) => entries.into_iter().for_each(|(k, e)| store.restore(k, e)),
+                Err(error) => self.report_error("storage", &error),
+            }
+        }
+        let pending = std::mem::take(&mut self.before_restore);
+        self.store = store;
+        self.restored = true;
+        for op in pending {
+            self.replay(op);
+        }
+        Ok(())
+    }
+
+    fn replay(&mut self, op: Operation) {
+        let current = self.store.value(&op.key);
+        match apply(current, &op.fields, &op.kind) {
+            Ok(next) => {
+                let meta = ChangeMeta {
+                    at: op.timestamp,
+                    by: Arc::clone(&self.client),
+                    origin: Origin::Local,
+                };
+                let written = self.store.write(&op.key, next, &meta);
+                let shard = shard_of(&op.key);
+                self.dirty[shard / 64] |= 1 << (shard % 64);
+                self.changes += 1;
+                self.record(Operation {
+                    id: OpId {
+                        client: Arc::clone(&self.client),
+                        seq: 0,
+                    },
+                    base_version: written.previous_version,
+                    ..op
+                });
+            }
+            Err(error) => self.report_error("restore", &error),
+        }
+    }
+
+    /// Whether cached state has been loaded (or there was none to load).
+    pub fn is_restored(&self) -> bool {
+        self.restored
+    }
+
+    /// Marks the engine restored without storage (offline persistence disabled).
+    pub fn skip_restore(&mut self) {
+        self.restored = true;
+        self.before_restore.clear();
+    }
+}

@@ -1,0 +1,21 @@
+//! The pure state engine. No wasm, no browser: everything here compiles and tests natively.
+
+pub mod batch;
+pub mod clock;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod event_bus;
+pub mod events;
+pub mod history;
+pub mod notify;
+pub mod operation;
+pub mod path;
+pub mod persist;
+pub mod registry;
+pub mod stats;
+pub mod store;
+pub mod subscriptions;
+
+pub use engine::Engine;
+pub use error::{CoreError, ErrorKind};

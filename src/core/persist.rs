@@ -1,0 +1,136 @@
+//! The storage layout of cached state: one JSON record per store shard plus a meta record.
+//! Pure encoding and decoding; the browser binding does the IndexedDB I/O.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::core::error::{CoreError, Result};
+use crate::core::history::{History, HistoryEntry, Origin};
+use crate::core::store::Entry;
+
+/// Version of this layout; bump when shard assignment or record shape changes.
+pub const LAYOUT_VERSION: u32 = 1;
+
+/// The meta record: who this client is and where its operation sequence stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredMeta {
+    /// Layout version the shards were written with.
+    pub layout: u32,
+    /// Persisted client id.
+    pub client_id: String,
+    /// Next operation sequence number.
+    pub next_seq: u64,
+}
+
+#[derive(Serialize)]
+struct EntryRef<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    v: &'a Option<Arc<Value>>,
+    n: u64,
+    t: f64,
+    b: &'a str,
+    o: Origin,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    h: Vec<&'a HistoryEntry>,
+}
+
+#[derive(Deserialize)]
+struct StoredEntry {
+    #[serde(default)]
+    v: Option<Arc<Value>>,
+    n: u64,
+    t: f64,
+    b: Arc<str>,
+    o: Origin,
+    #[serde(default)]
+    h: Vec<HistoryEntry>,
+}
+
+struct ShardRef<'a>(&'a HashMap<String, Entry>);
+
+impl Serialize for ShardRef<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, entry) in self.0 {
+            // The newest history entry repeats the current value: it is rebuilt on load.
+            let older = entry.history.len().saturating_sub(1);
+            let h = entry.history.iter().take(older).collect();
+            let record = EntryRef {
+                v: &entry.value,
+                n: entry.version,
+                t: entry.updated_at,
+                b: &entry.updated_by,
+                o: entry.origin,
+                h,
+            };
+            map.serialize_entry(key, &record)?;
+        }
+        map.end()
+    }
+}
+
+/// Encodes one shard as a JSON record.
+pub fn encode_shard(shard: &HashMap<String, Entry>) -> String {
+    // Serialising maps of strings and JSON values cannot fail.
+    serde_json::to_string(&ShardRef(shard)).unwrap_or_else(|_| "{}".into())
+}
+
+/// Decodes one shard record into entries, keeping at most `history_size` versions.
+pub fn decode_shard(text: &str, history_size: usize) -> Result<Vec<(String, Entry)>> {
+    let records: HashMap<String, StoredEntry> = serde_json::from_str(text).map_err(|e| {
+        CoreError::storage("CORRUPT_RECORD", format!("cached shard is corrupt: {e}"))
+    })?;
+    Ok(records
+        .into_iter()
+        .map(|(key, r)| {
+            let mut history = r.h;
+            if history_size > 0 {
+                history.push(HistoryEntry {
+                    version: r.n,
+                    value: r.v.clone(),
+                    updated_at: r.t,
+                    updated_by: Arc::clone(&r.b),
+                    origin: r.o,
+                });
+            } else {
+                history.clear();
+            }
+            let entry = Entry {
+                value: r.v,
+                version: r.n,
+                updated_at: r.t,
+                updated_by: r.b,
+                origin: r.o,
+                history: History::from_entries(history, history_size),
+            };
+            (key, entry)
+        })
+        .collect())
+}
+
+/// Encodes the meta record.
+pub fn encode_meta(meta: &StoredMeta) -> String {
+    serde_json::to_string(meta).unwrap_or_default()
+}
+
+/// Decodes the meta record; a record from another layout is an error.
+pub fn decode_meta(text: &str) -> Result<StoredMeta> {
+    let meta: StoredMeta = serde_json::from_str(text).map_err(|e| {
+        CoreError::storage("CORRUPT_RECORD", format!("cached meta is corrupt: {e}"))
+    })?;
+    if meta.layout != LAYOUT_VERSION {
+        return Err(CoreError::storage(
+            "UNSUPPORTED_LAYOUT",
+            format!(
+                "cached state uses layout {}, this build reads {LAYOUT_VERSION}",
+                meta.layout
+            ),
+        ));
+    }
+    Ok(meta)
+}

@@ -1,0 +1,39 @@
+//! Counters reported by `sync.getStatistics()`.
+
+use serde::Serialize;
+
+/// Running counters. Network fields stay at zero for a local-only instance.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    /// Operations applied, any origin.
+    pub operations: u64,
+    /// Operations made by this client.
+    pub local_operations: u64,
+    /// Operations received from the server.
+    pub remote_operations: u64,
+    /// Atomic batches applied.
+    pub batches: u64,
+    /// Rollbacks performed.
+    pub rollbacks: u64,
+    /// Conflicts detected.
+    pub conflicts: u64,
+    /// Bytes sent to the server.
+    pub bytes_sent: u64,
+    /// Bytes received from the server.
+    pub bytes_received: u64,
+    /// Compressed size / raw size of compressed payloads (1 when nothing was compressed).
+    pub compression_ratio: f64,
+    /// Changes waiting for the server's acknowledgement.
+    pub outbox_length: u64,
+    /// Reconnects performed.
+    pub reconnects: u64,
+    /// Last ping round-trip time in ms, if any.
+    pub last_round_trip_ms: Option<f64>,
+    /// Keys holding a value.
+    pub keys: u64,
+    /// Subscriber callbacks that threw.
+    pub subscriber_errors: u64,
+    /// Writes to local storage completed.
+    pub storage_writes: u64,
+}

@@ -1,0 +1,100 @@
+//! IndexedDB access through rexie: one store of shard records, one of meta records.
+
+use rexie::{ObjectStore, Rexie, TransactionMode};
+use wasm_bindgen::JsValue;
+
+use crate::core::engine::{PersistWork, Snapshot};
+use crate::core::CoreError;
+
+const SHARDS: &str = "shards";
+const META: &str = "meta";
+const META_KEY: &str = "client";
+
+/// An open srvra-sync database.
+pub struct IdbStorage {
+    db: Rexie,
+}
+
+fn storage_error(what: &str, error: rexie::Error) -> CoreError {
+    CoreError::storage(
+        "STORAGE_FAILED",
+        format!("IndexedDB {what} failed: {error}"),
+    )
+}
+
+impl IdbStorage {
+    /// Opens (creating on first use) the database `name`.
+    pub async fn open(name: &str) -> Result<Self, CoreError> {
+        let db = Rexie::builder(name)
+            .version(1)
+            .add_object_store(ObjectStore::new(SHARDS))
+            .add_object_store(ObjectStore::new(META))
+            .build()
+            .await
+            .map_err(|e| storage_error("open", e))?;
+        Ok(Self { db })
+    }
+
+    /// Reads every record.
+    pub async fn load(&self) -> Result<Snapshot, CoreError> {
+        let read = |e| storage_error("read", e);
+        let tx = self
+            .db
+            .transaction(&[SHARDS, META], TransactionMode::ReadOnly)
+            .map_err(read)?;
+        let shards = tx
+            .store(SHARDS)
+            .map_err(read)?
+            .get_all(None, None)
+            .await
+            .map_err(read)?;
+        let meta = tx
+            .store(META)
+            .map_err(read)?
+            .get(JsValue::from_str(META_KEY))
+            .await
+            .map_err(read)?;
+        Ok(Snapshot {
+            meta: meta.and_then(|m| m.as_string()),
+            shards: shards.into_iter().filter_map(|s| s.as_string()).collect(),
+        })
+    }
+
+    /// Writes the changed shards and the meta record in one transaction.
+    pub async fn write(&self, work: &PersistWork) -> Result<(), CoreError> {
+        let write = |e| storage_error("write", e);
+        let tx = self
+            .db
+            .transaction(&[SHARDS, META], TransactionMode::ReadWrite)
+            .map_err(write)?;
+        let records = work
+            .shards
+            .iter()
+            .map(|(index, record)| (JsValue::from_str(record), Some(JsValue::from(*index))));
+        tx.store(SHARDS)
+            .map_err(write)?
+            .put_all(records)
+            .await
+            .map_err(write)?;
+        let meta = JsValue::from_str(&work.meta);
+        tx.store(META)
+            .map_err(write)?
+            .put(&meta, Some(&JsValue::from_str(META_KEY)))
+            .await
+            .map_err(write)?;
+        let result = tx.done().await.map_err(write)?;
+        if result.is_committed() {
+            Ok(())
+        } else {
+            Err(CoreError::storage(
+                "STORAGE_FAILED",
+                "IndexedDB transaction was aborted",
+            ))
+        }
+    }
+
+    /// Closes the database.
+    pub fn close(self) {
+        self.db.close();
+    }
+}

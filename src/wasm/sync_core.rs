@@ -1,0 +1,306 @@
+//! `SyncCore`: the one exported type. `js/index.js` wraps it into the public
+//! `SrvraDataSync` class. Values cross the boundary as JSON text (validated by
+//! `js/codec.js`), which measured faster than walking JS objects from Rust.
+
+use std::rc::Rc;
+
+use js_sys::{Function, Promise};
+use serde_json::Value;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use crate::core::batch::parse_entries;
+use crate::core::config::Config;
+use crate::core::engine::Applied;
+use crate::core::event_bus::EventType;
+use crate::core::registry::Priority;
+use crate::core::{CoreError, Engine};
+use crate::wasm::clock::JsClock;
+use crate::wasm::errors::{to_js, IntoJsResult};
+use crate::wasm::persister::{fail_all, schedule, when_persisted, Shared};
+use crate::wasm::storage::IdbStorage;
+
+/// The engine of one `SrvraDataSync` instance, as seen from JS.
+#[wasm_bindgen]
+pub struct SyncCore {
+    shared: Rc<Shared>,
+    ready: Promise,
+}
+
+fn parse_json(text: &str, what: &str) -> Result<Value, JsValue> {
+    serde_json::from_str(text).map_err(|e| {
+        to_js(&CoreError::validation(
+            "INVALID_VALUE",
+            format!("{what} is not valid JSON: {e}"),
+        ))
+    })
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    // Serialising JSON values and plain structs cannot fail.
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+fn random_client_id() -> String {
+    let part = || (js_sys::Math::random() * 2f64.powi(52)) as u64;
+    format!("c{:x}{:x}", part(), part())
+}
+
+#[wasm_bindgen]
+impl SyncCore {
+    /// Validates the config (JSON, without `token`) and starts loading cached state.
+    /// `on_async` is called with no arguments when background work queued deliveries.
+    #[wasm_bindgen(constructor)]
+    pub fn new(config_json: &str, on_async: Function) -> Result<SyncCore, JsValue> {
+        let config = Config::parse(&parse_json(config_json, "config")?).js()?;
+        if config.url.is_some() {
+            return Err(to_js(&CoreError::type_error(
+                "INVALID_CONFIG",
+                "config.url: network sync is not part of this build yet; use url: null",
+            )));
+        }
+        let engine = Engine::new(config, &random_client_id(), Box::new(JsClock));
+        let shared = Shared::new(engine, on_async);
+        let ready = future_to_promise(load(Rc::clone(&shared)));
+        Ok(SyncCore { shared, ready })
+    }
+
+    /// The promise behind `sync.ready`.
+    #[wasm_bindgen(getter)]
+    pub fn ready(&self) -> Promise {
+        self.ready.clone()
+    }
+
+    /// `sync.status`.
+    #[wasm_bindgen(getter)]
+    pub fn status(&self) -> String {
+        self.shared.status.get().to_owned()
+    }
+
+    /// This client's id.
+    #[wasm_bindgen(getter, js_name = clientId)]
+    pub fn client_id(&self) -> String {
+        self.shared.engine.borrow().client_id().to_owned()
+    }
+
+    fn mutate(
+        &self,
+        f: impl FnOnce(&mut Engine) -> Result<Applied, CoreError>,
+    ) -> Result<f64, JsValue> {
+        self.check_open()?;
+        let applied = f(&mut self.shared.engine.borrow_mut()).js()?;
+        schedule(&self.shared);
+        Ok(applied.version as f64)
+    }
+
+    fn check_open(&self) -> Result<(), JsValue> {
+        if self.shared.closed.get() {
+            return Err(to_js(&CoreError::internal(
+                "CLOSED",
+                "this SrvraDataSync instance is closed",
+            )));
+        }
+        Ok(())
+    }
+
+    /// `setState(path, value)`; returns the key's new version.
+    #[wasm_bindgen(js_name = setState)]
+    pub fn set_state(&self, path: &str, value_json: &str) -> Result<f64, JsValue> {
+        let value = parse_json(value_json, "value")?;
+        self.mutate(|e| e.set_state(path, value))
+    }
+
+    /// `updateState(path, partial)`; returns the key's new version.
+    #[wasm_bindgen(js_name = updateState)]
+    pub fn update_state(&self, path: &str, partial_json: &str) -> Result<f64, JsValue> {
+        let Value::Object(partial) = parse_json(partial_json, "partial")? else {
+            return Err(to_js(&CoreError::type_error(
+                "INVALID_ARGUMENT",
+                "updateState takes a plain object",
+            )));
+        };
+        self.mutate(|e| e.update_state(path, partial))
+    }
+
+    /// `deleteState(path)`; returns the key's version.
+    #[wasm_bindgen(js_name = deleteState)]
+    pub fn delete_state(&self, path: &str) -> Result<f64, JsValue> {
+        self.mutate(|e| e.delete_state(path))
+    }
+
+    /// `increment(path, by)`; returns the key's new version.
+    pub fn increment(&self, path: &str, by: f64) -> Result<f64, JsValue> {
+        self.mutate(|e| e.increment(path, by))
+    }
+
+    /// `append(path, item)`; returns the key's new version.
+    pub fn append(&self, path: &str, item_json: &str) -> Result<f64, JsValue> {
+        let item = parse_json(item_json, "item")?;
+        self.mutate(|e| e.append(path, item))
+    }
+
+    /// `rollback(key, version)`; returns the key's new version.
+    pub fn rollback(&self, key: &str, version: f64) -> Result<f64, JsValue> {
+        self.mutate(|e| e.rollback(key, version as u64))
+    }
+
+    /// `batch(entries)`; returns `[{ key, version }]` as JSON.
+    pub fn batch(&self, entries_json: &str) -> Result<String, JsValue> {
+        self.check_open()?;
+        let drafts = parse_entries(&parse_json(entries_json, "entries")?).js()?;
+        let applied = self.shared.engine.borrow_mut().batch(drafts).js()?;
+        schedule(&self.shared);
+        Ok(to_json(&applied))
+    }
+
+    /// `getState(path)` as JSON, or `undefined`.
+    #[wasm_bindgen(js_name = getState)]
+    pub fn get_state(&self, path: &str) -> Result<Option<String>, JsValue> {
+        Ok(self
+            .shared
+            .engine
+            .borrow()
+            .get_state(path)
+            .js()?
+            .map(to_json))
+    }
+
+    /// `getState(path, { withMetadata: true })` as JSON, or `undefined`.
+    #[wasm_bindgen(js_name = getStateWithMetadata)]
+    pub fn get_state_with_metadata(&self, path: &str) -> Result<Option<String>, JsValue> {
+        Ok(self
+            .shared
+            .engine
+            .borrow()
+            .get_with_metadata(path)
+            .js()?
+            .map(|m| to_json(&m)))
+    }
+
+    /// `getHistory(key)` as JSON.
+    #[wasm_bindgen(js_name = getHistory)]
+    pub fn get_history(&self, key: &str) -> Result<String, JsValue> {
+        Ok(to_json(&self.shared.engine.borrow().get_history(key).js()?))
+    }
+
+    /// `getVersion(key)`.
+    #[wasm_bindgen(js_name = getVersion)]
+    pub fn get_version(&self, key: &str) -> Result<f64, JsValue> {
+        Ok(self.shared.engine.borrow().get_version(key).js()? as f64)
+    }
+
+    /// `keys()` as JSON.
+    pub fn keys(&self) -> String {
+        to_json(&self.shared.engine.borrow().keys())
+    }
+
+    /// `getStatistics()` as JSON.
+    pub fn statistics(&self) -> String {
+        to_json(&self.shared.engine.borrow().statistics())
+    }
+
+    /// Registers a state subscriber; returns its id.
+    pub fn subscribe(&self, target: &str, priority: &str) -> Result<u32, JsValue> {
+        let priority = Priority::parse(priority).js()?;
+        self.shared
+            .engine
+            .borrow_mut()
+            .subscribe(target, priority)
+            .js()
+    }
+
+    /// Removes a state subscriber.
+    pub fn unsubscribe(&self, id: u32) -> bool {
+        self.shared.engine.borrow_mut().unsubscribe(id)
+    }
+
+    /// Registers an event handler; returns its id.
+    pub fn on(&self, event: &str, priority: &str) -> Result<u32, JsValue> {
+        let event = EventType::parse(event).js()?;
+        let priority = Priority::parse(priority).js()?;
+        Ok(self.shared.engine.borrow_mut().on(event, priority))
+    }
+
+    /// Removes an event handler.
+    pub fn off(&self, id: u32) -> bool {
+        self.shared.engine.borrow_mut().off(id)
+    }
+
+    /// Handler ids for an event raised on the JS side (e.g. a subscriber error).
+    pub fn handlers(&self, event: &str) -> Result<Vec<u32>, JsValue> {
+        let event = EventType::parse(event).js()?;
+        Ok(self.shared.engine.borrow().handlers(event))
+    }
+
+    /// Counts a subscriber callback that threw.
+    #[wasm_bindgen(js_name = countSubscriberError)]
+    pub fn count_subscriber_error(&self) {
+        self.shared.engine.borrow_mut().count_subscriber_error();
+    }
+
+    /// Waiting deliveries as a JSON array, or `undefined` when there are none.
+    #[wasm_bindgen(js_name = takeDispatches)]
+    pub fn take_dispatches(&self) -> Option<String> {
+        let mut engine = self.shared.engine.borrow_mut();
+        engine
+            .has_dispatches()
+            .then(|| to_json(&engine.take_dispatches()))
+    }
+
+    /// `whenPersisted()`.
+    #[wasm_bindgen(js_name = whenPersisted)]
+    pub fn when_persisted(&self) -> Promise {
+        when_persisted(&self.shared)
+    }
+
+    /// `close()`: writes what is pending, closes the database; later mutations throw.
+    pub fn close(&self) -> Promise {
+        let shared = Rc::clone(&self.shared);
+        let ready = self.ready.clone();
+        future_to_promise(async move {
+            // A failed load has nothing to flush; its error was already reported.
+            let _ = wasm_bindgen_futures::JsFuture::from(ready).await;
+            let flushed = wasm_bindgen_futures::JsFuture::from(when_persisted(&shared)).await;
+            shared.closed.set(true);
+            if let Some(storage) = shared.storage.borrow_mut().take() {
+                if let Ok(storage) = Rc::try_unwrap(storage) {
+                    storage.close();
+                }
+            }
+            flushed.map(|_| JsValue::UNDEFINED)
+        })
+    }
+}
+
+async fn load(shared: Rc<Shared>) -> Result<JsValue, JsValue> {
+    let offline = shared.engine.borrow().config().offline.clone();
+    if !offline.enabled {
+        shared.engine.borrow_mut().skip_restore();
+        shared.status.set("synced");
+        return Ok(JsValue::UNDEFINED);
+    }
+    let result = async {
+        let storage = IdbStorage::open(&offline.db_name).await?;
+        let snapshot = storage.load().await?;
+        shared.engine.borrow_mut().restore(snapshot)?;
+        Ok::<_, CoreError>(storage)
+    }
+    .await;
+    match result {
+        Ok(storage) => {
+            *shared.storage.borrow_mut() = Some(Rc::new(storage));
+            shared.status.set("synced");
+            schedule(&shared);
+            shared.notify_async();
+            Ok(JsValue::UNDEFINED)
+        }
+        Err(error) => {
+            shared.status.set("error");
+            shared.engine.borrow_mut().report_error("storage", &error);
+            let js_error = to_js(&error);
+            fail_all(&shared, &js_error);
+            shared.notify_async();
+            Err(js_error)
+        }
+    }
+}
