@@ -35,8 +35,12 @@ impl Origin {
 pub struct HistoryEntry {
     /// The key's version after this change.
     pub version: u64,
-    /// The whole key value after this change (`None`: deleted).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The whole key value after this change (`None`: deleted; JSON `null` is `Some`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub value: Option<Arc<Value>>,
     /// Time of the change, ms since the epoch.
     pub updated_at: f64,
@@ -44,6 +48,12 @@ pub struct HistoryEntry {
     pub updated_by: Arc<str>,
     /// Where it came from.
     pub origin: Origin,
+}
+
+/// Reads a field that is present as `Some`, even when it holds JSON `null`
+/// (an absent field is `None` through `#[serde(default)]`).
+pub fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Arc<Value>>, D::Error> {
+    Value::deserialize(d).map(|v| Some(Arc::new(v)))
 }
 
 /// At most `limit` entries, oldest dropped first.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::core::error::{CoreError, Result};
-use crate::core::history::{History, HistoryEntry, Origin};
+use crate::core::history::{present, History, HistoryEntry, Origin};
 use crate::core::store::Entry;
 
 /// Version of this layout; bump when shard assignment or record shape changes.
@@ -41,7 +41,7 @@ struct EntryRef<'a> {
 
 #[derive(Deserialize)]
 struct StoredEntry {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     v: Option<Arc<Value>>,
     n: u64,
     t: f64,

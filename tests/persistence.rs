@@ -1,0 +1,145 @@
+//! The storage layout: what is written can be restored, and changes made before the
+//! restore are re-applied on top of it.
+
+mod common;
+
+use common::{engine, engine_with, visible_state};
+use serde_json::json;
+use srvra_sync::core::clock::ManualClock;
+use srvra_sync::core::config::Config;
+use srvra_sync::core::engine::{PersistWork, Snapshot};
+use srvra_sync::core::event_bus::EventType;
+use srvra_sync::core::registry::Priority;
+use srvra_sync::core::Engine;
+
+fn snapshot_of(work: &[PersistWork]) -> Snapshot {
+    let mut shards = std::collections::BTreeMap::new();
+    for w in work {
+        for (index, record) in &w.shards {
+            shards.insert(*index, record.clone());
+        }
+    }
+    Snapshot {
+        meta: work.last().map(|w| w.meta.clone()),
+        shards: shards.into_values().collect(),
+    }
+}
+
+fn fresh(config: Config) -> Engine {
+    Engine::new(config, "client-new", Box::new(ManualClock::new(5_000.0)))
+}
+
+#[test]
+fn restore_brings_back_values_versions_history_and_client_id() {
+    let mut e = engine();
+    for i in 0..300 {
+        e.set_state(&format!("key{i}"), json!({ "n": i })).unwrap();
+    }
+    e.set_state("key7.n", json!(70)).unwrap();
+    e.delete_state("key8").unwrap();
+    let mut work = vec![e.take_persist_work().unwrap()];
+    assert!(
+        e.take_persist_work().is_none(),
+        "nothing is dirty after a take"
+    );
+    e.increment("counter", 1.0).unwrap();
+    work.push(e.take_persist_work().unwrap());
+    assert_eq!(
+        work[1].shards.len(),
+        1,
+        "only the touched shard is rewritten"
+    );
+
+    let mut restored = fresh(Config::default());
+    restored.restore(snapshot_of(&work)).unwrap();
+    assert_eq!(restored.client_id(), "client-a");
+    assert_eq!(visible_state(&restored), visible_state(&e));
+    assert_eq!(
+        restored.get_version("key8").unwrap(),
+        2,
+        "tombstones keep versions"
+    );
+    let history: Vec<_> = restored
+        .get_history("key7")
+        .unwrap()
+        .into_iter()
+        .cloned()
+        .collect();
+    let original: Vec<_> = e
+        .get_history("key7")
+        .unwrap()
+        .into_iter()
+        .cloned()
+        .collect();
+    assert_eq!(history, original);
+    // Operation ids continue after the restored sequence.
+    restored.set_journal(true);
+    restored.set_state("x", json!(1)).unwrap();
+    assert_eq!(restored.take_operations()[0].id.seq, 304);
+}
+
+#[test]
+fn changes_made_before_restore_are_replayed_on_top() {
+    let mut old = engine();
+    old.set_state("count", json!(10)).unwrap();
+    old.set_state("doc", json!({ "a": 1 })).unwrap();
+    let work = vec![old.take_persist_work().unwrap()];
+
+    let mut e = fresh(Config::default());
+    e.increment("count", 5.0).unwrap();
+    e.set_state("doc.b", json!(2)).unwrap();
+    e.restore(snapshot_of(&work)).unwrap();
+    assert_eq!(e.get_state("count").unwrap(), Some(&json!(15)));
+    assert_eq!(
+        e.get_state("doc").unwrap(),
+        Some(&json!({ "a": 1, "b": 2 }))
+    );
+    assert_eq!(e.get_version("count").unwrap(), 2);
+    assert!(
+        e.take_persist_work().is_some(),
+        "replayed changes are written back"
+    );
+}
+
+#[test]
+fn a_corrupt_shard_is_reported_and_the_rest_loads() {
+    let mut old = engine();
+    old.set_state("good", json!(1)).unwrap();
+    let mut snapshot = snapshot_of(&[old.take_persist_work().unwrap()]);
+    snapshot.shards.push("{not json".into());
+    let mut e = fresh(Config::default());
+    e.on(EventType::SyncError, Priority::Normal);
+    e.restore(snapshot).unwrap();
+    assert_eq!(e.get_state("good").unwrap(), Some(&json!(1)));
+    let items = common::dispatches(&mut e);
+    assert_eq!(items[0]["payload"]["error"]["code"], "CORRUPT_RECORD");
+}
+
+#[test]
+fn a_meta_record_from_another_layout_is_refused() {
+    let mut e = fresh(Config::default());
+    let snapshot = Snapshot {
+        meta: Some(r#"{"layout":99,"clientId":"x","nextSeq":1}"#.into()),
+        shards: vec![],
+    };
+    assert_eq!(e.restore(snapshot).unwrap_err().code, "UNSUPPORTED_LAYOUT");
+}
+
+#[test]
+fn first_run_writes_the_generated_client_id() {
+    let mut e = fresh(Config::default());
+    e.restore(Snapshot::default()).unwrap();
+    let work = e.take_persist_work().expect("meta is written on first run");
+    assert!(work.meta.contains("client-new"));
+    let configured = Config {
+        client_id: Some("fixed".into()),
+        ..Config::default()
+    };
+    let mut e = engine_with(configured.clone());
+    e.set_state("a", json!(1)).unwrap();
+    let mut again = fresh(configured);
+    again
+        .restore(snapshot_of(&[e.take_persist_work().unwrap()]))
+        .unwrap();
+    assert_eq!(again.client_id(), "fixed");
+}
