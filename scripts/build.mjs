@@ -2,14 +2,20 @@
 // wasm-opt -Oz (npm binaryen) -> hand-finished ESM entry, types and package.json.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = join(root, 'pkg');
-const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
+const run = (cmd, args, env = {}) =>
+  execFileSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
 
-run('cargo', ['build', '--lib', '--target', 'wasm32-unknown-unknown', '--profile', 'wasm']);
+// Shorter panic-location paths: they are stored as strings in the wasm.
+const registry = join(homedir(), '.cargo/registry/src');
+run('cargo', ['build', '--lib', '--target', 'wasm32-unknown-unknown', '--profile', 'wasm'], {
+  CARGO_ENCODED_RUSTFLAGS: [`--remap-path-prefix=${registry}=crates`, `--remap-path-prefix=${root}=srvra`].join('\x1f'),
+});
 rmSync(pkg, { recursive: true, force: true });
 run('wasm-bindgen', [
   join(root, 'target/wasm32-unknown-unknown/wasm/srvra_sync.wasm'),

@@ -171,16 +171,14 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn float(&self, field: &str, default: f64, min: f64, max: f64) -> Result<f64> {
+    /// A number within `range`; `expected` describes the range for the error message
+    /// (kept as text so the wasm build carries no float formatting).
+    fn float(&self, field: &str, default: f64, range: (f64, f64), expected: &str) -> Result<f64> {
         match self.get(field) {
             None => Ok(default),
             Some(v) => match v.as_f64() {
-                Some(n) if (min..=max).contains(&n) => Ok(n),
-                _ => Err(bad(
-                    &self.name(field),
-                    &format!("a number from {min} to {max}"),
-                    v,
-                )),
+                Some(n) if (range.0..=range.1).contains(&n) => Ok(n),
+                _ => Err(bad(&self.name(field), expected, v)),
             },
         }
     }
@@ -277,7 +275,12 @@ impl Config {
                 Backoff {
                     initial_delay,
                     max_delay,
-                    factor: f.float("factor", d.backoff.factor, 1.0, 100.0)?,
+                    factor: f.float(
+                        "factor",
+                        d.backoff.factor,
+                        (1.0, 100.0),
+                        "a number from 1 to 100",
+                    )?,
                     jitter: f.boolean("jitter", d.backoff.jitter)?,
                 }
             }
@@ -319,8 +322,8 @@ impl Config {
             auto_resolve_threshold: top.float(
                 "autoResolveThreshold",
                 d.auto_resolve_threshold,
-                0.0,
-                1.0,
+                (0.0, 1.0),
+                "a number from 0 to 1",
             )?,
             compression,
             offline,

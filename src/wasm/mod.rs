@@ -6,3 +6,5 @@ mod errors;
 mod persister;
 mod storage;
 mod sync_core;
+
+pub use sync_core::SyncCore;

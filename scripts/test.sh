@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every test: native core tests, wasm binding tests in headless Chromium, the type
+# check of the published types, and the end-to-end tests of the built package.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh --browser
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "native core tests (cargo test)"
+cargo test --all-targets
+
+step "wasm binding + IndexedDB tests in headless Chromium (wasm-bindgen-test)"
+CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=120 \
+  cargo test --target wasm32-unknown-unknown --test web
+
+step "build pkg/"
+node scripts/build.mjs
+
+step "published types (tsc --noEmit)"
+node_modules/.bin/tsc -p tests/types/tsconfig.json
+
+step "end-to-end tests in headless Chromium (node --test)"
+node --test --test-concurrency=1 tests/e2e/
