@@ -159,7 +159,7 @@ pub fn remove_in(root: &mut Value, fields: &[String]) -> bool {
         _ => None,
     });
     match parent {
-        Some(Value::Object(map)) => map.remove(last).is_some(),
+        Some(Value::Object(map)) => map.shift_remove(last).is_some(),
         Some(Value::Array(items)) => match array_index(last) {
             Some(i) if i < items.len() => {
                 items.remove(i);

@@ -1,0 +1,235 @@
+// The SDK as a user meets it: the built package imported by a plain module page in real
+// headless Chromium, with real IndexedDB.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { openSdkPage, useBrowser } from './harness.mjs';
+
+const env = useBrowser();
+
+test('state, history and metadata survive a reload', async () => {
+  const { page, context } = await openSdkPage(env);
+  await page.evaluate(async () => {
+    const sync = new sdk.SrvraDataSync({ offline: { dbName: 'reload' } });
+    await sync.ready;
+    sync.setState('todos', [{ title: 'write tests', done: false }]);
+    sync.stateManager.setState('todos.0.done', true);
+    sync.stateManager.append('todos', { title: 'ship', done: false });
+    sync.stateManager.increment('stats.visits', 3);
+    await sync.whenPersisted();
+  });
+  await page.reload();
+  await page.waitForFunction(() => window.sdkLoaded === true);
+  const restored = await page.evaluate(async () => {
+    const sync = new sdk.SrvraDataSync({ offline: { dbName: 'reload' } });
+    await sync.ready;
+    return {
+      todos: sync.getState('todos'),
+      visits: sync.getState('stats.visits'),
+      version: sync.stateManager.getVersion('todos'),
+      history: sync.stateManager.getHistory('todos').map((h) => h.version),
+      meta: sync.getState('todos.1', { withMetadata: true }),
+      clientId: sync.clientId,
+    };
+  });
+  assert.deepEqual(restored.todos, [
+    { title: 'write tests', done: true },
+    { title: 'ship', done: false },
+  ]);
+  assert.equal(restored.visits, 3);
+  assert.equal(restored.version, 3);
+  assert.deepEqual(restored.history, [1, 2, 3]);
+  assert.equal(restored.meta.value.title, 'ship');
+  assert.equal(restored.meta.updatedBy, restored.clientId);
+  await context.close();
+});
+
+test('non-JSON values and wrong argument types throw TypeError and change nothing', async () => {
+  const { page, context } = await openSdkPage(env);
+  const results = await page.evaluate(async () => {
+    const sync = new sdk.SrvraDataSync({ offline: { enabled: false } });
+    await sync.ready;
+    sync.setState('keep', { a: 1 });
+    const cyclic = {};
+    cyclic.self = cyclic;
+    const bad = {
+      function: () => 1,
+      symbol: Symbol('s'),
+      nan: NaN,
+      infinity: Infinity,
+      undefined: undefined,
+      bigint: 10n,
+      map: new Map(),
+      date: new Date(),
+      cycle: cyclic,
+      nestedFunction: { a: [1, { f() {} }] },
+      classInstance: new (class Point { x = 1; })(),
+    };
+    const out = {};
+    for (const [name, value] of Object.entries(bad)) {
+      try {
+        sync.setState('keep', value);
+        out[name] = 'accepted';
+      } catch (error) {
+        out[name] = `${error.constructor.name}:${error.code}`;
+      }
+    }
+    const calls = {
+      numberPath: () => sync.setState(42, 1),
+      badIncrement: () => sync.stateManager.increment('n', '1'),
+      badCallback: () => sync.stateManager.subscribe('k', 'not a function'),
+      badBatch: () => sync.batch({ key: 'a', value: 1 }),
+      badVersion: () => sync.stateManager.rollback('keep', -1),
+      badPriority: () => sync.stateManager.subscribe('k', () => {}, { priority: 'urgent' }),
+      unknownEvent: () => sync.eventBus.subscribe('data-chnage', () => {}),
+    };
+    for (const [name, call] of Object.entries(calls)) {
+      try {
+        call();
+        out[name] = 'accepted';
+      } catch (error) {
+        out[name] = error instanceof TypeError ? 'TypeError' : `${error.constructor.name}`;
+      }
+    }
+    out.kept = sync.getState('keep');
+    out.version = sync.stateManager.getVersion('keep');
+    return out;
+  });
+  for (const name of ['function', 'symbol', 'nan', 'infinity', 'undefined', 'bigint', 'map', 'date',
+    'cycle', 'nestedFunction', 'classInstance']) {
+    assert.equal(results[name], 'TypeError:INVALID_VALUE', name);
+  }
+  for (const name of ['numberPath', 'badIncrement', 'badCallback', 'badBatch', 'badVersion',
+    'badPriority', 'unknownEvent']) {
+    assert.equal(results[name], 'TypeError', name);
+  }
+  assert.deepEqual(results.kept, { a: 1 });
+  assert.equal(results.version, 1);
+  await context.close();
+});
+
+test('errors are Error subclasses with stable codes', async () => {
+  const { page, context } = await openSdkPage(env);
+  const out = await page.evaluate(async () => {
+    const sync = new sdk.SrvraDataSync({ offline: { enabled: false } });
+    await sync.ready;
+    const catchIt = (fn) => {
+      try {
+        fn();
+      } catch (error) {
+        return {
+          name: error.name,
+          code: error.code,
+          isError: error instanceof Error,
+          isSrvra: error instanceof sdk.SrvraError,
+          isValidation: error instanceof sdk.ValidationError,
+          message: error.message,
+        };
+      }
+      return null;
+    };
+    sync.setState('n', 5);
+    return {
+      path: catchIt(() => sync.setState('a..b', 1)),
+      container: catchIt(() => sync.setState('n.x', 1)),
+      version: catchIt(() => sync.stateManager.rollback('n', 7)),
+      config: catchIt(() => new sdk.SrvraDataSync({ historySize: 'lots' })),
+      unknownOption: catchIt(() => new sdk.SrvraDataSync({ histroySize: 5 })),
+      n: sync.getState('n'),
+    };
+  });
+  for (const [name, code] of [['path', 'INVALID_PATH'], ['container', 'PATH_NOT_CONTAINER'], ['version', 'VERSION_NOT_FOUND']]) {
+    assert.equal(out[name].name, 'ValidationError', name);
+    assert.equal(out[name].code, code, name);
+    assert.ok(out[name].isError && out[name].isSrvra && out[name].isValidation, name);
+  }
+  assert.equal(out.config.name, 'TypeError');
+  assert.match(out.config.message, /config\.historySize/);
+  assert.match(out.unknownOption.message, /config\.histroySize/);
+  assert.equal(out.n, 5);
+  await context.close();
+});
+
+test('subscribers: priorities, paths, isolation of a throwing subscriber, batches', async () => {
+  const { page, context } = await openSdkPage(env);
+  const out = await page.evaluate(async () => {
+    const sync = new sdk.SrvraDataSync({ offline: { enabled: false } });
+    await sync.ready;
+    const calls = [];
+    const sm = sync.stateManager;
+    sm.subscribe('users', () => calls.push('users:low'), { priority: 'low' });
+    sm.subscribe('users.alice', (value, update) => calls.push(`alice:${JSON.stringify(value)}:${update.previousValue?.name}`));
+    sm.subscribe('users', () => { throw new Error('boom'); }, { priority: 'high' });
+    sm.subscribe('*', (value, update) => calls.push(`*:${update.path}:${update.origin}`), { priority: 'critical' });
+    const errors = [];
+    sync.eventBus.subscribe('sync-error', (payload) => errors.push(`${payload.phase}:${payload.error.message}`));
+    sync.setState('users.alice', { name: 'Alice' });
+    sync.setState('users.bob', { name: 'Bob' });
+    const batchEvents = [];
+    sync.eventBus.subscribe('batch-complete', (p, meta) => batchEvents.push([p, meta.type]));
+    const before = calls.length;
+    sync.batch([
+      { key: 'users.alice.name', value: 'Alicia' },
+      { op: 'increment', key: 'users.alice.logins' },
+      { key: 'other', value: 1 },
+    ]);
+    const afterBatch = calls.slice(before);
+    return { calls, errors, batchEvents, afterBatch, stats: sync.getStatistics() };
+  });
+  assert.deepEqual(out.calls.slice(0, 3), ['*:users.alice:local', 'alice:{"name":"Alice"}:undefined', 'users:low']);
+  assert.deepEqual(out.calls.slice(3, 5), ['*:users.bob:local', 'users:low']);
+  assert.deepEqual(out.errors, ['subscriber:boom', 'subscriber:boom', 'subscriber:boom']);
+  assert.deepEqual(out.afterBatch, [
+    '*:users:local',
+    'alice:{"name":"Alicia","logins":1}:Alice',
+    'users:low',
+    '*:other:local',
+  ]);
+  assert.deepEqual(out.batchEvents, [[{ keys: ['users', 'other'], count: 3, origin: 'local' }, 'batch-complete']]);
+  assert.equal(out.stats.subscriberErrors, 3);
+  await context.close();
+});
+
+test('event bus: filter, priority, meta and unsubscribe', async () => {
+  const { page, context } = await openSdkPage(env);
+  const out = await page.evaluate(async () => {
+    const sync = new sdk.SrvraDataSync({ offline: { enabled: false } });
+    await sync.ready;
+    const seen = [];
+    const id = sync.eventBus.subscribe('data-change', (p) => seen.push(`normal:${p.key}`));
+    sync.eventBus.subscribe('data-change', (p, meta) => seen.push(`critical:${p.key}:${meta.type}:${typeof meta.timestamp}`),
+      { priority: 'critical', filter: (p) => p.key.startsWith('cart') });
+    sync.eventBus.subscribe('version-change', (p) => seen.push(`version:${p.key}:${p.previousVersion}->${p.version}`));
+    sync.setState('cart.items', []);
+    sync.setState('profile', {});
+    sync.eventBus.unsubscribe(id);
+    sync.setState('cart.total', 0);
+    return seen;
+  });
+  assert.deepEqual(out, [
+    'critical:cart:data-change:number',
+    'normal:cart',
+    'version:cart:0->1',
+    'normal:profile',
+    'version:profile:0->1',
+    'critical:cart:data-change:number',
+    'version:cart:1->2',
+  ]);
+  await context.close();
+});
+
+test('rollback restores an earlier version as a new change and notifies', async () => {
+  const { page, context } = await openSdkPage(env);
+  const out = await page.evaluate(async () => {
+    const sync = new sdk.SrvraDataSync({ offline: { enabled: false }, historySize: 3 });
+    await sync.ready;
+    const origins = [];
+    sync.stateManager.subscribe('doc', (value, update) => origins.push(`${update.origin}:${JSON.stringify(value)}`));
+    for (let i = 1; i <= 5; i++) sync.setState('doc', { rev: i });
+    const result = sync.stateManager.rollback('doc', 3);
+    return { result, origins, history: sync.stateManager.getHistory('doc').map((h) => [h.version, h.value.rev, h.origin]) };
+  });
+  assert.deepEqual(out.result, { key: 'doc', version: 6 });
+  assert.equal(out.origins.at(-1), 'rollback:{"rev":3}');
+  assert.deepEqual(out.history, [[4, 4, 'local'], [5, 5, 'local'], [6, 3, 'rollback']]);
+  await context.close();
+});
