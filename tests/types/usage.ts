@@ -1,0 +1,76 @@
+// Typed usage of the published package: `tsc --noEmit` fails when pkg/index.d.ts and the
+// documented API drift apart. `@ts-expect-error` lines must stay errors.
+import {
+  SrvraDataSync, SrvraError, ValidationError, StorageError,
+  type Applied, type HistoryEntry, type JsonValue, type Statistics, type StateUpdate,
+} from 'srvra-sync';
+
+async function main(): Promise<void> {
+  const sync = new SrvraDataSync({
+    room: 'r',
+    token: async () => 'jwt',
+    backoff: { initialDelay: 100, jitter: false },
+    offline: { dbName: 'typed' },
+    mergeStrategy: 'smart-merge',
+  });
+  await sync.ready;
+  const applied: Applied = sync.setState('todos', [{ title: 'a', done: false }]);
+  const version: number = applied.version;
+  const sm = sync.stateManager;
+  sm.updateState('profile', { name: 'Ada' });
+  sm.increment('count');
+  sm.increment('count', 2);
+  sm.append('log', { at: version });
+  sm.deleteState('log');
+  const todos = sm.getState<{ title: string; done: boolean }[]>('todos');
+  const first: string | undefined = todos?.[0]?.title;
+  const meta = sm.getState('todos', { withMetadata: true });
+  const when: number | undefined = meta?.updatedAt;
+  const results: Applied[] = sync.batch([
+    { key: 'a', value: 1 },
+    { op: 'increment', key: 'b', by: 2 },
+    { op: 'delete', key: 'c' },
+    { op: 'update', key: 'd', value: { x: true } },
+  ]);
+  const history: HistoryEntry[] = sm.getHistory('todos');
+  sm.rollback('todos', history[0].version);
+  const keys: string[] = sm.keys();
+  const id: number = sm.subscribe('todos', (value: JsonValue | undefined, update: StateUpdate) => {
+    const origin: 'local' | 'remote' | 'rollback' = update.origin;
+    void [value, origin];
+  }, { priority: 'high' });
+  sm.unsubscribe(id);
+  sync.eventBus.subscribe('data-change', (change, meta) => {
+    const path: string = change.path;
+    const type: string = meta.type;
+    void [path, type];
+  }, { filter: (change) => change.key === 'todos', priority: 'critical' });
+  sync.eventBus.subscribe('batch-complete', ({ keys, count }) => void [keys.length, count]);
+  sync.eventBus.subscribe('network-status', (status) => {
+    const s: 'online' | 'offline' = status;
+    void s;
+  });
+  sync.eventBus.subscribe('sync-error', ({ phase, error }) => void [phase, error.message]);
+  const stats: Statistics = sync.getStatistics();
+  const status: string = sync.status;
+  await sync.whenPersisted();
+  await sync.close();
+  try {
+    sync.setState('x', 1);
+  } catch (error) {
+    if (error instanceof ValidationError || error instanceof StorageError) {
+      const code: string = error.code;
+      void code;
+    }
+    void (error instanceof SrvraError);
+  }
+  // @ts-expect-error functions are not JSON
+  sync.setState('bad', () => 1);
+  // @ts-expect-error unknown event types are rejected
+  sync.eventBus.subscribe('data-chnage', () => {});
+  // @ts-expect-error priorities are a closed set
+  sm.subscribe('k', () => {}, { priority: 'urgent' });
+  void [first, when, results, keys, stats, status];
+}
+
+void main;
