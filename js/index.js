@@ -163,9 +163,9 @@ export class StateManager {
 
   batch(entries) {
     if (!Array.isArray(entries)) throw typeError('batch takes an array of entries');
-    const results = JSON.parse(this.#link.core.batch(encode(entries, 'entries')));
+    const versions = this.#link.core.batch(encode(entries, 'entries'));
     this.#link.settle();
-    return results;
+    return entries.map((entry, i) => ({ key: keyOf(entry.key), version: versions[i] }));
   }
 
   getHistory(key) {

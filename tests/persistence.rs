@@ -1,5 +1,6 @@
 //! The storage layout: what is written can be restored, and changes made before the
 //! restore are re-applied on top of it.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

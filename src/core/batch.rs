@@ -26,8 +26,8 @@ fn entry_error(index: usize, message: impl std::fmt::Display) -> CoreError {
 
 /// Parses batch entries: `{ key, value }` (set), or `{ op, key, ... }` with `op` one of
 /// `set` (`value`), `update` (`value`: object), `delete`, `increment` (`by`, default 1),
-/// `append` (`value`). `key` may be a dotted path.
-pub fn parse_entries(entries: &Value) -> Result<Vec<Draft>> {
+/// `append` (`value`). `key` may be a dotted path. Values are moved, never copied.
+pub fn parse_entries(entries: Value) -> Result<Vec<Draft>> {
     let Value::Array(items) = entries else {
         return Err(CoreError::type_error(
             "INVALID_BATCH",
@@ -35,52 +35,51 @@ pub fn parse_entries(entries: &Value) -> Result<Vec<Draft>> {
         ));
     };
     items
-        .iter()
+        .into_iter()
         .enumerate()
         .map(|(i, item)| parse_entry(i, item))
         .collect()
 }
 
-fn parse_entry(index: usize, item: &Value) -> Result<Draft> {
-    let Value::Object(fields) = item else {
+fn parse_entry(index: usize, item: Value) -> Result<Draft> {
+    let Value::Object(mut fields) = item else {
         return Err(entry_error(
             index,
-            format!("must be an object, got {}", type_name(item)),
+            format!("must be an object, got {}", type_name(&item)),
         ));
     };
     const ALLOWED: [&str; 4] = ["op", "key", "value", "by"];
     if let Some(unknown) = fields.keys().find(|k| !ALLOWED.contains(&k.as_str())) {
         return Err(entry_error(index, format!("unknown field '{unknown}'")));
     }
-    let key = match fields.get("key") {
-        Some(Value::String(key)) => key,
+    let path = match fields.get("key") {
+        Some(Value::String(key)) => Path::parse(key).map_err(|e| entry_error(index, e.message))?,
         _ => return Err(entry_error(index, "needs a string 'key'")),
     };
-    let path = Path::parse(key).map_err(|e| entry_error(index, e.message))?;
-    let op = match fields.get("op") {
-        None => "set",
-        Some(Value::String(op)) => op.as_str(),
+    let op = match fields.shift_remove("op") {
+        None => "set".to_owned(),
+        Some(Value::String(op)) => op,
         Some(other) => {
+            let got = type_name(&other);
             return Err(entry_error(
                 index,
-                format!("'op' must be a string, got {}", type_name(other)),
-            ))
+                format!("'op' must be a string, got {got}"),
+            ));
         }
     };
-    let value = || {
-        fields
-            .get("value")
-            .ok_or_else(|| entry_error(index, format!("'{op}' needs a 'value'")))
-    };
-    let kind = match op {
-        "set" => OpKind::Set(Arc::new(value()?.clone())),
-        "update" => match value()? {
-            Value::Object(map) => OpKind::Merge(map.clone()),
+    let value = fields
+        .shift_remove("value")
+        .ok_or_else(|| entry_error(index, format!("'{op}' needs a 'value'")));
+    let kind = match op.as_str() {
+        "set" => OpKind::Set(Arc::new(value?)),
+        "update" => match value? {
+            Value::Object(map) => OpKind::Merge(map),
             other => {
+                let got = type_name(&other);
                 return Err(entry_error(
                     index,
-                    format!("'update' needs an object value, got {}", type_name(other)),
-                ))
+                    format!("'update' needs an object value, got {got}"),
+                ));
             }
         },
         "delete" => OpKind::Delete,
@@ -91,7 +90,7 @@ fn parse_entry(index: usize, item: &Value) -> Result<Draft> {
                 None => return Err(entry_error(index, "'by' must be a finite number")),
             },
         },
-        "append" => OpKind::Append(value()?.clone()),
+        "append" => OpKind::Append(value?),
         other => {
             return Err(entry_error(
                 index,

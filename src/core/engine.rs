@@ -13,7 +13,7 @@ use crate::core::error::{CoreError, Result};
 use crate::core::event_bus::{EventBus, EventType};
 use crate::core::events::{Dispatch, ErrorInfo, Payload};
 use crate::core::history::{HistoryEntry, Origin};
-use crate::core::notify::{self, KeyChange};
+use crate::core::notify::{self, KeyChange, OpChange};
 use crate::core::operation::{apply, value_at, OpId, OpKind, Operation};
 use crate::core::path::Path;
 use crate::core::persist::{self, StoredMeta, LAYOUT_VERSION};
@@ -22,14 +22,8 @@ use crate::core::stats::Stats;
 use crate::core::store::{shard_of, ChangeMeta, StateStore, SHARDS};
 use crate::core::subscriptions::Subscriptions;
 
-/// What a mutation returns: the key it changed and the key's new version.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Applied {
-    /// The key.
-    pub key: String,
-    /// Its version after the change.
-    pub version: u64,
-}
+/// What a mutation returns: the changed key's version after the change.
+pub type Version = u64;
 
 /// A value with its metadata (`getState(path, { withMetadata: true })`).
 #[derive(Debug, serde::Serialize)]
@@ -141,22 +135,22 @@ impl Engine {
     // ---- mutations -------------------------------------------------------------------
 
     /// `setState(path, value)`.
-    pub fn set_state(&mut self, path: &str, value: Value) -> Result<Applied> {
+    pub fn set_state(&mut self, path: &str, value: Value) -> Result<Version> {
         self.single(path, OpKind::Set(Arc::new(value)))
     }
 
     /// `updateState(path, partial)`: shallow-merges fields into the object at `path`.
-    pub fn update_state(&mut self, path: &str, partial: Map<String, Value>) -> Result<Applied> {
+    pub fn update_state(&mut self, path: &str, partial: Map<String, Value>) -> Result<Version> {
         self.single(path, OpKind::Merge(partial))
     }
 
     /// `deleteState(path)`.
-    pub fn delete_state(&mut self, path: &str) -> Result<Applied> {
+    pub fn delete_state(&mut self, path: &str) -> Result<Version> {
         self.single(path, OpKind::Delete)
     }
 
     /// `increment(path, by)`.
-    pub fn increment(&mut self, path: &str, by: f64) -> Result<Applied> {
+    pub fn increment(&mut self, path: &str, by: f64) -> Result<Version> {
         if !by.is_finite() {
             return Err(CoreError::type_error(
                 "INVALID_NUMBER",
@@ -167,12 +161,12 @@ impl Engine {
     }
 
     /// `append(path, item)`.
-    pub fn append(&mut self, path: &str, item: Value) -> Result<Applied> {
+    pub fn append(&mut self, path: &str, item: Value) -> Result<Version> {
         self.single(path, OpKind::Append(item))
     }
 
     /// `batch(entries)`: all drafts apply, or none does.
-    pub fn batch(&mut self, drafts: Vec<Draft>) -> Result<Vec<Applied>> {
+    pub fn batch(&mut self, drafts: Vec<Draft>) -> Result<Vec<Version>> {
         if drafts.is_empty() {
             return Ok(Vec::new());
         }
@@ -180,7 +174,7 @@ impl Engine {
     }
 
     /// `rollback(key, version)`: makes that version's value current again, as a new change.
-    pub fn rollback(&mut self, key: &str, version: u64) -> Result<Applied> {
+    pub fn rollback(&mut self, key: &str, version: u64) -> Result<Version> {
         if !self.config.enable_versioning || self.store.history_size() == 0 {
             return Err(CoreError::validation(
                 "VERSIONING_DISABLED",
@@ -218,7 +212,7 @@ impl Engine {
         Ok(path)
     }
 
-    fn single(&mut self, path: &str, kind: OpKind) -> Result<Applied> {
+    fn single(&mut self, path: &str, kind: OpKind) -> Result<Version> {
         let path = Path::parse(path)?;
         let mut applied = self.commit(vec![Draft { path, kind }], Origin::Local, false)?;
         Ok(applied.remove(0))
@@ -251,7 +245,7 @@ impl Engine {
         Ok(plan)
     }
 
-    fn commit(&mut self, drafts: Vec<Draft>, origin: Origin, batch: bool) -> Result<Vec<Applied>> {
+    fn commit(&mut self, drafts: Vec<Draft>, origin: Origin, batch: bool) -> Result<Vec<Version>> {
         let plan = self.plan(&drafts)?;
         let at = self.clock.now_ms();
         let meta = ChangeMeta {
@@ -270,10 +264,7 @@ impl Engine {
         for (draft, next) in drafts.into_iter().zip(plan) {
             let Some(next) = next else {
                 let version = self.store.version(&draft.path.key);
-                results.push(Applied {
-                    key: draft.path.key,
-                    version,
-                });
+                results.push(version);
                 continue;
             };
             count += 1;
@@ -285,10 +276,12 @@ impl Engine {
                 notify::data_change(
                     &self.bus,
                     &mut self.queue,
-                    &draft.path.key,
-                    &draft.path.fields,
-                    current.clone(),
-                    written.version,
+                    OpChange {
+                        key: &draft.path.key,
+                        fields: &draft.path.fields,
+                        value: current.clone(),
+                        version: written.version,
+                    },
                     origin,
                     at,
                 );
@@ -310,10 +303,7 @@ impl Engine {
                     }),
                 }
             }
-            results.push(Applied {
-                key: draft.path.key.clone(),
-                version: written.version,
-            });
+            results.push(written.version);
             self.record(Operation {
                 id: OpId {
                     client: Arc::clone(&self.client),

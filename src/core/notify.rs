@@ -40,14 +40,24 @@ impl KeyChange {
     }
 }
 
+/// One applied operation, as `data-change` reports it.
+#[derive(Debug, Clone)]
+pub struct OpChange<'a> {
+    /// The key.
+    pub key: &'a str,
+    /// Fields changed below the key.
+    pub fields: &'a [String],
+    /// The key's value after the operation.
+    pub value: Option<Arc<Value>>,
+    /// The key's version after the operation.
+    pub version: u64,
+}
+
 /// Queues `data-change` for one applied operation, if anyone listens.
 pub fn data_change(
     bus: &EventBus,
     queue: &mut Vec<Dispatch>,
-    key: &str,
-    fields: &[String],
-    value: Option<Arc<Value>>,
-    version: u64,
+    change: OpChange<'_>,
     origin: Origin,
     ts: f64,
 ) {
@@ -55,13 +65,13 @@ pub fn data_change(
         return;
     }
     let payload = Payload::Change {
-        key: key.to_owned(),
-        path: dotted(key, fields),
+        key: change.key.to_owned(),
+        path: dotted(change.key, change.fields),
         value: ValueAt {
-            root: value,
-            fields: fields.to_vec(),
+            root: change.value,
+            fields: change.fields.to_vec(),
         },
-        version,
+        version: change.version,
         origin: origin.name(),
     };
     queue.push(event(bus, EventType::DataChange, payload, ts));

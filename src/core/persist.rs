@@ -1,9 +1,9 @@
 //! The storage layout of cached state: one JSON record per store shard plus a meta record.
 //! Pure encoding and decoding; the browser binding does the IndexedDB I/O.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -51,7 +51,7 @@ struct StoredEntry {
     h: Vec<HistoryEntry>,
 }
 
-struct ShardRef<'a>(&'a HashMap<String, Entry>);
+struct ShardRef<'a>(&'a FxHashMap<String, Entry>);
 
 impl Serialize for ShardRef<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
@@ -75,14 +75,14 @@ impl Serialize for ShardRef<'_> {
 }
 
 /// Encodes one shard as a JSON record.
-pub fn encode_shard(shard: &HashMap<String, Entry>) -> String {
+pub fn encode_shard(shard: &FxHashMap<String, Entry>) -> String {
     // Serialising maps of strings and JSON values cannot fail.
     serde_json::to_string(&ShardRef(shard)).unwrap_or_else(|_| "{}".into())
 }
 
 /// Decodes one shard record into entries, keeping at most `history_size` versions.
 pub fn decode_shard(text: &str, history_size: usize) -> Result<Vec<(String, Entry)>> {
-    let records: HashMap<String, StoredEntry> = serde_json::from_str(text).map_err(|e| {
+    let records: FxHashMap<String, StoredEntry> = serde_json::from_str(text).map_err(|e| {
         CoreError::storage("CORRUPT_RECORD", format!("cached shard is corrupt: {e}"))
     })?;
     Ok(records

@@ -1,9 +1,9 @@
 //! The state store: per-key value, version, metadata and history, sharded so that
 //! persistence can rewrite only the shards a change touched.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use crate::core::history::{History, HistoryEntry, Origin};
@@ -63,7 +63,7 @@ pub fn shard_of(key: &str) -> usize {
 /// All keys, split into [`SHARDS`] maps.
 #[derive(Debug, Clone)]
 pub struct StateStore {
-    shards: Vec<HashMap<String, Entry>>,
+    shards: Vec<FxHashMap<String, Entry>>,
     live_keys: usize,
     history_size: usize,
 }
@@ -72,7 +72,7 @@ impl StateStore {
     /// An empty store keeping `history_size` versions per key (0 disables history).
     pub fn new(history_size: usize) -> Self {
         Self {
-            shards: vec![HashMap::new(); SHARDS],
+            shards: vec![FxHashMap::default(); SHARDS],
             live_keys: 0,
             history_size,
         }
@@ -168,7 +168,7 @@ impl StateStore {
     }
 
     /// The entries of one shard, tombstones included.
-    pub fn shard(&self, index: usize) -> &HashMap<String, Entry> {
+    pub fn shard(&self, index: usize) -> &FxHashMap<String, Entry> {
         &self.shards[index]
     }
 

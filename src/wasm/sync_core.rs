@@ -11,7 +11,7 @@ use wasm_bindgen_futures::future_to_promise;
 
 use crate::core::batch::parse_entries;
 use crate::core::config::Config;
-use crate::core::engine::Applied;
+use crate::core::engine::Version;
 use crate::core::event_bus::EventType;
 use crate::core::registry::Priority;
 use crate::core::{CoreError, Engine};
@@ -85,12 +85,12 @@ impl SyncCore {
 
     fn mutate(
         &self,
-        f: impl FnOnce(&mut Engine) -> Result<Applied, CoreError>,
+        f: impl FnOnce(&mut Engine) -> Result<Version, CoreError>,
     ) -> Result<f64, JsValue> {
         self.check_open()?;
         let applied = f(&mut self.shared.engine.borrow_mut()).js()?;
         schedule(&self.shared);
-        Ok(applied.version as f64)
+        Ok(applied as f64)
     }
 
     fn check_open(&self) -> Result<(), JsValue> {
@@ -144,13 +144,13 @@ impl SyncCore {
         self.mutate(|e| e.rollback(key, version as u64))
     }
 
-    /// `batch(entries)`; returns `[{ key, version }]` as JSON.
-    pub fn batch(&self, entries_json: &str) -> Result<String, JsValue> {
+    /// `batch(entries)`; returns each entry's key version, in entry order.
+    pub fn batch(&self, entries_json: &str) -> Result<Vec<f64>, JsValue> {
         self.check_open()?;
-        let drafts = parse_entries(&parse_json(entries_json, "entries")?).js()?;
-        let applied = self.shared.engine.borrow_mut().batch(drafts).js()?;
+        let drafts = parse_entries(parse_json(entries_json, "entries")?).js()?;
+        let versions = self.shared.engine.borrow_mut().batch(drafts).js()?;
         schedule(&self.shared);
-        Ok(to_json(&applied))
+        Ok(versions.into_iter().map(|v| v as f64).collect())
     }
 
     /// `getState(path)` as JSON, or `undefined`.

@@ -1,0 +1,80 @@
+// `npm run bench`: runs the benchmarks in headless Chromium and prints them next to peers
+// measured in the same run. Also prints the package size next to Yjs's.
+import { build } from 'esbuild';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { launchChromium } from '../scripts/browser.mjs';
+import { startStaticServer } from '../scripts/static-server.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const peers = mkdtempSync(join(tmpdir(), 'srvra-bench-'));
+
+// Yjs as one minified ESM file, as an app bundler would ship it.
+await build({
+  stdin: { contents: "export * from 'yjs';", resolveDir: root },
+  bundle: true, minify: true, format: 'esm', outfile: join(peers, 'yjs.js'), logLevel: 'warning',
+});
+
+function sizes(files) {
+  let raw = 0;
+  let gzip = 0;
+  for (const file of files) {
+    const bytes = readFileSync(file);
+    raw += bytes.length;
+    gzip += gzipSync(bytes, { level: 9 }).length;
+  }
+  return { raw, gzip };
+}
+
+function walk(dir) {
+  return readdirSync(dir).flatMap((entry) => {
+    const path = join(dir, entry);
+    return statSync(path).isDirectory() ? walk(path) : [path];
+  });
+}
+
+const pkgFiles = walk(join(root, 'pkg')).filter((f) => /\.(js|wasm)$/.test(f));
+const ours = sizes(pkgFiles);
+const wasmOnly = sizes(pkgFiles.filter((f) => f.endsWith('.wasm')));
+const yjs = sizes([join(peers, 'yjs.js')]);
+
+const server = await startStaticServer({
+  mounts: { '/pkg': join(root, 'pkg'), '/peers': peers, '/': join(root, 'bench/page') },
+});
+const browser = await launchChromium();
+try {
+  const page = await browser.newPage();
+  page.on('pageerror', (error) => console.error('page error:', error.message));
+  await page.goto(`${server.url}/index.html`);
+  await page.waitForFunction(() => window.benchReady === true);
+  const n = Number(process.env.BENCH_N ?? 100_000);
+  const { rows } = await page.evaluate((options) => window.runBenchmarks(options), { n });
+
+  const pad = (value, width) => String(value ?? '').padEnd(width);
+  const num = (value) => (value === null || value === undefined ? '' : value.toLocaleString('en-US'));
+  console.log(`\nLocal state benchmarks, n = ${n.toLocaleString('en-US')}, headless Chromium, one run\n`);
+  console.log(`${pad('scenario', 44)}${pad('library', 30)}${pad('ops', 10)}${pad('ms', 10)}${pad('ops/s', 14)}note`);
+  console.log('-'.repeat(118));
+  let last = '';
+  for (const row of rows) {
+    const scenario = row.scenario === last ? '' : row.scenario;
+    last = row.scenario;
+    console.log(`${pad(scenario, 44)}${pad(row.lib, 30)}${pad(num(row.ops), 10)}${pad(num(row.ms), 10)}${pad(num(row.opsPerSec), 14)}${row.note}`);
+  }
+  const ratio = (scenario, peer) => {
+    const a = rows.find((r) => r.scenario === scenario && r.lib === 'srvra-sync');
+    const b = rows.find((r) => r.scenario === scenario && r.lib.startsWith(peer));
+    return (a.opsPerSec / b.opsPerSec).toFixed(2);
+  };
+  console.log(`\nsrvra-sync / Yjs: setState ${ratio('setState, distinct keys, one call each', 'Yjs')}x, batch ${ratio('batch of n distinct keys', 'Yjs')}x, overwrites ${ratio('overwrites of one key', 'Yjs')}x, reads ${ratio('getState reads', 'Yjs')}x, 10 subscribers ${ratio('setState notifying 10 subscribers', 'Yjs')}x`);
+  console.log('\nPackage size (wasm + JS)        raw          gzip -9');
+  console.log(`srvra-sync pkg/                 ${pad(num(ours.raw), 13)}${num(ours.gzip)}   (wasm alone: ${num(wasmOnly.raw)} raw, ${num(wasmOnly.gzip)} gzip)`);
+  console.log(`Yjs (esbuild --minify bundle)   ${pad(num(yjs.raw), 13)}${num(yjs.gzip)}`);
+} finally {
+  await browser.close();
+  await server.close();
+  rmSync(peers, { recursive: true, force: true });
+}
