@@ -1,9 +1,9 @@
 //! The state engine: applies operations to the store, records them, and queues the
 //! notifications and persistence work they cause. One per `SrvraDataSync` instance.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
 
 use crate::core::batch::Draft;
@@ -222,7 +222,7 @@ impl Engine {
     /// without changing anything. `None` marks a draft that changes nothing.
     #[allow(clippy::type_complexity)]
     fn plan(&self, drafts: &[Draft]) -> Result<Vec<Option<Option<Arc<Value>>>>> {
-        let mut overlay: HashMap<&str, Option<Arc<Value>>> = HashMap::new();
+        let mut overlay: FxHashMap<&str, Option<Arc<Value>>> = FxHashMap::default();
         let mut plan = Vec::with_capacity(drafts.len());
         for draft in drafts {
             let key = draft.path.key.as_str();
@@ -259,6 +259,8 @@ impl Engine {
         });
         let notify = !self.subs.is_empty() || !self.bus.is_empty();
         let mut touched: Vec<KeyChange> = Vec::new();
+        // Position of each key in `touched`, so large batches stay linear.
+        let mut touched_at: FxHashMap<String, usize> = FxHashMap::default();
         let mut results = Vec::with_capacity(drafts.len());
         let mut count = 0;
         for (draft, next) in drafts.into_iter().zip(plan) {
@@ -285,22 +287,25 @@ impl Engine {
                     origin,
                     at,
                 );
-                match touched.iter_mut().find(|t| t.key == draft.path.key) {
+                match touched_at.get(&draft.path.key).map(|&i| &mut touched[i]) {
                     Some(t) => {
                         t.current = current;
                         t.version = written.version;
                         t.changed.push(draft.path.fields.clone());
                         t.op = "batch";
                     }
-                    None => touched.push(KeyChange {
-                        key: draft.path.key.clone(),
-                        previous: written.previous,
-                        previous_version: written.previous_version,
-                        current,
-                        version: written.version,
-                        changed: vec![draft.path.fields.clone()],
-                        op: if batch { "batch" } else { draft.kind.name() },
-                    }),
+                    None => {
+                        touched_at.insert(draft.path.key.clone(), touched.len());
+                        touched.push(KeyChange {
+                            key: draft.path.key.clone(),
+                            previous: written.previous,
+                            previous_version: written.previous_version,
+                            current,
+                            version: written.version,
+                            changed: vec![draft.path.fields.clone()],
+                            op: if batch { "batch" } else { draft.kind.name() },
+                        });
+                    }
                 }
             }
             results.push(written.version);
