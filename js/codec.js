@@ -58,10 +58,6 @@ function check(value, where, depth, ancestors) {
 
 /** Validates `value` as JSON and returns its text; throws `TypeError` naming `where`. */
 export function encode(value, where = 'value') {
-  if (typeof value !== 'object' || value === null) {
-    check(value, where, 0, null);
-    return JSON.stringify(value);
-  }
   check(value, where, 0, []);
   return JSON.stringify(value);
 }
@@ -73,7 +69,7 @@ export function decode(text) {
 
 /** Throws `TypeError` unless `value` is a string. */
 export function requireString(value, name) {
-  if (typeof value !== 'string') throw typeError(`${name} must be a string, got ${describe(value) ?? typeof value}`);
+  if (typeof value !== 'string') throw typeError(`${name} must be a string, got ${describe(value)}`);
 }
 
 /** Throws `TypeError` unless `value` is a function. */

@@ -230,7 +230,6 @@ export class EventBus {
 /** The SDK: `new SrvraDataSync(config)`. */
 export class SrvraDataSync {
   #link = new Link();
-  #token;
 
   constructor(config = {}) {
     if (!plainObject(config)) throw typeError('config must be an object', 'INVALID_CONFIG');
@@ -238,7 +237,6 @@ export class SrvraDataSync {
     if (token !== null && typeof token !== 'string' && typeof token !== 'function') {
       throw typeError('config.token must be a string, a function or null', 'INVALID_CONFIG');
     }
-    this.#token = token;
     this.#link.core = new SyncCore(encode(withoutUndefined(rest), 'config'), () => this.#link.drain());
     /** State reads, writes and subscriptions. */
     this.stateManager = new StateManager(this.#link);

@@ -1,7 +1,7 @@
 // Builds the npm package into pkg/: wasm (size profile) -> wasm-bindgen (web target) ->
 // wasm-opt -Oz (npm binaryen) -> hand-finished ESM entry, types and package.json.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,5 +53,4 @@ const manifest = JSON.parse(readFileSync(join(root, 'pkg-template/package.json')
 manifest.version = version;
 writeFileSync(join(pkg, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
 copyFileSync(join(root, 'README.md'), join(pkg, 'README.md'));
-mkdirSync(pkg, { recursive: true });
 console.log(`built pkg/ (srvra-sync ${version}, wasm ${statSync(wasm).size} bytes)`);

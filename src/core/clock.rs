@@ -45,9 +45,3 @@ impl Clock for ManualClock {
         self.now.get()
     }
 }
-
-impl<C: Clock> Clock for std::rc::Rc<C> {
-    fn now_ms(&self) -> f64 {
-        C::now_ms(self)
-    }
-}

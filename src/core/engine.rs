@@ -19,7 +19,7 @@ use crate::core::path::Path;
 use crate::core::persist::{self, StoredMeta, LAYOUT_VERSION};
 use crate::core::registry::{Priority, RegistrationId};
 use crate::core::stats::Stats;
-use crate::core::store::{shard_of, ChangeMeta, StateStore, SHARDS};
+use crate::core::store::{ChangeMeta, DirtyShards, StateStore};
 use crate::core::subscriptions::Subscriptions;
 
 /// What a mutation returns: the changed key's version after the change.
@@ -74,7 +74,7 @@ pub struct Engine {
     clock: Box<dyn Clock>,
     queue: Vec<Dispatch>,
     changes: u64,
-    dirty: [u64; SHARDS / 64],
+    dirty: DirtyShards,
     restored: bool,
     meta_dirty: bool,
     before_restore: Vec<Operation>,
@@ -101,7 +101,7 @@ impl Engine {
             clock,
             queue: Vec::new(),
             changes: 0,
-            dirty: [0; SHARDS / 64],
+            dirty: DirtyShards::default(),
             restored: false,
             meta_dirty: false,
             before_restore: Vec::new(),
@@ -271,8 +271,7 @@ impl Engine {
             };
             count += 1;
             let written = self.store.write(&draft.path.key, next, &meta);
-            let shard = shard_of(&draft.path.key);
-            self.dirty[shard / 64] |= 1 << (shard % 64);
+            self.dirty.mark_key(&draft.path.key);
             if notify {
                 let current = self.store.value(&draft.path.key).cloned();
                 notify::data_change(
@@ -466,21 +465,16 @@ impl Engine {
 
     /// Encodes every shard changed since the last call, plus the meta record.
     pub fn take_persist_work(&mut self) -> Option<PersistWork> {
-        if self.dirty.iter().all(|w| *w == 0) && !self.meta_dirty {
+        if self.dirty.is_empty() && !self.meta_dirty {
             return None;
         }
         self.meta_dirty = false;
-        let mut shards = Vec::new();
-        for (word_index, word) in self.dirty.iter().enumerate() {
-            for bit in 0..64 {
-                if word & (1 << bit) != 0 {
-                    let index = word_index * 64 + bit;
-                    shards.push((index as u32, persist::encode_shard(self.store.shard(index))));
-                }
-            }
-        }
-        self.dirty = [0; SHARDS / 64];
-        self.stats.storage_writes += 1;
+        let shards = self
+            .dirty
+            .take()
+            .into_iter()
+            .map(|index| (index as u32, persist::encode_shard(self.store.shard(index))))
+            .collect();
         Some(PersistWork {
             upto: self.changes,
             shards,
@@ -490,10 +484,12 @@ impl Engine {
 
     /// Marks shards dirty again (their write failed and must be retried).
     pub fn mark_dirty(&mut self, shards: impl Iterator<Item = u32>) {
-        for shard in shards {
-            let shard = shard as usize % SHARDS;
-            self.dirty[shard / 64] |= 1 << (shard % 64);
-        }
+        shards.for_each(|index| self.dirty.mark(index as usize));
+    }
+
+    /// Counts a completed storage write (reported by the host).
+    pub fn count_storage_write(&mut self) {
+        self.stats.storage_writes += 1;
     }
 
     fn meta_record(&self) -> String {
@@ -545,8 +541,7 @@ impl Engine {
                     origin: Origin::Local,
                 };
                 let written = self.store.write(&op.key, next, &meta);
-                let shard = shard_of(&op.key);
-                self.dirty[shard / 64] |= 1 << (shard % 64);
+                self.dirty.mark_key(&op.key);
                 self.changes += 1;
                 self.record(Operation {
                     id: OpId {

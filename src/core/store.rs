@@ -60,6 +60,36 @@ pub fn shard_of(key: &str) -> usize {
     hash as usize % SHARDS
 }
 
+/// A set of shard indices changed since they were last written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DirtyShards([u64; SHARDS / 64]);
+
+impl DirtyShards {
+    /// Marks the shard at `index`.
+    pub fn mark(&mut self, index: usize) {
+        let index = index % SHARDS;
+        self.0[index / 64] |= 1 << (index % 64);
+    }
+
+    /// Marks the shard holding `key`.
+    pub fn mark_key(&mut self, key: &str) {
+        self.mark(shard_of(key));
+    }
+
+    /// Whether no shard is marked.
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|word| *word == 0)
+    }
+
+    /// The marked indices, ascending; clears the set.
+    pub fn take(&mut self) -> Vec<usize> {
+        let words = std::mem::take(&mut self.0);
+        (0..SHARDS)
+            .filter(|i| words[i / 64] & (1 << (i % 64)) != 0)
+            .collect()
+    }
+}
+
 /// All keys, split into [`SHARDS`] maps.
 #[derive(Debug, Clone)]
 pub struct StateStore {

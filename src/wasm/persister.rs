@@ -103,6 +103,7 @@ async fn flush(shared: Rc<Shared>) {
         let Some(work) = work else { break };
         match storage.write(&work).await {
             Ok(()) => {
+                shared.engine.borrow_mut().count_storage_write();
                 shared.persisted.set(work.upto);
                 settle(&shared, work.upto, None);
             }
