@@ -144,3 +144,35 @@ fn first_run_writes_the_generated_client_id() {
         .unwrap();
     assert_eq!(again.client_id(), "fixed");
 }
+
+#[test]
+fn shard_records_are_compressed_over_the_threshold_and_corruption_is_caught() {
+    let mut e = engine();
+    for i in 0..10_000 {
+        e.set_state(
+            &format!("item{i}"),
+            json!({ "title": "a repetitive title", "done": false }),
+        )
+        .unwrap();
+    }
+    let work = e.take_persist_work().unwrap();
+    assert!(work
+        .shards
+        .iter()
+        .all(|(_, record)| record[0] == srvra_sync::core::compress::LZ4));
+    let ratio = e.statistics().compression_ratio;
+    assert!(ratio > 0.0 && ratio < 0.5, "ratio {ratio}");
+    let mut restored = fresh(Config::default());
+    restored.restore(snapshot_of(&[work.clone()])).unwrap();
+    assert_eq!(visible_state(&restored), visible_state(&e));
+
+    let mut corrupt = snapshot_of(&[work]);
+    let record = &mut corrupt.shards[0];
+    record.truncate(record.len() / 2);
+    let mut damaged = fresh(Config::default());
+    damaged.on(EventType::SyncError, Priority::Normal);
+    damaged.restore(corrupt).unwrap();
+    let items = common::dispatches(&mut damaged);
+    assert_eq!(items[0]["payload"]["error"]["code"], "CORRUPT_RECORD");
+    assert!(damaged.statistics().keys > 9_900, "other shards still load");
+}

@@ -146,3 +146,15 @@ proptest! {
         prop_assert_eq!(visible_state(&fresh), visible_state(&e));
     }
 }
+
+proptest! {
+    /// Packing round-trips at any threshold, and unpacking arbitrary bytes never panics.
+    #[test]
+    fn compression_round_trip_and_garbage(data in prop::collection::vec(any::<u8>(), 0..4096), threshold in prop::option::of(0usize..2048), garbage in prop::collection::vec(any::<u8>(), 0..64)) {
+        use srvra_sync::core::compress::{pack, unpack};
+        let packed = pack(&data, threshold);
+        let unpacked = unpack(&packed.bytes).unwrap();
+        prop_assert_eq!(unpacked.as_ref(), data.as_slice());
+        let _ = unpack(&garbage);
+    }
+}

@@ -18,7 +18,7 @@ use crate::core::operation::{apply, value_at, OpId, OpKind, Operation};
 use crate::core::path::Path;
 use crate::core::persist::{self, StoredMeta, LAYOUT_VERSION};
 use crate::core::registry::{Priority, RegistrationId};
-use crate::core::stats::Stats;
+use crate::core::stats::{CompressionTotals, Stats};
 use crate::core::store::{ChangeMeta, DirtyShards, StateStore};
 use crate::core::subscriptions::Subscriptions;
 
@@ -47,7 +47,7 @@ pub struct PersistWork {
     /// Value of the change counter this work makes durable.
     pub upto: u64,
     /// `(shard index, encoded record)` for every shard changed since the last take.
-    pub shards: Vec<(u32, String)>,
+    pub shards: Vec<(u32, Vec<u8>)>,
     /// The encoded meta record.
     pub meta: String,
 }
@@ -58,7 +58,7 @@ pub struct Snapshot {
     /// The meta record, if one was stored.
     pub meta: Option<String>,
     /// Shard records.
-    pub shards: Vec<String>,
+    pub shards: Vec<Vec<u8>>,
 }
 
 /// The state engine.
@@ -75,6 +75,7 @@ pub struct Engine {
     queue: Vec<Dispatch>,
     changes: u64,
     dirty: DirtyShards,
+    compression: CompressionTotals,
     restored: bool,
     meta_dirty: bool,
     before_restore: Vec<Operation>,
@@ -102,6 +103,7 @@ impl Engine {
             queue: Vec::new(),
             changes: 0,
             dirty: DirtyShards::default(),
+            compression: CompressionTotals::default(),
             restored: false,
             meta_dirty: false,
             before_restore: Vec::new(),
@@ -397,6 +399,7 @@ impl Engine {
     pub fn statistics(&self) -> Stats {
         Stats {
             keys: self.store.live_keys() as u64,
+            compression_ratio: self.compression.ratio(),
             ..self.stats.clone()
         }
     }
@@ -469,12 +472,16 @@ impl Engine {
             return None;
         }
         self.meta_dirty = false;
-        let shards = self
-            .dirty
-            .take()
-            .into_iter()
-            .map(|index| (index as u32, persist::encode_shard(self.store.shard(index))))
-            .collect();
+        let config = &self.config.compression;
+        let threshold = config.enabled.then_some(config.threshold as usize);
+        let mut shards = Vec::new();
+        for index in self.dirty.take() {
+            let packed = persist::encode_shard(self.store.shard(index), threshold);
+            if let Some(raw_len) = packed.raw_len {
+                self.compression.add(raw_len, packed.bytes.len());
+            }
+            shards.push((index as u32, packed.bytes));
+        }
         Some(PersistWork {
             upto: self.changes,
             shards,

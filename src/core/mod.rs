@@ -2,6 +2,7 @@
 
 pub mod batch;
 pub mod clock;
+pub mod compress;
 pub mod config;
 pub mod engine;
 pub mod error;

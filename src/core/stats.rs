@@ -22,7 +22,8 @@ pub struct Stats {
     pub bytes_sent: u64,
     /// Bytes received from the server.
     pub bytes_received: u64,
-    /// Compressed size / raw size of compressed payloads (1 when nothing was compressed).
+    /// Compressed size / raw size of compressed payloads, storage included (1 when nothing
+    /// was compressed).
     pub compression_ratio: f64,
     /// Changes waiting for the server's acknowledgement.
     pub outbox_length: u64,
@@ -36,4 +37,28 @@ pub struct Stats {
     pub subscriber_errors: u64,
     /// Writes to local storage completed.
     pub storage_writes: u64,
+}
+
+/// Bytes before and after compression, for `compressionRatio`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CompressionTotals {
+    raw: u64,
+    packed: u64,
+}
+
+impl CompressionTotals {
+    /// Records one compressed payload.
+    pub fn add(&mut self, raw: usize, packed: usize) {
+        self.raw += raw as u64;
+        self.packed += packed as u64;
+    }
+
+    /// Compressed size / raw size; 1 when nothing was compressed.
+    pub fn ratio(&self) -> f64 {
+        if self.raw == 0 {
+            1.0
+        } else {
+            self.packed as f64 / self.raw as f64
+        }
+    }
 }

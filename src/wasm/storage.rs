@@ -1,5 +1,6 @@
 //! IndexedDB access through rexie: one store of shard records, one of meta records.
 
+use js_sys::Uint8Array;
 use rexie::{ObjectStore, Rexie, TransactionMode};
 use wasm_bindgen::JsValue;
 
@@ -56,7 +57,7 @@ impl IdbStorage {
             .map_err(read)?;
         Ok(Snapshot {
             meta: meta.and_then(|m| m.as_string()),
-            shards: shards.into_iter().filter_map(|s| s.as_string()).collect(),
+            shards: shards.into_iter().map(record_bytes).collect(),
         })
     }
 
@@ -67,10 +68,12 @@ impl IdbStorage {
             .db
             .transaction(&[SHARDS, META], TransactionMode::ReadWrite)
             .map_err(write)?;
-        let records = work
-            .shards
-            .iter()
-            .map(|(index, record)| (JsValue::from_str(record), Some(JsValue::from(*index))));
+        let records = work.shards.iter().map(|(index, record)| {
+            (
+                Uint8Array::from(record.as_slice()).into(),
+                Some(JsValue::from(*index)),
+            )
+        });
         tx.store(SHARDS)
             .map_err(write)?
             .put_all(records)
@@ -96,5 +99,14 @@ impl IdbStorage {
     /// Closes the database.
     pub fn close(self) {
         self.db.close();
+    }
+}
+
+/// A shard record's bytes (records are stored as `Uint8Array`; anything else reads as an
+/// empty, hence corrupt, record and is reported when decoded).
+fn record_bytes(value: JsValue) -> Vec<u8> {
+    match value.as_string() {
+        Some(text) => text.into_bytes(),
+        None => Uint8Array::new(&value).to_vec(),
     }
 }
