@@ -44,10 +44,15 @@ fn main() {
     restored
         .restore(srvra_sync::core::engine::Snapshot {
             meta: Some(work.meta),
-            shards: work.shards.into_iter().map(|(_, s)| s).collect(),
+            shards: work.shards,
         })
         .unwrap();
-    report("restore all shards", n, start);
+    report("restore all shards (lazy)", n, start);
+    let start = Instant::now();
+    for key in &keys {
+        restored.get_state(key).unwrap();
+    }
+    report("first reads (decode every shard)", n, start);
 }
 
 fn report(what: &str, n: usize, start: Instant) {

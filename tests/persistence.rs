@@ -20,9 +20,10 @@ fn snapshot_of(work: &[PersistWork]) -> Snapshot {
             shards.insert(*index, record.clone());
         }
     }
+    let shards: Vec<(u32, Vec<u8>)> = shards.into_iter().collect();
     Snapshot {
         meta: work.last().map(|w| w.meta.clone()),
-        shards: shards.into_values().collect(),
+        shards,
     }
 }
 
@@ -107,7 +108,7 @@ fn a_corrupt_shard_is_reported_and_the_rest_loads() {
     let mut old = engine();
     old.set_state("good", json!(1)).unwrap();
     let mut snapshot = snapshot_of(&[old.take_persist_work().unwrap()]);
-    snapshot.shards.push("{not json".into());
+    snapshot.shards.push((255, "{not json".into()));
     let mut e = fresh(Config::default());
     e.on(EventType::SyncError, Priority::Normal);
     e.restore(snapshot).unwrap();
@@ -167,7 +168,7 @@ fn shard_records_are_compressed_over_the_threshold_and_corruption_is_caught() {
     assert_eq!(visible_state(&restored), visible_state(&e));
 
     let mut corrupt = snapshot_of(&[work]);
-    let record = &mut corrupt.shards[0];
+    let record = &mut corrupt.shards[0].1;
     record.truncate(record.len() / 2);
     let mut damaged = fresh(Config::default());
     damaged.on(EventType::SyncError, Priority::Normal);
@@ -175,4 +176,33 @@ fn shard_records_are_compressed_over_the_threshold_and_corruption_is_caught() {
     let items = common::dispatches(&mut damaged);
     assert_eq!(items[0]["payload"]["error"]["code"], "CORRUPT_RECORD");
     assert!(damaged.statistics().keys > 9_900, "other shards still load");
+}
+
+#[test]
+fn shards_decode_on_first_use_and_late_failures_are_reported() {
+    let mut old = engine();
+    old.set_state("a", json!(1)).unwrap();
+    let work = old.take_persist_work().unwrap();
+    let mut snapshot = snapshot_of(&[work]);
+    // Well-formed enough to load, but missing fields: it fails only when decoded.
+    let broken_key = "zz";
+    let index = srvra_sync::core::store::shard_of(broken_key) as u32;
+    assert!(snapshot.shards.iter().all(|(i, _)| *i != index));
+    snapshot
+        .shards
+        .push((index, br#"{"zz":{"v":2,"n":1}}"#.to_vec()));
+
+    let mut e = fresh(Config::default());
+    e.on(EventType::SyncError, Priority::Normal);
+    e.restore(snapshot).unwrap();
+    assert_eq!(e.statistics().keys, 2, "counted at load without decoding");
+    assert!(!e.has_dispatches());
+    assert_eq!(e.get_state("a").unwrap(), Some(&json!(1)));
+    assert_eq!(e.get_state(broken_key).unwrap(), None);
+    assert_eq!(e.statistics().keys, 1, "the broken shard's keys are gone");
+    let items = common::dispatches(&mut e);
+    assert_eq!(items[0]["payload"]["error"]["code"], "CORRUPT_RECORD");
+    // Writing to the shard works and rewrites it.
+    e.set_state(broken_key, json!(3)).unwrap();
+    assert_eq!(e.get_state(broken_key).unwrap(), Some(&json!(3)));
 }

@@ -142,7 +142,7 @@ proptest! {
             }
         }
         let mut fresh = srvra_sync::core::Engine::new(Config::default(), "other", Box::new(srvra_sync::core::clock::SystemClock));
-        fresh.restore(Snapshot { meta, shards: records.into_values().collect() }).unwrap();
+        fresh.restore(Snapshot { meta, shards: records.into_iter().collect() }).unwrap();
         prop_assert_eq!(visible_state(&fresh), visible_state(&e));
     }
 }

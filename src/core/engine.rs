@@ -19,7 +19,7 @@ use crate::core::path::Path;
 use crate::core::persist::{self, StoredMeta, LAYOUT_VERSION};
 use crate::core::registry::{Priority, RegistrationId};
 use crate::core::stats::{CompressionTotals, Stats};
-use crate::core::store::{ChangeMeta, DirtyShards, StateStore};
+use crate::core::store::{ChangeMeta, DirtyShards, StateStore, SHARDS};
 use crate::core::subscriptions::Subscriptions;
 
 /// What a mutation returns: the changed key's version after the change.
@@ -58,7 +58,8 @@ pub struct Snapshot {
     /// The meta record, if one was stored.
     pub meta: Option<String>,
     /// Shard records.
-    pub shards: Vec<Vec<u8>>,
+    /// `(shard index, stored record)`.
+    pub shards: Vec<(u32, Vec<u8>)>,
 }
 
 /// The state engine.
@@ -451,11 +452,15 @@ impl Engine {
 
     /// Whether deliveries are waiting.
     pub fn has_dispatches(&self) -> bool {
-        !self.queue.is_empty()
+        !self.queue.is_empty() || self.store.has_errors()
     }
 
-    /// Takes the waiting deliveries, in order.
+    /// Takes the waiting deliveries, in order. Cached shards that failed to decode since
+    /// the last call are reported here as `sync-error`.
     pub fn take_dispatches(&mut self) -> Vec<Dispatch> {
+        for error in self.store.take_errors() {
+            self.report_error("storage", &error);
+        }
         std::mem::take(&mut self.queue)
     }
 
@@ -523,9 +528,16 @@ impl Engine {
             self.next_seq = self.next_seq.max(meta.next_seq);
         }
         let mut store = StateStore::new(self.config.effective_history());
-        for record in &snapshot.shards {
-            match persist::decode_shard(record, store.history_size()) {
-                Ok(entries) => entries.into_iter().for_each(|(k, e)| store.restore(k, e)),
+        for (index, record) in &snapshot.shards {
+            let opened = match *index as usize {
+                index if index < SHARDS => persist::open_shard(record).map(|r| (index, r)),
+                _ => Err(CoreError::storage(
+                    "CORRUPT_RECORD",
+                    format!("cached shard {index} is outside the layout"),
+                )),
+            };
+            match opened {
+                Ok((index, (json, live))) => store.attach(index, json, live),
                 Err(error) => self.report_error("storage", &error),
             }
         }

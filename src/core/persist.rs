@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
+use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -83,12 +84,66 @@ pub fn encode_shard(shard: &FxHashMap<String, Entry>, threshold: Option<usize>) 
     pack(&json, threshold)
 }
 
-/// Decodes one shard record into entries, keeping at most `history_size` versions.
-pub fn decode_shard(record: &[u8], history_size: usize) -> Result<Vec<(String, Entry)>> {
-    let json = unpack(record)?;
-    let records: FxHashMap<String, StoredEntry> = serde_json::from_slice(&json).map_err(|e| {
-        CoreError::storage("CORRUPT_RECORD", format!("cached shard is corrupt: {e}"))
-    })?;
+/// Unpacks a stored shard record and checks that it is a well-formed record, without
+/// building any value. Returns its JSON and how many live keys it holds.
+pub fn open_shard(record: &[u8]) -> Result<(Vec<u8>, usize)> {
+    let json = unpack(record)?.into_owned();
+    let Probe(live) = serde_json::from_slice(&json).map_err(corrupt_shard)?;
+    Ok((json, live))
+}
+
+fn corrupt_shard(error: serde_json::Error) -> CoreError {
+    CoreError::storage(
+        "CORRUPT_RECORD",
+        format!("cached shard is corrupt: {error}"),
+    )
+}
+
+/// Counts live entries of a shard record while checking its shape.
+struct Probe(usize);
+
+#[derive(Deserialize)]
+struct ProbeEntry {
+    #[serde(default, deserialize_with = "present_any")]
+    v: Option<IgnoredAny>,
+    #[serde(rename = "n")]
+    _version: u64,
+}
+
+fn present_any<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<IgnoredAny>, D::Error> {
+    IgnoredAny::deserialize(d).map(Some)
+}
+
+impl<'de> Deserialize<'de> for Probe {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Counter;
+        impl<'de> Visitor<'de> for Counter {
+            type Value = Probe;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a shard record")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Probe, A::Error> {
+                let mut live = 0;
+                while let Some((_, entry)) = map.next_entry::<IgnoredAny, ProbeEntry>()? {
+                    live += usize::from(entry.v.is_some());
+                }
+                Ok(Probe(live))
+            }
+        }
+        d.deserialize_map(Counter)
+    }
+}
+
+/// Decodes a shard's JSON (from [`open_shard`]) into entries, keeping at most
+/// `history_size` versions per key.
+pub fn decode_shard(json: &[u8], history_size: usize) -> Result<FxHashMap<String, Entry>> {
+    let records: FxHashMap<String, StoredEntry> =
+        serde_json::from_slice(json).map_err(corrupt_shard)?;
     Ok(records
         .into_iter()
         .map(|(key, r)| {

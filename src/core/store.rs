@@ -1,12 +1,15 @@
 //! The state store: per-key value, version, metadata and history, sharded so that
 //! persistence can rewrite only the shards a change touched.
 
+use std::cell::{Cell, OnceCell, RefCell};
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
+use crate::core::error::CoreError;
 use crate::core::history::{History, HistoryEntry, Origin};
+use crate::core::persist::decode_shard;
 
 /// Number of shards. Part of the storage layout: changing it needs a layout version bump.
 pub const SHARDS: usize = 256;
@@ -90,27 +93,90 @@ impl DirtyShards {
     }
 }
 
-/// All keys, split into [`SHARDS`] maps.
-#[derive(Debug, Clone)]
+/// One shard: its entries, decoded on first use from the cached record it was loaded with.
+#[derive(Debug, Default)]
+struct Shard {
+    entries: OnceCell<FxHashMap<String, Entry>>,
+    /// Validated JSON of the cached record, until decoded.
+    cached: RefCell<Option<Vec<u8>>>,
+    /// Live keys in `cached` (counted when the record was validated).
+    cached_live: Cell<usize>,
+}
+
+/// All keys, split into [`SHARDS`] maps. Cached shards are decoded lazily, so loading
+/// costs only reading and validating the records; a shard's entries are built the first
+/// time any key in it is touched.
+#[derive(Debug)]
 pub struct StateStore {
-    shards: Vec<FxHashMap<String, Entry>>,
-    live_keys: usize,
+    shards: Vec<Shard>,
+    live_keys: Cell<usize>,
     history_size: usize,
+    errors: RefCell<Vec<CoreError>>,
 }
 
 impl StateStore {
     /// An empty store keeping `history_size` versions per key (0 disables history).
     pub fn new(history_size: usize) -> Self {
         Self {
-            shards: vec![FxHashMap::default(); SHARDS],
-            live_keys: 0,
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            live_keys: Cell::new(0),
             history_size,
+            errors: RefCell::new(Vec::new()),
         }
+    }
+
+    /// Attaches a validated cached record (JSON) to shard `index`, holding `live` keys.
+    /// It is decoded on first use.
+    pub fn attach(&mut self, index: usize, json: Vec<u8>, live: usize) {
+        let shard = &mut self.shards[index % SHARDS];
+        let replaced = match shard.entries.take() {
+            Some(map) => map.values().filter(|e| e.value.is_some()).count(),
+            None if shard.cached.get_mut().is_some() => shard.cached_live.get(),
+            None => 0,
+        };
+        *shard.cached.get_mut() = Some(json);
+        shard.cached_live.set(live);
+        self.live_keys.set(self.live_keys.get() - replaced + live);
+    }
+
+    /// The entries of shard `index`, decoding its cached record on first use. A record
+    /// that fails to decode leaves the shard empty and is kept for [`Self::take_errors`].
+    fn map(&self, index: usize) -> &FxHashMap<String, Entry> {
+        let shard = &self.shards[index];
+        shard.entries.get_or_init(|| {
+            let Some(json) = shard.cached.borrow_mut().take() else {
+                return FxHashMap::default();
+            };
+            decode_shard(&json, self.history_size).unwrap_or_else(|error| {
+                self.live_keys
+                    .set(self.live_keys.get() - shard.cached_live.get());
+                self.errors.borrow_mut().push(error);
+                FxHashMap::default()
+            })
+        })
+    }
+
+    fn map_mut(&mut self, index: usize) -> &mut FxHashMap<String, Entry> {
+        self.map(index);
+        match self.shards[index].entries.get_mut() {
+            Some(map) => map,
+            None => unreachable!("map() initialised the shard"),
+        }
+    }
+
+    /// Decoding failures of cached shards since the last call.
+    pub fn take_errors(&mut self) -> Vec<CoreError> {
+        std::mem::take(self.errors.get_mut())
+    }
+
+    /// Whether decoding failures are waiting.
+    pub fn has_errors(&self) -> bool {
+        !self.errors.borrow().is_empty()
     }
 
     /// The entry of a key, including tombstones.
     pub fn entry(&self, key: &str) -> Option<&Entry> {
-        self.shards[shard_of(key)].get(key)
+        self.map(shard_of(key)).get(key)
     }
 
     /// The current value of a key, `None` when absent or deleted.
@@ -126,7 +192,7 @@ impl StateStore {
     /// Writes a key's next value, bumps its version and records history.
     pub fn write(&mut self, key: &str, value: Option<Arc<Value>>, meta: &ChangeMeta) -> Written {
         let history_size = self.history_size;
-        let shard = &mut self.shards[shard_of(key)];
+        let shard = self.map_mut(shard_of(key));
         let entry = match shard.get_mut(key) {
             Some(entry) => entry,
             None => shard.entry(key.to_owned()).or_insert_with(|| Entry {
@@ -159,9 +225,10 @@ impl StateStore {
             );
         }
         let version = entry.version;
+        let live = self.live_keys.get_mut();
         match (was_live, is_live) {
-            (false, true) => self.live_keys += 1,
-            (true, false) => self.live_keys -= 1,
+            (false, true) => *live += 1,
+            (true, false) => *live -= 1,
             _ => {}
         }
         Written {
@@ -171,22 +238,11 @@ impl StateStore {
         }
     }
 
-    /// Puts a restored entry in place (used when loading from storage).
-    pub fn restore(&mut self, key: String, entry: Entry) {
-        if entry.value.is_some() {
-            self.live_keys += 1;
-        }
-        if let Some(old) = self.shards[shard_of(&key)].insert(key, entry) {
-            if old.value.is_some() {
-                self.live_keys -= 1;
-            }
-        }
-    }
-
-    /// Keys with a value (not deleted), in no particular order.
+    /// Keys with a value (not deleted), in no particular order. Decodes every shard.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.shards.iter().flat_map(|s| {
-            s.iter()
+        (0..SHARDS).flat_map(|index| {
+            self.map(index)
+                .iter()
                 .filter(|(_, e)| e.value.is_some())
                 .map(|(k, _)| k.as_str())
         })
@@ -194,12 +250,12 @@ impl StateStore {
 
     /// Number of keys with a value.
     pub fn live_keys(&self) -> usize {
-        self.live_keys
+        self.live_keys.get()
     }
 
     /// The entries of one shard, tombstones included.
     pub fn shard(&self, index: usize) -> &FxHashMap<String, Entry> {
-        &self.shards[index]
+        self.map(index)
     }
 
     /// History length limit per key.

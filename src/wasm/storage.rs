@@ -43,12 +43,10 @@ impl IdbStorage {
             .db
             .transaction(&[SHARDS, META], TransactionMode::ReadOnly)
             .map_err(read)?;
-        let shards = tx
-            .store(SHARDS)
-            .map_err(read)?
-            .get_all(None, None)
-            .await
-            .map_err(read)?;
+        let store = tx.store(SHARDS).map_err(read)?;
+        // Both lists come in key order, so they pair up.
+        let indices = store.get_all_keys(None, None).await.map_err(read)?;
+        let shards = store.get_all(None, None).await.map_err(read)?;
         let meta = tx
             .store(META)
             .map_err(read)?
@@ -57,7 +55,16 @@ impl IdbStorage {
             .map_err(read)?;
         Ok(Snapshot {
             meta: meta.and_then(|m| m.as_string()),
-            shards: shards.into_iter().map(record_bytes).collect(),
+            shards: indices
+                .into_iter()
+                .zip(shards)
+                .map(|(index, record)| {
+                    (
+                        index.as_f64().map_or(u32::MAX, |i| i as u32),
+                        record_bytes(record),
+                    )
+                })
+                .collect(),
         })
     }
 
