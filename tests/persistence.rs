@@ -10,6 +10,7 @@ use srvra_sync::core::clock::ManualClock;
 use srvra_sync::core::config::Config;
 use srvra_sync::core::engine::{PersistWork, Snapshot};
 use srvra_sync::core::event_bus::EventType;
+use srvra_sync::core::persist;
 use srvra_sync::core::registry::Priority;
 use srvra_sync::core::Engine;
 
@@ -61,18 +62,8 @@ fn restore_brings_back_values_versions_history_and_client_id() {
         2,
         "tombstones keep versions"
     );
-    let history: Vec<_> = restored
-        .get_history("key7")
-        .unwrap()
-        .into_iter()
-        .cloned()
-        .collect();
-    let original: Vec<_> = e
-        .get_history("key7")
-        .unwrap()
-        .into_iter()
-        .cloned()
-        .collect();
+    let history: Vec<_> = restored.get_history("key7").unwrap();
+    let original: Vec<_> = e.get_history("key7").unwrap();
     assert_eq!(history, original);
     // Operation ids continue after the restored sequence.
     restored.set_journal(true);
@@ -108,11 +99,13 @@ fn a_corrupt_shard_is_reported_and_the_rest_loads() {
     let mut old = engine();
     old.set_state("good", json!(1)).unwrap();
     let mut snapshot = snapshot_of(&[old.take_persist_work().unwrap()]);
-    snapshot.shards.push((255, "{not json".into()));
+    let other = (srvra_sync::core::store::shard_of("good") as u32 + 1) % 256;
+    snapshot.shards.push((other, "{not json".into()));
     let mut e = fresh(Config::default());
     e.on(EventType::SyncError, Priority::Normal);
     e.restore(snapshot).unwrap();
     assert_eq!(e.get_state("good").unwrap(), Some(&json!(1)));
+    assert_eq!(e.keys(), vec!["good"], "keys() decodes every shard");
     let items = common::dispatches(&mut e);
     assert_eq!(items[0]["payload"]["error"]["code"], "CORRUPT_RECORD");
 }
@@ -164,7 +157,7 @@ fn shard_records_are_compressed_over_the_threshold_and_corruption_is_caught() {
     let ratio = e.statistics().compression_ratio;
     assert!(ratio > 0.0 && ratio < 0.5, "ratio {ratio}");
     let mut restored = fresh(Config::default());
-    restored.restore(snapshot_of(&[work.clone()])).unwrap();
+    restored.restore(snapshot_of(std::slice::from_ref(&work))).unwrap();
     assert_eq!(visible_state(&restored), visible_state(&e));
 
     let mut corrupt = snapshot_of(&[work]);
@@ -173,9 +166,11 @@ fn shard_records_are_compressed_over_the_threshold_and_corruption_is_caught() {
     let mut damaged = fresh(Config::default());
     damaged.on(EventType::SyncError, Priority::Normal);
     damaged.restore(corrupt).unwrap();
+    let keys = damaged.keys().len();
     let items = common::dispatches(&mut damaged);
     assert_eq!(items[0]["payload"]["error"]["code"], "CORRUPT_RECORD");
-    assert!(damaged.statistics().keys > 9_900, "other shards still load");
+    assert!(keys > 9_900, "other shards still load");
+    assert_eq!(damaged.statistics().keys, keys as u64);
 }
 
 #[test]
@@ -184,10 +179,13 @@ fn shards_decode_on_first_use_and_late_failures_are_reported() {
     old.set_state("a", json!(1)).unwrap();
     let work = old.take_persist_work().unwrap();
     let mut snapshot = snapshot_of(&[work]);
+    let mut meta = persist::decode_meta(snapshot.meta.as_deref().unwrap()).unwrap();
     // Well-formed enough to load, but missing fields: it fails only when decoded.
     let broken_key = "zz";
     let index = srvra_sync::core::store::shard_of(broken_key) as u32;
     assert!(snapshot.shards.iter().all(|(i, _)| *i != index));
+    meta.live[index as usize] = 1;
+    snapshot.meta = Some(persist::encode_meta(&meta));
     snapshot
         .shards
         .push((index, br#"{"zz":{"v":2,"n":1}}"#.to_vec()));

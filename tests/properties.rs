@@ -87,7 +87,7 @@ proptest! {
         for v in &values {
             e.set_state("k", v.clone()).unwrap();
         }
-        let history: Vec<_> = e.get_history("k").unwrap().into_iter().cloned().collect();
+        let history: Vec<_> = e.get_history("k").unwrap();
         prop_assert_eq!(history.len(), values.len().min(size as usize));
         prop_assert!(history.windows(2).all(|w| w[1].version == w[0].version + 1));
         prop_assert_eq!(history.last().unwrap().version, values.len() as u64);

@@ -144,7 +144,7 @@ fn rollback_is_a_new_change() {
     e.delete_state("doc").unwrap();
     assert_eq!(e.rollback("doc", 1).unwrap(), 4);
     assert_eq!(e.get_state("doc").unwrap(), Some(&json!({ "v": 1 })));
-    let last = *e.get_history("doc").unwrap().last().unwrap();
+    let last = e.get_history("doc").unwrap().last().unwrap().clone();
     assert_eq!(last.origin.name(), "rollback");
     // Rolling back to the deletion deletes again.
     e.rollback("doc", 3).unwrap();

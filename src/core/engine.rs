@@ -185,18 +185,18 @@ impl Engine {
             ));
         }
         let path = Self::key_only(key, "rollback")?;
-        let entry = self
+        let kept = self
             .store
             .entry(&path.key)
-            .and_then(|e| e.history.find(version));
-        let Some(entry) = entry else {
+            .and_then(|e| e.value_at_version(version, self.store.history_size()));
+        let Some(value) = kept else {
             return Err(CoreError::validation(
                 "VERSION_NOT_FOUND",
                 format!("key '{key}' has no version {version} in its history"),
             ));
         };
-        let kind = match &entry.value {
-            Some(value) => OpKind::Set(Arc::clone(value)),
+        let kind = match value {
+            Some(value) => OpKind::Set(value),
             None => OpKind::Delete,
         };
         self.stats.rollbacks += 1;
@@ -381,12 +381,12 @@ impl Engine {
     }
 
     /// A key's history, oldest first.
-    pub fn get_history(&self, key: &str) -> Result<Vec<&HistoryEntry>> {
+    pub fn get_history(&self, key: &str) -> Result<Vec<HistoryEntry>> {
         let path = Self::key_only(key, "getHistory")?;
         Ok(self
             .store
             .entry(&path.key)
-            .map_or_else(Vec::new, |e| e.history.iter().collect()))
+            .map_or_else(Vec::new, |e| e.versions(self.store.history_size())))
     }
 
     /// Keys holding a value, sorted.
@@ -509,6 +509,7 @@ impl Engine {
             layout: LAYOUT_VERSION,
             client_id: self.client.to_string(),
             next_seq: self.next_seq,
+            live: self.store.live_counts(),
         })
     }
 
@@ -528,17 +529,18 @@ impl Engine {
             self.next_seq = self.next_seq.max(meta.next_seq);
         }
         let mut store = StateStore::new(self.config.effective_history());
+        let counts = meta.as_ref().map(|m| &m.live).filter(|c| c.len() == SHARDS);
         for (index, record) in &snapshot.shards {
-            let opened = match *index as usize {
-                index if index < SHARDS => persist::open_shard(record).map(|r| (index, r)),
-                _ => Err(CoreError::storage(
+            let index = *index as usize;
+            if index < SHARDS {
+                let live = counts.and_then(|c| c.get(index)).map(|n| *n as usize);
+                store.attach(index, record.clone(), live);
+            } else {
+                let error = CoreError::storage(
                     "CORRUPT_RECORD",
                     format!("cached shard {index} is outside the layout"),
-                )),
-            };
-            match opened {
-                Ok((index, (json, live))) => store.attach(index, json, live),
-                Err(error) => self.report_error("storage", &error),
+                );
+                self.report_error("storage", &error);
             }
         }
         let pending = std::mem::take(&mut self.before_restore);

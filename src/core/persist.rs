@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
-use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -27,6 +26,9 @@ pub struct StoredMeta {
     pub client_id: String,
     /// Next operation sequence number.
     pub next_seq: u64,
+    /// Live keys per shard, so loading need not decode shards to count keys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub live: Vec<u32>,
 }
 
 #[derive(Serialize)]
@@ -59,9 +61,7 @@ impl Serialize for ShardRef<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.0.len()))?;
         for (key, entry) in self.0 {
-            // The newest history entry repeats the current value: it is rebuilt on load.
-            let older = entry.history.len().saturating_sub(1);
-            let h = entry.history.iter().take(older).collect();
+            let h = entry.history.iter().collect();
             let record = EntryRef {
                 v: &entry.value,
                 n: entry.version,
@@ -84,14 +84,6 @@ pub fn encode_shard(shard: &FxHashMap<String, Entry>, threshold: Option<usize>) 
     pack(&json, threshold)
 }
 
-/// Unpacks a stored shard record and checks that it is a well-formed record, without
-/// building any value. Returns its JSON and how many live keys it holds.
-pub fn open_shard(record: &[u8]) -> Result<(Vec<u8>, usize)> {
-    let json = unpack(record)?.into_owned();
-    let Probe(live) = serde_json::from_slice(&json).map_err(corrupt_shard)?;
-    Ok((json, live))
-}
-
 fn corrupt_shard(error: serde_json::Error) -> CoreError {
     CoreError::storage(
         "CORRUPT_RECORD",
@@ -99,73 +91,22 @@ fn corrupt_shard(error: serde_json::Error) -> CoreError {
     )
 }
 
-/// Counts live entries of a shard record while checking its shape.
-struct Probe(usize);
-
-#[derive(Deserialize)]
-struct ProbeEntry {
-    #[serde(default, deserialize_with = "present_any")]
-    v: Option<IgnoredAny>,
-    #[serde(rename = "n")]
-    _version: u64,
-}
-
-fn present_any<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> std::result::Result<Option<IgnoredAny>, D::Error> {
-    IgnoredAny::deserialize(d).map(Some)
-}
-
-impl<'de> Deserialize<'de> for Probe {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct Counter;
-        impl<'de> Visitor<'de> for Counter {
-            type Value = Probe;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a shard record")
-            }
-            fn visit_map<A: MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> std::result::Result<Probe, A::Error> {
-                let mut live = 0;
-                while let Some((_, entry)) = map.next_entry::<IgnoredAny, ProbeEntry>()? {
-                    live += usize::from(entry.v.is_some());
-                }
-                Ok(Probe(live))
-            }
-        }
-        d.deserialize_map(Counter)
-    }
-}
-
-/// Decodes a shard's JSON (from [`open_shard`]) into entries, keeping at most
-/// `history_size` versions per key.
-pub fn decode_shard(json: &[u8], history_size: usize) -> Result<FxHashMap<String, Entry>> {
+/// Decodes a stored shard record into entries, keeping at most `history_size` versions
+/// per key.
+pub fn decode_shard(record: &[u8], history_size: usize) -> Result<FxHashMap<String, Entry>> {
+    let json = unpack(record)?;
     let records: FxHashMap<String, StoredEntry> =
-        serde_json::from_slice(json).map_err(corrupt_shard)?;
+        serde_json::from_slice(&json).map_err(corrupt_shard)?;
     Ok(records
         .into_iter()
         .map(|(key, r)| {
-            let mut history = r.h;
-            if history_size > 0 {
-                history.push(HistoryEntry {
-                    version: r.n,
-                    value: r.v.clone(),
-                    updated_at: r.t,
-                    updated_by: Arc::clone(&r.b),
-                    origin: r.o,
-                });
-            } else {
-                history.clear();
-            }
             let entry = Entry {
                 value: r.v,
                 version: r.n,
                 updated_at: r.t,
                 updated_by: r.b,
                 origin: r.o,
-                history: History::from_entries(history, history_size),
+                history: History::from_entries(r.h, history_size.saturating_sub(1)),
             };
             (key, entry)
         })

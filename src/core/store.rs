@@ -27,8 +27,49 @@ pub struct Entry {
     pub updated_by: Arc<str>,
     /// Origin of the last change.
     pub origin: Origin,
-    /// Recent versions, newest last.
+    /// Versions before the current one, newest last (the current version is not repeated
+    /// here; [`Entry::versions`] adds it).
     pub history: History,
+}
+
+impl Entry {
+    /// The current version as a history entry.
+    pub fn current(&self) -> HistoryEntry {
+        HistoryEntry {
+            version: self.version,
+            value: self.value.clone(),
+            updated_at: self.updated_at,
+            updated_by: Arc::clone(&self.updated_by),
+            origin: self.origin,
+        }
+    }
+
+    /// The kept versions, oldest first and the current one last; empty when `keep` is 0.
+    pub fn versions(&self, keep: usize) -> Vec<HistoryEntry> {
+        if keep == 0 || self.version == 0 {
+            return Vec::new();
+        }
+        let older = self.history.len().min(keep - 1);
+        let skip = self.history.len() - older;
+        self.history
+            .iter()
+            .skip(skip)
+            .cloned()
+            .chain([self.current()])
+            .collect()
+    }
+
+    /// The value the key had at `version`, if that version is still kept
+    /// (`Some(None)`: the key was deleted then).
+    pub fn value_at_version(&self, version: u64, keep: usize) -> Option<Option<Arc<Value>>> {
+        if keep == 0 || version == 0 {
+            return None;
+        }
+        if version == self.version {
+            return Some(self.value.clone());
+        }
+        self.history.find(version).map(|h| h.value.clone())
+    }
 }
 
 /// Who, when and how a change is made.
@@ -97,15 +138,15 @@ impl DirtyShards {
 #[derive(Debug, Default)]
 struct Shard {
     entries: OnceCell<FxHashMap<String, Entry>>,
-    /// Validated JSON of the cached record, until decoded.
+    /// The stored (packed) record, until decoded.
     cached: RefCell<Option<Vec<u8>>>,
-    /// Live keys in `cached` (counted when the record was validated).
-    cached_live: Cell<usize>,
+    /// Keys with a value in this shard.
+    live: Cell<usize>,
 }
 
-/// All keys, split into [`SHARDS`] maps. Cached shards are decoded lazily, so loading
-/// costs only reading and validating the records; a shard's entries are built the first
-/// time any key in it is touched.
+/// All keys, split into [`SHARDS`] maps. Cached shards are decoded lazily: loading only
+/// keeps the stored records, and a shard's entries are built (and a corrupt record found)
+/// the first time any key in it is touched.
 #[derive(Debug)]
 pub struct StateStore {
     shards: Vec<Shard>,
@@ -125,18 +166,16 @@ impl StateStore {
         }
     }
 
-    /// Attaches a validated cached record (JSON) to shard `index`, holding `live` keys.
-    /// It is decoded on first use.
-    pub fn attach(&mut self, index: usize, json: Vec<u8>, live: usize) {
+    /// Attaches a stored record to shard `index` (which must be empty), holding `live`
+    /// keys. With a count it is decoded on first use; without one, at once.
+    pub fn attach(&mut self, index: usize, record: Vec<u8>, live: Option<usize>) {
         let shard = &mut self.shards[index % SHARDS];
-        let replaced = match shard.entries.take() {
-            Some(map) => map.values().filter(|e| e.value.is_some()).count(),
-            None if shard.cached.get_mut().is_some() => shard.cached_live.get(),
-            None => 0,
-        };
-        *shard.cached.get_mut() = Some(json);
-        shard.cached_live.set(live);
-        self.live_keys.set(self.live_keys.get() - replaced + live);
+        *shard.cached.get_mut() = Some(record);
+        shard.live.set(live.unwrap_or(0));
+        self.live_keys.set(self.live_keys.get() + live.unwrap_or(0));
+        if live.is_none() {
+            self.map(index % SHARDS);
+        }
     }
 
     /// The entries of shard `index`, decoding its cached record on first use. A record
@@ -144,15 +183,18 @@ impl StateStore {
     fn map(&self, index: usize) -> &FxHashMap<String, Entry> {
         let shard = &self.shards[index];
         shard.entries.get_or_init(|| {
-            let Some(json) = shard.cached.borrow_mut().take() else {
+            let Some(record) = shard.cached.borrow_mut().take() else {
                 return FxHashMap::default();
             };
-            decode_shard(&json, self.history_size).unwrap_or_else(|error| {
-                self.live_keys
-                    .set(self.live_keys.get() - shard.cached_live.get());
+            let map = decode_shard(&record, self.history_size).unwrap_or_else(|error| {
                 self.errors.borrow_mut().push(error);
                 FxHashMap::default()
-            })
+            });
+            let live = map.values().filter(|e| e.value.is_some()).count();
+            self.live_keys
+                .set(self.live_keys.get() - shard.live.get() + live);
+            shard.live.set(live);
+            map
         })
     }
 
@@ -162,6 +204,11 @@ impl StateStore {
             Some(map) => map,
             None => unreachable!("map() initialised the shard"),
         }
+    }
+
+    /// Live keys per shard, for the meta record.
+    pub fn live_counts(&self) -> Vec<u32> {
+        self.shards.iter().map(|s| s.live.get() as u32).collect()
     }
 
     /// Decoding failures of cached shards since the last call.
@@ -192,7 +239,8 @@ impl StateStore {
     /// Writes a key's next value, bumps its version and records history.
     pub fn write(&mut self, key: &str, value: Option<Arc<Value>>, meta: &ChangeMeta) -> Written {
         let history_size = self.history_size;
-        let shard = self.map_mut(shard_of(key));
+        let index = shard_of(key);
+        let shard = self.map_mut(index);
         let entry = match shard.get_mut(key) {
             Some(entry) => entry,
             None => shard.entry(key.to_owned()).or_insert_with(|| Entry {
@@ -206,31 +254,25 @@ impl StateStore {
         };
         let was_live = entry.value.is_some();
         let is_live = value.is_some();
+        if history_size > 1 && entry.version > 0 {
+            let before = entry.current();
+            entry.history.push(before, history_size - 1);
+        }
         let previous = std::mem::replace(&mut entry.value, value);
         let previous_version = entry.version;
         entry.version += 1;
         entry.updated_at = meta.at;
         entry.updated_by = Arc::clone(&meta.by);
         entry.origin = meta.origin;
-        if history_size > 0 {
-            entry.history.push(
-                HistoryEntry {
-                    version: entry.version,
-                    value: entry.value.clone(),
-                    updated_at: meta.at,
-                    updated_by: Arc::clone(&meta.by),
-                    origin: meta.origin,
-                },
-                history_size,
-            );
-        }
         let version = entry.version;
-        let live = self.live_keys.get_mut();
-        match (was_live, is_live) {
-            (false, true) => *live += 1,
-            (true, false) => *live -= 1,
-            _ => {}
-        }
+        let delta = |n: usize| match (was_live, is_live) {
+            (false, true) => n + 1,
+            (true, false) => n - 1,
+            _ => n,
+        };
+        let shard_live = &self.shards[index].live;
+        shard_live.set(delta(shard_live.get()));
+        self.live_keys.set(delta(self.live_keys.get()));
         Written {
             previous,
             previous_version,
