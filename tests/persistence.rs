@@ -157,7 +157,9 @@ fn shard_records_are_compressed_over_the_threshold_and_corruption_is_caught() {
     let ratio = e.statistics().compression_ratio;
     assert!(ratio > 0.0 && ratio < 0.5, "ratio {ratio}");
     let mut restored = fresh(Config::default());
-    restored.restore(snapshot_of(std::slice::from_ref(&work))).unwrap();
+    restored
+        .restore(snapshot_of(std::slice::from_ref(&work)))
+        .unwrap();
     assert_eq!(visible_state(&restored), visible_state(&e));
 
     let mut corrupt = snapshot_of(&[work]);

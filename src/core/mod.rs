@@ -13,6 +13,7 @@ pub mod notify;
 pub mod operation;
 pub mod path;
 pub mod persist;
+pub mod protocol;
 pub mod registry;
 pub mod stats;
 pub mod store;

@@ -1,0 +1,104 @@
+//! Binary frames: `[version: u8][packed payload]`, where the packed payload is a
+//! [`crate::core::compress`] tag byte and a MessagePack message, LZ4-compressed at or over
+//! the sender's threshold. Decoding never panics: every failure is a [`FrameError`].
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::core::compress::{pack, unpack};
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u8 = 1;
+
+/// Size limits a receiver enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest frame accepted, in bytes, as received.
+    pub max_frame: usize,
+    /// Largest payload after decompression.
+    pub max_payload: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_frame: 1024 * 1024,
+            max_payload: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why a frame was refused. Each maps to an error code and a WebSocket close code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameError {
+    /// Larger than `max_frame` or, unpacked, `max_payload`.
+    TooLarge,
+    /// A version this build does not speak.
+    UnsupportedVersion(u8),
+    /// Empty, truncated, undecompressable or not a valid message.
+    Malformed(String),
+}
+
+impl FrameError {
+    /// Stable code sent in the `error` message.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge => "FRAME_TOO_LARGE",
+            Self::UnsupportedVersion(_) => "UNSUPPORTED_PROTOCOL",
+            Self::Malformed(_) => "MALFORMED_FRAME",
+        }
+    }
+
+    /// The WebSocket close code that follows.
+    pub fn close_code(&self) -> u16 {
+        match self {
+            Self::TooLarge => 1009,
+            Self::UnsupportedVersion(_) => 4001,
+            Self::Malformed(_) => 4000,
+        }
+    }
+
+    /// Human-readable explanation.
+    pub fn message(&self) -> String {
+        match self {
+            Self::TooLarge => "frame exceeds the size limit".into(),
+            Self::UnsupportedVersion(v) => {
+                format!(
+                    "protocol version {v} is not supported (this server speaks {PROTOCOL_VERSION})"
+                )
+            }
+            Self::Malformed(why) => format!("malformed frame: {why}"),
+        }
+    }
+}
+
+/// Encodes a message, compressing payloads at or over `threshold` bytes.
+pub fn encode<T: Serialize>(message: &T, threshold: Option<usize>) -> Vec<u8> {
+    // Messages hold only strings, numbers, JSON values and sequences: encoding cannot fail.
+    let body = rmp_serde::to_vec_named(message).unwrap_or_default();
+    let packed = pack(&body, threshold);
+    let mut frame = Vec::with_capacity(packed.bytes.len() + 1);
+    frame.push(PROTOCOL_VERSION);
+    frame.extend_from_slice(&packed.bytes);
+    frame
+}
+
+/// Decodes a frame within `limits`.
+pub fn decode<T: DeserializeOwned>(frame: &[u8], limits: Limits) -> Result<T, FrameError> {
+    if frame.len() > limits.max_frame {
+        return Err(FrameError::TooLarge);
+    }
+    let Some((&version, packed)) = frame.split_first() else {
+        return Err(FrameError::Malformed("empty frame".into()));
+    };
+    if version != PROTOCOL_VERSION {
+        return Err(FrameError::UnsupportedVersion(version));
+    }
+    if let [crate::core::compress::LZ4, a, b, c, d, ..] = packed {
+        if u32::from_le_bytes([*a, *b, *c, *d]) as usize > limits.max_payload {
+            return Err(FrameError::TooLarge);
+        }
+    }
+    let body = unpack(packed).map_err(|e| FrameError::Malformed(e.message))?;
+    rmp_serde::from_slice(&body).map_err(|e| FrameError::Malformed(e.to_string()))
+}

@@ -1,0 +1,134 @@
+//! Protocol messages. Every message is one MessagePack map with a `type` field.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::core::history::present;
+
+use crate::core::operation::{OpId, Operation};
+
+/// Messages a client sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum ClientMessage {
+    /// First message on a connection.
+    #[serde(rename_all = "camelCase")]
+    Hello {
+        /// Protocol version the client speaks.
+        protocol: u32,
+        /// The client's stable id.
+        client_id: String,
+        /// Room to join.
+        room: String,
+        /// Last server position the client has applied (0: none).
+        position: u64,
+        /// Credential, if the server needs one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+    },
+    /// Changes to apply, in order; `atomic` ones are applied all or none.
+    Changes {
+        /// The operations, at most the server's `maxOps`.
+        ops: Vec<Operation>,
+        /// Whether the ops form one atomic batch.
+        #[serde(default)]
+        atomic: bool,
+    },
+    /// Liveness check; the server answers `pong` with the same nonce.
+    Ping {
+        /// Echoed back.
+        nonce: u64,
+    },
+}
+
+/// One accepted change with its place in the room's order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Committed {
+    /// Position in the room's order (1, 2, ...).
+    pub position: u64,
+    /// The change.
+    pub op: Operation,
+}
+
+/// A key's state in a snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotEntry {
+    /// The key.
+    pub key: String,
+    /// Its value; absent when deleted (JSON `null` is a value).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub value: Option<Arc<Value>>,
+    /// Its version.
+    pub version: u64,
+}
+
+/// Messages the server sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum ServerMessage {
+    /// Answer to `hello`.
+    #[serde(rename_all = "camelCase")]
+    Welcome {
+        /// Protocol version in use.
+        protocol: u32,
+        /// The client id the server recorded.
+        client_id: String,
+        /// The room joined.
+        room: String,
+        /// The room's current position.
+        position: u64,
+    },
+    /// The client's `changes` were persisted: ids in message order, with positions
+    /// (a duplicate id gets the position it was first accepted at).
+    Ack {
+        /// Acknowledged ids and their positions.
+        acks: Vec<(OpId, u64)>,
+    },
+    /// Changes accepted from other clients, in order.
+    Broadcast {
+        /// The changes.
+        changes: Vec<Committed>,
+    },
+    /// Changes since the client's position; `done` on the last part.
+    #[serde(rename = "catch-up")]
+    CatchUp {
+        /// The changes, in order.
+        changes: Vec<Committed>,
+        /// Whether this is the last part.
+        done: bool,
+    },
+    /// The room's full state at `position` (sent when the log before the client's position
+    /// was compacted away).
+    Snapshot {
+        /// Position the snapshot reflects.
+        position: u64,
+        /// Every key.
+        entries: Vec<SnapshotEntry>,
+        /// Whether this is the last part.
+        done: bool,
+    },
+    /// Answer to `ping`.
+    Pong {
+        /// The ping's nonce.
+        nonce: u64,
+    },
+    /// Something was wrong; `fatal` errors are followed by a close with `close_code`.
+    #[serde(rename_all = "camelCase")]
+    Error {
+        /// Stable code (see the close code table).
+        code: String,
+        /// Explanation.
+        message: String,
+        /// Whether the server closes the connection.
+        fatal: bool,
+        /// The WebSocket close code that follows a fatal error.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        close_code: Option<u16>,
+    },
+}

@@ -1,0 +1,8 @@
+//! The wire protocol shared by the SDK and the reference server (`docs/PROTOCOL.md`):
+//! message types ([`message`]) and the binary frame around them ([`frame`]).
+
+pub mod frame;
+pub mod message;
+
+pub use frame::{decode, encode, FrameError, Limits, PROTOCOL_VERSION};
+pub use message::{ClientMessage, Committed, ServerMessage};

@@ -1,0 +1,230 @@
+//! The wire protocol: every message round-trips, and no input makes the decoder panic.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use serde_json::json;
+use srvra_sync::core::operation::{OpId, OpKind, Operation};
+use srvra_sync::core::protocol::message::SnapshotEntry;
+use srvra_sync::core::protocol::{
+    decode, encode, ClientMessage, Committed, FrameError, Limits, ServerMessage,
+};
+
+fn op(seq: u64, kind: OpKind) -> Operation {
+    Operation {
+        id: OpId {
+            client: Arc::from("client-a"),
+            seq,
+        },
+        key: "todos".into(),
+        fields: vec!["0".into(), "title".into()],
+        kind,
+        base_version: seq.saturating_sub(1),
+        timestamp: 1_700_000_000_123.0,
+        batch: (seq % 2 == 0).then_some(7),
+    }
+}
+
+fn samples() -> (Vec<ClientMessage>, Vec<ServerMessage>) {
+    let ops = vec![
+        op(
+            1,
+            OpKind::Set(Arc::new(
+                json!({ "title": "ünïcode ✓", "n": 1.5, "list": [null, true, -3] }),
+            )),
+        ),
+        op(
+            2,
+            OpKind::Merge(json!({ "a": 1 }).as_object().unwrap().clone()),
+        ),
+        op(3, OpKind::Delete),
+        op(4, OpKind::Increment(-2.25)),
+        op(5, OpKind::Append(json!("item"))),
+    ];
+    let client = vec![
+        ClientMessage::Hello {
+            protocol: 1,
+            client_id: "client-a".into(),
+            room: "room".into(),
+            position: 42,
+            token: Some("jwt".into()),
+        },
+        ClientMessage::Changes {
+            ops: ops.clone(),
+            atomic: true,
+        },
+        ClientMessage::Ping { nonce: u64::MAX },
+    ];
+    let committed: Vec<Committed> = ops
+        .iter()
+        .enumerate()
+        .map(|(i, op)| Committed {
+            position: i as u64 + 10,
+            op: op.clone(),
+        })
+        .collect();
+    let server = vec![
+        ServerMessage::Welcome {
+            protocol: 1,
+            client_id: "client-a".into(),
+            room: "room".into(),
+            position: 9,
+        },
+        ServerMessage::Ack {
+            acks: ops.iter().map(|o| (o.id.clone(), o.id.seq + 100)).collect(),
+        },
+        ServerMessage::Broadcast {
+            changes: committed.clone(),
+        },
+        ServerMessage::CatchUp {
+            changes: committed,
+            done: true,
+        },
+        ServerMessage::Snapshot {
+            position: 3,
+            entries: vec![
+                SnapshotEntry {
+                    key: "a".into(),
+                    value: Some(Arc::new(json!({ "x": [1, 2] }))),
+                    version: 4,
+                },
+                SnapshotEntry {
+                    key: "gone".into(),
+                    value: None,
+                    version: 2,
+                },
+                SnapshotEntry {
+                    key: "null".into(),
+                    value: Some(Arc::new(json!(null))),
+                    version: 1,
+                },
+            ],
+            done: false,
+        },
+        ServerMessage::Pong { nonce: 7 },
+        ServerMessage::Error {
+            code: "X".into(),
+            message: "m".into(),
+            fatal: true,
+            close_code: Some(4000),
+        },
+    ];
+    (client, server)
+}
+
+#[test]
+fn every_message_round_trips_with_and_without_compression() {
+    let (client, server) = samples();
+    for threshold in [None, Some(0), Some(64)] {
+        for message in &client {
+            let back: ClientMessage =
+                decode(&encode(message, threshold), Limits::default()).unwrap();
+            assert_eq!(&back, message);
+        }
+        for message in &server {
+            let back: ServerMessage =
+                decode(&encode(message, threshold), Limits::default()).unwrap();
+            assert_eq!(&back, message);
+        }
+    }
+}
+
+#[test]
+fn large_messages_are_compressed_and_limits_hold() {
+    let ops: Vec<Operation> = (1..=500)
+        .map(|i| {
+            op(
+                i,
+                OpKind::Set(Arc::new(json!({ "title": "same text", "i": i }))),
+            )
+        })
+        .collect();
+    let message = ClientMessage::Changes { ops, atomic: false };
+    let raw = encode(&message, None);
+    let packed = encode(&message, Some(1024));
+    assert!(
+        packed.len() * 3 < raw.len(),
+        "{} vs {}",
+        packed.len(),
+        raw.len()
+    );
+    let small = Limits {
+        max_frame: packed.len() - 1,
+        ..Limits::default()
+    };
+    assert_eq!(
+        decode::<ClientMessage>(&packed, small),
+        Err(FrameError::TooLarge)
+    );
+    let tight = Limits {
+        max_payload: 100,
+        ..Limits::default()
+    };
+    assert_eq!(
+        decode::<ClientMessage>(&packed, tight),
+        Err(FrameError::TooLarge)
+    );
+}
+
+#[test]
+fn version_and_garbage_errors_carry_codes() {
+    let mut frame = encode(&ClientMessage::Ping { nonce: 1 }, None);
+    frame[0] = 9;
+    let error = decode::<ClientMessage>(&frame, Limits::default()).unwrap_err();
+    assert_eq!(
+        (error.code(), error.close_code()),
+        ("UNSUPPORTED_PROTOCOL", 4001)
+    );
+    for garbage in [
+        &b""[..],
+        &[1],
+        &[1, 0],
+        &[1, 0, 0x81],
+        &[1, 1, 255, 255, 255, 255, 0],
+    ] {
+        let error = decode::<ClientMessage>(garbage, Limits::default()).unwrap_err();
+        assert_ne!(error.code(), "", "{garbage:?}");
+    }
+    // A server message is not a client message.
+    let welcome = encode(&samples().1[0], None);
+    assert!(matches!(
+        decode::<ClientMessage>(&welcome, Limits::default()),
+        Err(FrameError::Malformed(_))
+    ));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Arbitrary bytes never panic the decoder.
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        let _ = decode::<ClientMessage>(&bytes, Limits::default());
+        let _ = decode::<ServerMessage>(&bytes, Limits::default());
+        let mut framed = vec![1u8, 0];
+        framed.extend_from_slice(&bytes);
+        let _ = decode::<ClientMessage>(&framed, Limits::default());
+    }
+
+    /// Mutating any byte of a valid frame never panics the decoder.
+    #[test]
+    fn mutated_frames_never_panic(index in any::<prop::sample::Index>(), byte in any::<u8>(), compress in any::<bool>()) {
+        let (client, _) = samples();
+        let mut frame = encode(&client[1], compress.then_some(0));
+        let at = index.index(frame.len());
+        frame[at] = byte;
+        let _ = decode::<ClientMessage>(&frame, Limits::default());
+        frame.truncate(at);
+        let _ = decode::<ClientMessage>(&frame, Limits::default());
+    }
+
+    /// Sets of arbitrary JSON-ish values round-trip.
+    #[test]
+    fn values_round_trip(n in any::<i64>(), f in -1e12f64..1e12, s in ".{0,20}", b in any::<bool>()) {
+        let value = json!({ "n": n, "f": f, "s": s, "b": b, "a": [n, f, s, b, null] });
+        let message = ClientMessage::Changes { ops: vec![op(1, OpKind::Set(Arc::new(value)))], atomic: false };
+        let back: ClientMessage = decode(&encode(&message, Some(16)), Limits::default()).unwrap();
+        prop_assert_eq!(back, message);
+    }
+}
