@@ -8,8 +8,8 @@ bash scripts/setup.sh --browser
 
 step() { printf '\n=== %s\n' "$*"; }
 
-step "native core tests (cargo test)"
-cargo test --all-targets
+step "native tests: core, protocol and the reference server (cargo test)"
+cargo test --workspace --all-targets
 
 step "wasm binding + IndexedDB tests in headless Chromium (wasm-bindgen-test)"
 CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=120 \

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use serde_json::json;
 use srvra_sync::core::operation::{OpId, OpKind, Operation};
-use srvra_sync::core::protocol::message::SnapshotEntry;
+use srvra_sync::core::protocol::message::{Rejected, SnapshotEntry};
 use srvra_sync::core::protocol::{
     decode, encode, ClientMessage, Committed, FrameError, Limits, ServerMessage,
 };
@@ -73,6 +73,11 @@ fn samples() -> (Vec<ClientMessage>, Vec<ServerMessage>) {
         },
         ServerMessage::Ack {
             acks: ops.iter().map(|o| (o.id.clone(), o.id.seq + 100)).collect(),
+            rejected: vec![Rejected {
+                id: ops[0].id.clone(),
+                code: "TYPE_MISMATCH".into(),
+                message: "m".into(),
+            }],
         },
         ServerMessage::Broadcast {
             changes: committed.clone(),

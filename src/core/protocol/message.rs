@@ -68,6 +68,17 @@ pub struct SnapshotEntry {
     pub version: u64,
 }
 
+/// A change the server could not apply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejected {
+    /// Its id.
+    pub id: OpId,
+    /// Stable code (e.g. `TYPE_MISMATCH`).
+    pub code: String,
+    /// Explanation.
+    pub message: String,
+}
+
 /// Messages the server sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
@@ -84,11 +95,17 @@ pub enum ServerMessage {
         /// The room's current position.
         position: u64,
     },
-    /// The client's `changes` were persisted: ids in message order, with positions
-    /// (a duplicate id gets the position it was first accepted at).
+    /// Answer to `changes`, after everything accepted was persisted. `acks` lists accepted
+    /// ids with their positions (a resent id gets the position it was first accepted at,
+    /// or 0 once that part of the log was compacted); `rejected` lists changes that could
+    /// not apply (an atomic message is rejected whole). Every id of the message appears in
+    /// exactly one of the two lists.
     Ack {
-        /// Acknowledged ids and their positions.
+        /// Accepted ids and their positions.
         acks: Vec<(OpId, u64)>,
+        /// Changes that could not apply.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        rejected: Vec<Rejected>,
     },
     /// Changes accepted from other clients, in order.
     Broadcast {

@@ -1,0 +1,268 @@
+//! SQLite persistence. One database per server; every accepted message is one transaction
+//! that appends to the change log, updates the current state and the sender's watermark,
+//! so an acknowledged change survives `kill -9` (WAL, synchronous=NORMAL).
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::Value;
+use srvra_sync::core::operation::Operation;
+use srvra_sync::core::protocol::Committed;
+
+/// A database failure, as text (the server logs it and closes the affected connection).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbError(pub String);
+
+impl From<rusqlite::Error> for DbError {
+    fn from(error: rusqlite::Error) -> Self {
+        Self(error.to_string())
+    }
+}
+
+impl From<serde_json::Error> for DbError {
+    fn from(error: serde_json::Error) -> Self {
+        Self(error.to_string())
+    }
+}
+
+/// Result alias.
+pub type DbResult<T> = Result<T, DbError>;
+
+/// A key's persisted state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyRow {
+    /// The key.
+    pub key: String,
+    /// Its value; `None` when deleted.
+    pub value: Option<Arc<Value>>,
+    /// Its version.
+    pub version: u64,
+}
+
+/// A room as persisted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RoomRow {
+    /// Position of the last accepted change.
+    pub head: u64,
+    /// Changes at or before this position were compacted out of the log.
+    pub compacted: u64,
+    /// Every key.
+    pub keys: Vec<KeyRow>,
+    /// Highest operation sequence applied per client.
+    pub watermarks: Vec<(String, u64)>,
+}
+
+/// What one accepted message writes.
+#[derive(Debug, Clone, Default)]
+pub struct CommitBatch<'a> {
+    /// Accepted changes with their positions.
+    pub changes: Vec<(u64, &'a Operation)>,
+    /// Keys whose state changed, with their new state.
+    pub keys: Vec<KeyRow>,
+    /// The sender and its new watermark.
+    pub watermark: Option<(&'a str, u64)>,
+    /// The room's new head.
+    pub head: u64,
+}
+
+/// The server's database.
+#[derive(Debug)]
+pub struct Db {
+    conn: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+CREATE TABLE IF NOT EXISTS rooms (
+  room TEXT PRIMARY KEY, head INTEGER NOT NULL, compacted INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS changes (
+  room TEXT NOT NULL, position INTEGER NOT NULL, client TEXT NOT NULL, seq INTEGER NOT NULL,
+  op TEXT NOT NULL, PRIMARY KEY (room, position));
+CREATE UNIQUE INDEX IF NOT EXISTS changes_by_id ON changes (room, client, seq);
+CREATE TABLE IF NOT EXISTS state (
+  room TEXT NOT NULL, key TEXT NOT NULL, value TEXT, version INTEGER NOT NULL,
+  PRIMARY KEY (room, key));
+CREATE TABLE IF NOT EXISTS watermarks (
+  room TEXT NOT NULL, client TEXT NOT NULL, seq INTEGER NOT NULL,
+  PRIMARY KEY (room, client));
+";
+
+impl Db {
+    /// Opens (creating) `dir/srvra-sync.db`.
+    pub fn open(dir: &Path) -> DbResult<Self> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| DbError(format!("cannot create {}: {e}", dir.display())))?;
+        let conn = Connection::open(dir.join("srvra-sync.db"))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (transactions
+        // roll back), so a poisoned lock is still safe to use.
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Loads a room (empty when new).
+    pub fn load_room(&self, room: &str) -> DbResult<RoomRow> {
+        let conn = self.conn();
+        let (head, compacted) = conn
+            .query_row(
+                "SELECT head, compacted FROM rooms WHERE room = ?1",
+                [room],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+            )
+            .optional()?
+            .unwrap_or((0, 0));
+        let mut keys = Vec::new();
+        let mut stmt = conn.prepare("SELECT key, value, version FROM state WHERE room = ?1")?;
+        let rows = stmt.query_map([room], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (key, value, version) = row?;
+            let value = value
+                .map(|v| serde_json::from_str(&v).map(Arc::new))
+                .transpose()?;
+            keys.push(KeyRow {
+                key,
+                value,
+                version: version as u64,
+            });
+        }
+        let mut stmt = conn.prepare("SELECT client, seq FROM watermarks WHERE room = ?1")?;
+        let watermarks = stmt
+            .query_map([room], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RoomRow {
+            head,
+            compacted,
+            keys,
+            watermarks,
+        })
+    }
+
+    /// Writes one accepted message in a single transaction.
+    pub fn commit(&self, room: &str, batch: &CommitBatch<'_>) -> DbResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO changes (room, position, client, seq, op) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (position, op) in &batch.changes {
+                let json = serde_json::to_string(op)?;
+                let id = &op.id;
+                insert.execute(params![
+                    room,
+                    *position as i64,
+                    &*id.client,
+                    id.seq as i64,
+                    json
+                ])?;
+            }
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO state (room, key, value, version) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (room, key) DO UPDATE SET value = excluded.value, version = excluded.version",
+            )?;
+            for key in &batch.keys {
+                let value = key
+                    .value
+                    .as_deref()
+                    .map(serde_json::to_string)
+                    .transpose()?;
+                upsert.execute(params![room, key.key, value, key.version as i64])?;
+            }
+            if let Some((client, seq)) = batch.watermark {
+                tx.execute(
+                    "INSERT INTO watermarks (room, client, seq) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (room, client) DO UPDATE SET seq = MAX(seq, excluded.seq)",
+                    params![room, client, seq as i64],
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO rooms (room, head, compacted) VALUES (?1, ?2, 0)
+                 ON CONFLICT (room) DO UPDATE SET head = excluded.head",
+                params![room, batch.head as i64],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Up to `limit` changes after `position`, in order.
+    pub fn changes_after(
+        &self,
+        room: &str,
+        position: u64,
+        limit: usize,
+    ) -> DbResult<Vec<Committed>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT position, op FROM changes WHERE room = ?1 AND position > ?2 ORDER BY position LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![room, position as i64, limit as i64], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut changes = Vec::new();
+        for row in rows {
+            let (position, op) = row?;
+            changes.push(Committed {
+                position: position as u64,
+                op: serde_json::from_str(&op)?,
+            });
+        }
+        Ok(changes)
+    }
+
+    /// The position a change id was accepted at, if it is still in the log.
+    pub fn position_of(&self, room: &str, client: &str, seq: u64) -> DbResult<Option<u64>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT position FROM changes WHERE room = ?1 AND client = ?2 AND seq = ?3",
+        )?;
+        Ok(stmt
+            .query_row(params![room, client, seq as i64], |r| r.get::<_, i64>(0))
+            .optional()?
+            .map(|p| p as u64))
+    }
+
+    /// Drops log entries at or before `head - retain`; returns the new compaction point.
+    pub fn compact(&self, room: &str, head: u64, retain: u64) -> DbResult<u64> {
+        let upto = head.saturating_sub(retain);
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "DELETE FROM changes WHERE room = ?1 AND position <= ?2",
+            params![room, upto as i64],
+        )?;
+        tx.execute(
+            "UPDATE rooms SET compacted = MAX(compacted, ?2) WHERE room = ?1",
+            params![room, upto as i64],
+        )?;
+        tx.commit()?;
+        Ok(upto)
+    }
+
+    /// Rooms that exist.
+    pub fn rooms(&self) -> DbResult<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT room FROM rooms")?;
+        let rooms = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rooms)
+    }
+}

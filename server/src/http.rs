@@ -1,0 +1,129 @@
+//! Routes, startup and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower_http::services::ServeDir;
+
+use crate::config::ServerConfig;
+use crate::db::Db;
+use crate::metrics::Metrics;
+use crate::room::Rooms;
+use crate::session;
+
+/// Shared by every request and session.
+#[derive(Debug)]
+pub struct App {
+    /// Settings.
+    pub config: ServerConfig,
+    /// Storage.
+    pub db: Db,
+    /// Loaded rooms.
+    pub rooms: Rooms,
+    /// Counters.
+    pub metrics: Metrics,
+    /// Flips to `true` when the server shuts down.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// A started server.
+#[derive(Debug)]
+pub struct RunningServer {
+    /// The address it listens on (useful with port 0).
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    compaction: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Closes every session with 1001 (going away), stops listening and waits.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        self.compaction.abort();
+        let _ = self.task.await;
+    }
+}
+
+/// Opens storage, binds `config.listen` and serves until [`RunningServer::shutdown`].
+pub async fn start(config: ServerConfig) -> Result<RunningServer, String> {
+    let db = tokio::task::block_in_place(|| Db::open(&config.data)).map_err(|e| e.0)?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let (stop, shutdown) = watch::channel(false);
+    let app = Arc::new(App {
+        config,
+        db,
+        rooms: Rooms::default(),
+        metrics: Metrics::default(),
+        shutdown: shutdown.clone(),
+    });
+    let mut router = Router::new()
+        .route("/sync", get(upgrade))
+        .route("/health", get(|| async { "ok" }))
+        .route("/metrics", get(metrics));
+    if let Some(dir) = &app.config.static_dir {
+        router = router.fallback_service(ServeDir::new(dir));
+    }
+    let router = router.with_state(Arc::clone(&app));
+    let mut until = shutdown.clone();
+    let task = tokio::spawn(async move {
+        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+            let _ = until.wait_for(|stop| *stop).await;
+        });
+        if let Err(error) = serve.await {
+            eprintln!("srvra-sync-server: {error}");
+        }
+    });
+    let compaction = tokio::spawn(compact_periodically(Arc::clone(&app)));
+    Ok(RunningServer {
+        addr,
+        stop,
+        task,
+        compaction,
+    })
+}
+
+async fn upgrade(ws: WebSocketUpgrade, State(app): State<Arc<App>>) -> Response {
+    // Frames up to 4x the protocol limit are read whole, so the session can answer an
+    // oversized one with the documented error and close code 1009; beyond that the
+    // transport drops the connection.
+    let max = app.config.limits.max_frame.saturating_mul(4);
+    ws.max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| session::run(socket, app))
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(),
+    )
+}
+
+async fn compact_periodically(app: Arc<App>) {
+    let mut tick = tokio::time::interval(app.config.compaction_interval);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        for room in app.rooms.all().await {
+            if let Err(error) = room.compact(&app.db, app.config.retain).await {
+                eprintln!(
+                    "srvra-sync-server: compaction of room '{}' failed: {}",
+                    room.name(),
+                    error.0
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! srvra-sync-server: the reference sync server. Rooms of ordered, persisted changes over a
+//! WebSocket at `/sync`, using the same core and protocol code as the SDK.
+//!
+//! - [`db`]: SQLite persistence (change log, current state, per-client watermarks).
+//! - [`room`]: one room's order, state and broadcast; the conflict decision lives here.
+//! - [`session`]: one WebSocket connection speaking the protocol.
+//! - [`http`]: routes (`/sync`, `/health`, `/metrics`, static files) and graceful shutdown.
+
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod metrics;
+pub mod room;
+pub mod session;
+
+pub use config::ServerConfig;
+pub use http::{start, RunningServer};

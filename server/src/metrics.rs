@@ -1,0 +1,103 @@
+//! Counters exported at `/metrics` in the Prometheus text format.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Server-wide counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Open WebSocket sessions.
+    pub connections: AtomicU64,
+    /// Changes accepted and persisted.
+    pub changes_accepted: AtomicU64,
+    /// Changes rejected (they could not apply).
+    pub changes_rejected: AtomicU64,
+    /// Resent changes recognised as already applied.
+    pub changes_duplicate: AtomicU64,
+    /// Frames refused (malformed, oversized, unexpected).
+    pub frames_rejected: AtomicU64,
+    /// Broadcast messages sent to sessions.
+    pub broadcasts_sent: AtomicU64,
+    /// Catch-ups served from the log.
+    pub catch_ups: AtomicU64,
+    /// Snapshots served.
+    pub snapshots: AtomicU64,
+    /// Conflicts detected (a change based on an older version than the key's).
+    pub conflicts: AtomicU64,
+}
+
+/// Adds one to a counter.
+pub fn inc(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+impl Metrics {
+    /// The Prometheus exposition text.
+    pub fn render(&self) -> String {
+        let rows: [(&str, &str, &str, &AtomicU64); 9] = [
+            (
+                "srvra_connections",
+                "gauge",
+                "Open WebSocket sessions",
+                &self.connections,
+            ),
+            (
+                "srvra_changes_accepted_total",
+                "counter",
+                "Changes accepted and persisted",
+                &self.changes_accepted,
+            ),
+            (
+                "srvra_changes_rejected_total",
+                "counter",
+                "Changes that could not apply",
+                &self.changes_rejected,
+            ),
+            (
+                "srvra_changes_duplicate_total",
+                "counter",
+                "Resent changes already applied",
+                &self.changes_duplicate,
+            ),
+            (
+                "srvra_frames_rejected_total",
+                "counter",
+                "Frames refused",
+                &self.frames_rejected,
+            ),
+            (
+                "srvra_broadcasts_total",
+                "counter",
+                "Broadcast messages sent",
+                &self.broadcasts_sent,
+            ),
+            (
+                "srvra_catch_ups_total",
+                "counter",
+                "Catch-ups served from the log",
+                &self.catch_ups,
+            ),
+            (
+                "srvra_snapshots_total",
+                "counter",
+                "Snapshots served",
+                &self.snapshots,
+            ),
+            (
+                "srvra_conflicts_total",
+                "counter",
+                "Changes based on an outdated version",
+                &self.conflicts,
+            ),
+        ];
+        let mut out = String::new();
+        for (name, kind, help, value) in rows {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
+                value.load(Ordering::Relaxed)
+            );
+        }
+        out
+    }
+}

@@ -1,0 +1,166 @@
+//! Test helpers: a server on a free loopback port and a protocol-speaking client.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use srvra_sync::core::operation::{OpId, OpKind, Operation};
+use srvra_sync::core::protocol::{decode, encode, ClientMessage, Limits, ServerMessage};
+use srvra_sync_server::{start, RunningServer, ServerConfig};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
+
+/// Starts a server on 127.0.0.1 with its data in `dir`.
+pub async fn server(dir: &std::path::Path, tune: impl FnOnce(&mut ServerConfig)) -> RunningServer {
+    let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.to_path_buf());
+    tune(&mut config);
+    start(config).await.expect("server starts")
+}
+
+/// A raw protocol client.
+pub struct Client {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub id: String,
+    pub seq: u64,
+}
+
+/// Connects without saying hello.
+pub async fn connect(addr: SocketAddr) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
+    let (ws, _) = connect_async(format!("ws://{addr}/sync"))
+        .await
+        .expect("connects");
+    ws
+}
+
+impl Client {
+    /// Connects, says hello for `room` from `position`, and reads the welcome.
+    pub async fn join(addr: SocketAddr, id: &str, room: &str, position: u64) -> (Self, u64) {
+        let mut client = Client {
+            ws: connect(addr).await,
+            id: id.to_owned(),
+            seq: 0,
+        };
+        client
+            .send(&ClientMessage::Hello {
+                protocol: 1,
+                client_id: id.to_owned(),
+                room: room.to_owned(),
+                position,
+                token: None,
+            })
+            .await;
+        match client.recv().await {
+            ServerMessage::Welcome { position, .. } => (client, position),
+            other => panic!("expected welcome, got {other:?}"),
+        }
+    }
+
+    /// Sends a protocol message.
+    pub async fn send(&mut self, message: &ClientMessage) {
+        self.ws
+            .send(Message::Binary(encode(message, Some(1024)).into()))
+            .await
+            .expect("sends");
+    }
+
+    /// The next protocol message (fails the test after 10 s).
+    pub async fn recv(&mut self) -> ServerMessage {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(10), self.ws.next())
+                .await
+                .expect("a message within 10 s")
+                .expect("stream open")
+                .expect("frame ok");
+            match frame {
+                Message::Binary(bytes) => {
+                    return decode(&bytes, Limits::default()).expect("valid frame")
+                }
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("unexpected frame {other:?}"),
+            }
+        }
+    }
+
+    /// Reads catch-up (or snapshot) parts until `done`; returns what they carried.
+    pub async fn catch_up(&mut self) -> Vec<ServerMessage> {
+        let mut parts = Vec::new();
+        loop {
+            let message = self.recv().await;
+            let done = matches!(
+                message,
+                ServerMessage::CatchUp { done: true, .. }
+                    | ServerMessage::Snapshot { done: true, .. }
+            );
+            parts.push(message);
+            if done {
+                return parts;
+            }
+        }
+    }
+
+    /// A new operation of this client.
+    pub fn op(&mut self, key: &str, kind: OpKind) -> Operation {
+        self.seq += 1;
+        Operation {
+            id: OpId {
+                client: Arc::from(self.id.as_str()),
+                seq: self.seq,
+            },
+            key: key.to_owned(),
+            fields: vec![],
+            kind,
+            base_version: 0,
+            timestamp: 0.0,
+            batch: None,
+        }
+    }
+
+    /// A `set` operation.
+    pub fn set(&mut self, key: &str, value: Value) -> Operation {
+        self.op(key, OpKind::Set(Arc::new(value)))
+    }
+
+    /// Sends changes and returns the ack.
+    pub async fn submit(&mut self, ops: Vec<Operation>, atomic: bool) -> ServerMessage {
+        self.send(&ClientMessage::Changes { ops, atomic }).await;
+        loop {
+            match self.recv().await {
+                ack @ ServerMessage::Ack { .. } => return ack,
+                ServerMessage::Broadcast { .. } => continue,
+                other => panic!("expected ack, got {other:?}"),
+            }
+        }
+    }
+
+    /// Waits for the close frame; returns its code.
+    pub async fn closed_with(&mut self) -> u16 {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(10), self.ws.next())
+                .await
+                .expect("closes in time");
+            match frame {
+                Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+                Some(Ok(Message::Close(None))) | None => return u16::from(CloseCode::Status),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) => return 0,
+            }
+        }
+    }
+}
+
+/// Sum of `n` after applying a catch-up's changes to an empty state (for assertions).
+pub fn counter_json(value: &Value) -> i64 {
+    value
+        .as_i64()
+        .unwrap_or_else(|| panic!("not an integer: {value}"))
+}
+
+/// A JSON object used in tests.
+pub fn item(i: u64) -> Value {
+    json!({ "n": i, "s": format!("v{i}") })
+}

@@ -1,0 +1,68 @@
+//! The real binary, killed with SIGKILL and restarted on the same data directory, keeps
+//! every acknowledged change.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+
+use common::{item, Client};
+use srvra_sync::core::protocol::ServerMessage;
+
+fn spawn(data: &std::path::Path) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_srvra-sync-server"))
+        .args(["--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("server binary starts");
+    let stdout = child.stdout.take().expect("stdout piped");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("reads the banner");
+    let addr = line
+        .trim()
+        .rsplit("http://")
+        .next()
+        .and_then(|a| a.parse().ok());
+    (
+        child,
+        addr.unwrap_or_else(|| panic!("no address in {line:?}")),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_changes_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr) = spawn(dir.path());
+    let (mut a, _) = Client::join(addr, "a", "room", 0).await;
+    a.catch_up().await;
+    let mut acked = 0;
+    for round in 0..20 {
+        let ops: Vec<_> = (0..50)
+            .map(|i| a.set(&format!("k{i}"), item(round * 50 + i)))
+            .collect();
+        if let ServerMessage::Ack { acks, .. } = a.submit(ops, false).await {
+            acked += acks.len();
+        }
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+
+    let (mut child, addr) = spawn(dir.path());
+    let (mut b, head) = Client::join(addr, "b", "room", 0).await;
+    assert_eq!(head as usize, acked);
+    let parts = b.catch_up().await;
+    let received: usize = parts
+        .iter()
+        .map(|p| match p {
+            ServerMessage::CatchUp { changes, .. } => changes.len(),
+            other => panic!("{other:?}"),
+        })
+        .sum();
+    assert_eq!(received, acked);
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+}
