@@ -202,20 +202,23 @@ impl Db {
         Ok(())
     }
 
-    /// Up to `limit` changes after `position`, in order.
-    pub fn changes_after(
+    /// Up to `limit` changes after `after` and at or before `upto`, in order.
+    pub fn changes_between(
         &self,
         room: &str,
-        position: u64,
+        after: u64,
+        upto: u64,
         limit: usize,
     ) -> DbResult<Vec<Committed>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT position, op FROM changes WHERE room = ?1 AND position > ?2 ORDER BY position LIMIT ?3",
+            "SELECT position, op FROM changes WHERE room = ?1 AND position > ?2 AND position <= ?3
+             ORDER BY position LIMIT ?4",
         )?;
-        let rows = stmt.query_map(params![room, position as i64, limit as i64], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-        })?;
+        let rows = stmt.query_map(
+            params![room, after as i64, upto as i64, limit as i64],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+        )?;
         let mut changes = Vec::new();
         for row in rows {
             let (position, op) = row?;

@@ -80,7 +80,8 @@ struct Session {
     sink: SplitSink<WebSocket, Message>,
     stream: SplitStream<WebSocket>,
     client: String,
-    /// Last position this client has been sent (or acked).
+    /// Position up to which the client has everything: other clients' changes sent, its
+    /// own acknowledged. Advances only in position order.
     sent: u64,
 }
 
@@ -211,9 +212,8 @@ impl Session {
                         threshold,
                     )
                     .await?;
-                if let Some(last) = outcome.acks.iter().map(|(_, position)| *position).max() {
-                    self.sent = self.sent.max(last);
-                }
+                // `sent` moves only through the room's publications, which arrive in
+                // position order; this message's own publication will advance it.
                 self.send(&ServerMessage::Ack {
                     acks: outcome.acks,
                     rejected: outcome.rejected,
@@ -268,17 +268,18 @@ impl Session {
         loop {
             let chunk = self.app.config.chunk.max(1);
             let db = &self.app.db;
-            let changes =
-                tokio::task::block_in_place(|| db.changes_after(room.name(), from, chunk))?;
-            let last = changes.last().map_or(from, |c| c.position);
-            let done = changes.len() < chunk || last >= now.head;
+            let changes = tokio::task::block_in_place(|| {
+                db.changes_between(room.name(), from, now.head, chunk)
+            })?;
+            from = changes.last().map_or(now.head, |c| c.position);
+            let done = from >= now.head;
             self.send(&ServerMessage::CatchUp { changes, done }).await?;
-            from = last;
             if done {
                 break;
             }
         }
-        self.sent = self.sent.max(from);
+        // Later changes arrive as publications, which start after `now.head`.
+        self.sent = now.head;
         Ok(())
     }
 

@@ -209,3 +209,66 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     stream.read_to_string(&mut response).await.unwrap();
     response
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_each_see_every_other_change_once_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::server(dir.path(), |_| {}).await;
+    let writers: usize = 5;
+    let messages: usize = 20;
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let addr = server.addr;
+        tasks.push(tokio::spawn(async move {
+            let (mut c, _) = Client::join(addr, &format!("w{w}"), "room", 0).await;
+            let mut seen = Vec::new();
+            for part in c.catch_up().await {
+                if let ServerMessage::CatchUp { changes, .. } = part {
+                    seen.extend(changes.iter().map(|ch| ch.position));
+                }
+            }
+            let mut acked = 0;
+            let mut sent = 0;
+            let ops: Vec<_> = (0..3)
+                .map(|i| c.set(&format!("k{i}"), item(w as u64)))
+                .collect();
+            c.send(&srvra_sync::core::protocol::ClientMessage::Changes { ops, atomic: false })
+                .await;
+            sent += 1;
+            while acked < messages || seen.len() < writers * messages * 3 {
+                match c.recv().await {
+                    ServerMessage::Ack { acks, .. } => {
+                        seen.extend(acks.iter().map(|(_, p)| *p));
+                        acked += 1;
+                        if sent < messages {
+                            let ops: Vec<_> = (0..3)
+                                .map(|i| c.set(&format!("k{i}"), item(w as u64)))
+                                .collect();
+                            c.send(&srvra_sync::core::protocol::ClientMessage::Changes {
+                                ops,
+                                atomic: false,
+                            })
+                            .await;
+                            sent += 1;
+                        }
+                    }
+                    ServerMessage::Broadcast { changes } => {
+                        assert!(changes
+                            .iter()
+                            .all(|ch| *ch.op.id.client != *format!("w{w}")));
+                        seen.extend(changes.iter().map(|ch| ch.position));
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+            seen
+        }));
+    }
+    for task in tasks {
+        let mut seen = task.await.unwrap();
+        seen.sort_unstable();
+        let expected: Vec<u64> = (1..=(writers * messages * 3) as u64).collect();
+        assert_eq!(seen, expected, "every position exactly once");
+    }
+    server.shutdown().await;
+}

@@ -1,0 +1,172 @@
+//! Server load run: N native clients in one room send changes over real WebSockets on
+//! 127.0.0.1 and measure accepted changes/s and broadcast latency.
+//! `cargo run --release -p srvra-sync-server --example loadgen -- [clients] [messages] [ops]`
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use srvra_sync::core::operation::{OpId, OpKind, Operation};
+use srvra_sync::core::protocol::{decode, encode, ClientMessage, Limits, ServerMessage};
+use srvra_sync_server::{start, ServerConfig};
+use tokio::sync::Barrier;
+use tokio_tungstenite::connect_async;
+use tokio_tungstenite::tungstenite::Message;
+
+fn now_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+fn arg(index: usize, default: usize) -> usize {
+    std::env::args()
+        .nth(index)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(default)
+}
+
+struct ClientResult {
+    accepted: usize,
+    latencies: Vec<f64>,
+}
+
+#[tokio::main]
+async fn main() {
+    let clients = arg(1, 200);
+    let messages = arg(2, 10);
+    let ops_per_message = arg(3, 100);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = ServerConfig::new(
+        "127.0.0.1:0".parse().expect("address"),
+        dir.path().to_path_buf(),
+    );
+    config.max_ops = ops_per_message.max(1000);
+    let server = start(config).await.expect("server starts");
+    let addr = server.addr;
+    let expected_broadcasts = (clients - 1) * messages;
+    let ready = Arc::new(Barrier::new(clients + 1));
+    let go = Arc::new(Barrier::new(clients + 1));
+
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (ready, go) = (Arc::clone(&ready), Arc::clone(&go));
+        tasks.push(tokio::spawn(async move {
+            let (ws, _) = connect_async(format!("ws://{addr}/sync"))
+                .await
+                .expect("connects");
+            let (mut tx, mut rx) = ws.split();
+            let id = format!("load-{c}");
+            let hello = ClientMessage::Hello {
+                protocol: 1,
+                client_id: id.clone(),
+                room: "load".into(),
+                position: 0,
+                token: None,
+            };
+            tx.send(Message::Binary(encode(&hello, None).into()))
+                .await
+                .expect("hello");
+            let next = |rx_msg: Option<Result<Message, _>>| -> Option<ServerMessage> {
+                match rx_msg {
+                    Some(Ok(Message::Binary(b))) => decode(&b, Limits::default()).ok(),
+                    _ => None,
+                }
+            };
+            // welcome + catch-up
+            loop {
+                match next(rx.next().await) {
+                    Some(ServerMessage::CatchUp { done: true, .. })
+                    | Some(ServerMessage::Snapshot { done: true, .. }) => break,
+                    Some(_) => continue,
+                    None => panic!("closed during join"),
+                }
+            }
+            ready.wait().await;
+            go.wait().await;
+            let mut result = ClientResult {
+                accepted: 0,
+                latencies: Vec::new(),
+            };
+            let mut broadcasts = 0;
+            let mut seq = 0;
+            let mut sent = 0;
+            let send_next = |seq: &mut u64| {
+                let ops: Vec<Operation> = (0..ops_per_message)
+                    .map(|i| {
+                        *seq += 1;
+                        Operation {
+                            id: OpId {
+                                client: Arc::from(id.as_str()),
+                                seq: *seq,
+                            },
+                            key: format!("k{}", (c * 7 + i) % 1000),
+                            fields: vec![],
+                            kind: OpKind::Set(Arc::new(json!({ "n": *seq, "by": c }))),
+                            base_version: 0,
+                            timestamp: now_ms(),
+                            batch: None,
+                        }
+                    })
+                    .collect();
+                Message::Binary(
+                    encode(&ClientMessage::Changes { ops, atomic: false }, Some(1024)).into(),
+                )
+            };
+            tx.send(send_next(&mut seq)).await.expect("send");
+            sent += 1;
+            while result.accepted < messages * ops_per_message || broadcasts < expected_broadcasts {
+                let Some(message) = next(rx.next().await) else {
+                    break;
+                };
+                match message {
+                    ServerMessage::Ack { acks, .. } => {
+                        result.accepted += acks.len();
+                        if sent < messages {
+                            tx.send(send_next(&mut seq)).await.expect("send");
+                            sent += 1;
+                        }
+                    }
+                    ServerMessage::Broadcast { changes } => {
+                        broadcasts += 1;
+                        if let Some(first) = changes.first() {
+                            result.latencies.push(now_ms() - first.op.timestamp);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let _ = tx.close().await;
+            result
+        }));
+    }
+    ready.wait().await;
+    let started = Instant::now();
+    go.wait().await;
+    let mut accepted = 0;
+    let mut latencies = Vec::new();
+    let mut accepted_at = Duration::ZERO;
+    for task in tasks {
+        let result = task.await.expect("client task");
+        accepted += result.accepted;
+        latencies.extend(result.latencies);
+        accepted_at = started.elapsed();
+    }
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 - 1.0) * p) as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    println!(
+        "loadgen: {clients} clients, {messages} messages x {ops_per_message} ops each: {accepted} changes accepted in {:.2} s = {:.0} changes/s; broadcast latency p50 {:.1} ms, p99 {:.1} ms over {} deliveries",
+        accepted_at.as_secs_f64(),
+        accepted as f64 / accepted_at.as_secs_f64(),
+        pct(0.5),
+        pct(0.99),
+        latencies.len()
+    );
+    server.shutdown().await;
+}
