@@ -1,6 +1,7 @@
 // `npm run bench`: runs the benchmarks in headless Chromium and prints them next to peers
 // measured in the same run. Also prints the package size next to Yjs's.
 import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -73,6 +74,11 @@ try {
   console.log('\nPackage size (wasm + JS)        raw          gzip -9');
   console.log(`srvra-sync pkg/                 ${pad(num(ours.raw), 13)}${num(ours.gzip)}   (wasm alone: ${num(wasmOnly.raw)} raw, ${num(wasmOnly.gzip)} gzip)`);
   console.log(`Yjs (esbuild --minify bundle)   ${pad(num(yjs.raw), 13)}${num(yjs.gzip)}`);
+  // Server load: native clients over real WebSockets on 127.0.0.1 (server/examples/loadgen.rs).
+  console.log('\nServer load (200 clients in one room, 10 messages x 100 changes each, as fast as acks allow)');
+  execFileSync('cargo', ['run', '--quiet', '--release', '-p', 'srvra-sync-server', '--example', 'loadgen', '--', '200', '10', '100'], {
+    cwd: root, stdio: 'inherit',
+  });
 } finally {
   await browser.close();
   await server.close();

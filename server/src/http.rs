@@ -47,7 +47,7 @@ impl RunningServer {
     /// Closes every session with 1001 (going away), stops listening and waits.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        self.compaction.abort();
+        let _ = self.compaction.await;
         let _ = self.task.await;
     }
 }
@@ -113,9 +113,13 @@ async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
 
 async fn compact_periodically(app: Arc<App>) {
     let mut tick = tokio::time::interval(app.config.compaction_interval);
+    let mut shutdown = app.shutdown.clone();
     tick.tick().await;
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
         for room in app.rooms.all().await {
             if let Err(error) = room.compact(&app.db, app.config.retain).await {
                 eprintln!(

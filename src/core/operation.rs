@@ -21,7 +21,7 @@ pub struct OpId {
 
 /// What an operation does at its path.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "payload", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
 pub enum OpKind {
     /// Replace the value.
     Set(Arc<Value>),
@@ -57,8 +57,7 @@ pub struct Operation {
     pub key: String,
     /// Fields below the key; empty for the whole value.
     pub fields: Vec<String>,
-    /// What it does.
-    #[serde(flatten)]
+    /// What it does: `{ "set": value }`, `"delete"`, `{ "increment": by }`...
     pub kind: OpKind,
     /// Version of the key this change was based on.
     pub base_version: u64,

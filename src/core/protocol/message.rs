@@ -1,4 +1,5 @@
-//! Protocol messages. Every message is one MessagePack map with a `type` field.
+//! Protocol messages. Every message is a MessagePack map with exactly one entry: the
+//! message type and its fields (externally tagged, which decodes without buffering).
 
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use crate::core::operation::{OpId, Operation};
 
 /// Messages a client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case")]
 pub enum ClientMessage {
     /// First message on a connection.
     #[serde(rename_all = "camelCase")]
@@ -81,7 +82,7 @@ pub struct Rejected {
 
 /// Messages the server sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case")]
 pub enum ServerMessage {
     /// Answer to `hello`.
     #[serde(rename_all = "camelCase")]
