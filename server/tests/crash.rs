@@ -55,13 +55,7 @@ async fn acknowledged_changes_survive_sigkill() {
     let (mut b, head) = Client::join(addr, "b", "room", 0).await;
     assert_eq!(head as usize, acked);
     let parts = b.catch_up().await;
-    let received: usize = parts
-        .iter()
-        .map(|p| match p {
-            ServerMessage::CatchUp { changes, .. } => changes.len(),
-            other => panic!("{other:?}"),
-        })
-        .sum();
+    let received = common::catch_up_len(&parts);
     assert_eq!(received, acked);
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");

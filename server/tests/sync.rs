@@ -103,13 +103,7 @@ async fn a_late_joiner_catches_up_in_parts_and_compaction_leads_to_a_snapshot() 
 
     let (mut recent, _) = Client::join(server.addr, "r", "room", 2500).await;
     let parts = recent.catch_up().await;
-    let changes: usize = parts
-        .iter()
-        .map(|p| match p {
-            ServerMessage::CatchUp { changes, .. } => changes.len(),
-            other => panic!("expected catch-up, got {other:?}"),
-        })
-        .sum();
+    let changes = common::catch_up_len(&parts);
     assert_eq!(changes, 500);
 
     let (mut fresh, _) = Client::join(server.addr, "f", "room", 0).await;

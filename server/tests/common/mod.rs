@@ -153,11 +153,15 @@ impl Client {
     }
 }
 
-/// Sum of `n` after applying a catch-up's changes to an empty state (for assertions).
-pub fn counter_json(value: &Value) -> i64 {
-    value
-        .as_i64()
-        .unwrap_or_else(|| panic!("not an integer: {value}"))
+/// How many changes catch-up parts carry (fails on anything but `catch-up`).
+pub fn catch_up_len(parts: &[ServerMessage]) -> usize {
+    parts
+        .iter()
+        .map(|p| match p {
+            ServerMessage::CatchUp { changes, .. } => changes.len(),
+            other => panic!("expected catch-up, got {other:?}"),
+        })
+        .sum()
 }
 
 /// A JSON object used in tests.
