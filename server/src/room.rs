@@ -112,6 +112,12 @@ impl Room {
         self.tx.subscribe()
     }
 
+    /// Highest sequence of `client` processed so far (0: none).
+    pub async fn watermark(&self, client: &str) -> u64 {
+        let state = self.state.lock().await;
+        state.watermarks.get(client).copied().unwrap_or(0)
+    }
+
     /// Head and compaction point now.
     pub async fn position(&self) -> Position {
         let state = self.state.lock().await;

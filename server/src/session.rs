@@ -17,26 +17,7 @@ use crate::metrics::inc;
 use crate::room::{Published, Room};
 
 /// Close codes (also in `docs/PROTOCOL.md`).
-pub mod close {
-    /// Normal closure.
-    pub const NORMAL: u16 = 1000;
-    /// The server is shutting down.
-    pub const GOING_AWAY: u16 = 1001;
-    /// Frame over the size limit.
-    pub const TOO_LARGE: u16 = 1009;
-    /// Server-side failure (storage).
-    pub const INTERNAL: u16 = 1011;
-    /// Malformed frame or message.
-    pub const MALFORMED: u16 = 4000;
-    /// Unsupported protocol version.
-    pub const UNSUPPORTED_PROTOCOL: u16 = 4001;
-    /// Missing or wrong token.
-    pub const UNAUTHORIZED: u16 = 4003;
-    /// More operations in one message than allowed.
-    pub const TOO_MANY_OPS: u16 = 4004;
-    /// The first message was not `hello`, or `hello` came twice.
-    pub const HELLO_REQUIRED: u16 = 4005;
-}
+pub use srvra_sync::core::protocol::close;
 
 /// Why a session ends abnormally: an error message and close code for the client.
 struct Fatal {
@@ -161,6 +142,9 @@ impl Session {
             client_id,
             room: room.name().to_owned(),
             position: now.head,
+            acknowledged: room.watermark(&self.client).await,
+            max_ops: self.app.config.max_ops as u64,
+            max_frame: self.app.config.limits.max_frame as u64,
         })
         .await?;
         self.catch_up(&room, position).await?;

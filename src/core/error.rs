@@ -11,6 +11,8 @@ pub enum ErrorKind {
     Validation,
     /// Local storage failed (JS `StorageError`).
     Storage,
+    /// The network or the server failed (JS `NetworkError`).
+    Network,
     /// Anything else (JS `SrvraError`).
     Internal,
 }
@@ -49,6 +51,15 @@ impl CoreError {
     pub fn storage(code: &'static str, message: impl Into<String>) -> Self {
         Self {
             kind: ErrorKind::Storage,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A `NetworkError`.
+    pub fn network(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            kind: ErrorKind::Network,
             code,
             message: message.into(),
         }

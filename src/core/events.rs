@@ -105,6 +105,8 @@ pub enum Payload {
         /// Origin name.
         origin: &'static str,
     },
+    /// A sync event's payload, already JSON.
+    Json(Value),
     /// `sync-error` raised by the core (the host turns `error` into an Error object).
     Error {
         /// Where it happened (`storage`, `subscriber`, ...).
@@ -132,6 +134,7 @@ impl From<&CoreError> for ErrorInfo {
             ErrorKind::Type => "type",
             ErrorKind::Validation => "validation",
             ErrorKind::Storage => "storage",
+            ErrorKind::Network => "network",
             ErrorKind::Internal => "internal",
         };
         Self {
@@ -168,6 +171,9 @@ pub enum Dispatch {
         payload: Payload,
         /// ms since the epoch.
         ts: f64,
+        /// `meta.detail` (why a `network-status` changed).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
     },
 }
 

@@ -4,6 +4,7 @@ pub mod batch;
 pub mod clock;
 pub mod compress;
 pub mod config;
+pub mod delta;
 pub mod engine;
 pub mod error;
 pub mod event_bus;
@@ -18,6 +19,7 @@ pub mod registry;
 pub mod stats;
 pub mod store;
 pub mod subscriptions;
+pub mod sync;
 
 pub use engine::Engine;
 pub use error::{CoreError, ErrorKind};

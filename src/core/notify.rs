@@ -191,5 +191,6 @@ pub fn event(bus: &EventBus, event: EventType, payload: Payload, ts: f64) -> Dis
         ids: bus.handlers(event),
         payload,
         ts,
+        detail: None,
     }
 }

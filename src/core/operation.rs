@@ -33,6 +33,23 @@ pub enum OpKind {
     Increment(f64),
     /// Push an item onto the array at the path (commutes with other appends).
     Append(Value),
+    /// Set or remove these leaves below the path (what `setState` of an object sends
+    /// with `enableDeltaUpdates`: only the leaves that changed).
+    Patch(Vec<PatchEntry>),
+}
+
+/// One leaf of a [`OpKind::Patch`]: a relative path and its new value, or none to remove it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PatchEntry {
+    /// Fields below the operation's path.
+    pub path: Vec<String>,
+    /// The new value; absent to remove the leaf (JSON `null` is a value).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::core::history::present"
+    )]
+    pub value: Option<Arc<Value>>,
 }
 
 impl OpKind {
@@ -44,6 +61,7 @@ impl OpKind {
             Self::Delete => "delete",
             Self::Increment(_) => "increment",
             Self::Append(_) => "append",
+            Self::Patch(_) => "set",
         }
     }
 }
@@ -144,6 +162,21 @@ fn next_leaf(existing: Option<&Value>, kind: &OpKind) -> Result<Value> {
                 ),
             )),
         },
+        OpKind::Patch(entries) => {
+            let mut target = match existing {
+                Some(Value::Object(map)) => Value::Object(map.clone()),
+                _ => Value::Object(Map::new()),
+            };
+            for entry in entries {
+                match &entry.value {
+                    Some(value) => *get_in_mut_or_create(&mut target, &entry.path)? = Value::clone(value),
+                    None => {
+                        remove_in(&mut target, &entry.path);
+                    }
+                }
+            }
+            Ok(target)
+        }
         OpKind::Append(item) => match existing {
             None => Ok(Value::Array(vec![item.clone()])),
             Some(Value::Array(items)) => {

@@ -238,6 +238,18 @@ impl StateStore {
 
     /// Writes a key's next value, bumps its version and records history.
     pub fn write(&mut self, key: &str, value: Option<Arc<Value>>, meta: &ChangeMeta) -> Written {
+        self.write_versioned(key, value, meta, None)
+    }
+
+    /// Like [`StateStore::write`], with the new version given (`None`: the next one).
+    /// Remote changes carry the version the server gave the key.
+    pub fn write_versioned(
+        &mut self,
+        key: &str,
+        value: Option<Arc<Value>>,
+        meta: &ChangeMeta,
+        version: Option<u64>,
+    ) -> Written {
         let history_size = self.history_size;
         let index = shard_of(key);
         let shard = self.map_mut(index);
@@ -260,7 +272,7 @@ impl StateStore {
         }
         let previous = std::mem::replace(&mut entry.value, value);
         let previous_version = entry.version;
-        entry.version += 1;
+        entry.version = version.unwrap_or(entry.version + 1);
         entry.updated_at = meta.at;
         entry.updated_by = Arc::clone(&meta.by);
         entry.origin = meta.origin;

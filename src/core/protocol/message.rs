@@ -80,6 +80,14 @@ pub struct Rejected {
     pub message: String,
 }
 
+fn default_max_ops() -> u64 {
+    1000
+}
+
+fn default_max_frame() -> u64 {
+    1024 * 1024
+}
+
 /// Messages the server sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -95,6 +103,16 @@ pub enum ServerMessage {
         room: String,
         /// The room's current position.
         position: u64,
+        /// Highest change sequence of this client the server has processed (accepted or
+        /// rejected); changes up to it must not be resent.
+        #[serde(default)]
+        acknowledged: u64,
+        /// Most operations the server takes in one `changes` message.
+        #[serde(default = "default_max_ops")]
+        max_ops: u64,
+        /// Largest frame the server accepts, in bytes.
+        #[serde(default = "default_max_frame")]
+        max_frame: u64,
     },
     /// Answer to `changes`, after everything accepted was persisted. `acks` lists accepted
     /// ids with their positions (a resent id gets the position it was first accepted at,

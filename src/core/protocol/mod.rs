@@ -1,6 +1,7 @@
 //! The wire protocol shared by the SDK and the reference server (`docs/PROTOCOL.md`):
 //! message types ([`message`]) and the binary frame around them ([`frame`]).
 
+pub mod close;
 pub mod frame;
 pub mod message;
 

@@ -22,6 +22,10 @@ use crate::core::stats::{CompressionTotals, Stats};
 use crate::core::store::{ChangeMeta, DirtyShards, StateStore, SHARDS};
 use crate::core::subscriptions::Subscriptions;
 
+mod remote;
+
+pub use remote::{Recorded, RemoteWrite};
+
 /// What a mutation returns: the changed key's version after the change.
 pub type Version = u64;
 
@@ -80,7 +84,7 @@ pub struct Engine {
     restored: bool,
     meta_dirty: bool,
     before_restore: Vec<Operation>,
-    journal: Option<Vec<Operation>>,
+    journal: Option<Vec<Recorded>>,
 }
 
 impl Engine {
@@ -127,8 +131,9 @@ impl Engine {
         self.journal = on.then(Vec::new);
     }
 
-    /// Operations recorded since the last call (needs [`Engine::set_journal`]).
-    pub fn take_operations(&mut self) -> Vec<Operation> {
+    /// Operations recorded since the last call (needs [`Engine::set_journal`]). Changes
+    /// made before cached state was restored appear once, when they are replayed.
+    pub fn take_operations(&mut self) -> Vec<Recorded> {
         self.journal
             .as_mut()
             .map(std::mem::take)
@@ -275,6 +280,7 @@ impl Engine {
             count += 1;
             let written = self.store.write(&draft.path.key, next, &meta);
             self.dirty.mark_key(&draft.path.key);
+            let previous = self.journal.is_some().then(|| written.previous.clone());
             if notify {
                 let current = self.store.value(&draft.path.key).cloned();
                 notify::data_change(
@@ -311,18 +317,23 @@ impl Engine {
                 }
             }
             results.push(written.version);
-            self.record(Operation {
-                id: OpId {
-                    client: Arc::clone(&self.client),
-                    seq: 0,
+            let previous = previous.flatten();
+            let kind = self.delta(previous.as_ref(), &draft.path.fields, draft.kind);
+            self.record(
+                Operation {
+                    id: OpId {
+                        client: Arc::clone(&self.client),
+                        seq: 0,
+                    },
+                    key: draft.path.key,
+                    fields: draft.path.fields,
+                    kind,
+                    base_version: written.previous_version,
+                    timestamp: at,
+                    batch: batch_id,
                 },
-                key: draft.path.key,
-                fields: draft.path.fields,
-                kind: draft.kind,
-                base_version: written.previous_version,
-                timestamp: at,
-                batch: batch_id,
-            });
+                previous,
+            );
         }
         if count > 0 {
             self.changes += 1;
@@ -340,14 +351,14 @@ impl Engine {
         Ok(results)
     }
 
-    fn record(&mut self, mut op: Operation) {
+    fn record(&mut self, mut op: Operation, previous: Option<Arc<Value>>) {
         op.id.seq = self.next_seq;
         self.next_seq += 1;
         if !self.restored {
-            self.before_restore.push(op.clone());
-        }
-        if let Some(journal) = &mut self.journal {
-            journal.push(op);
+            // Journaled when replayed on top of the restored state.
+            self.before_restore.push(op);
+        } else if let Some(journal) = &mut self.journal {
+            journal.push(Recorded { op, previous });
         }
     }
 
@@ -564,14 +575,15 @@ impl Engine {
                 let written = self.store.write(&op.key, next, &meta);
                 self.dirty.mark_key(&op.key);
                 self.changes += 1;
-                self.record(Operation {
+                let op = Operation {
                     id: OpId {
                         client: Arc::clone(&self.client),
                         seq: 0,
                     },
                     base_version: written.previous_version,
                     ..op
-                });
+                };
+                self.record(op, written.previous);
             }
             Err(error) => self.report_error("restore", &error),
         }

@@ -1,0 +1,195 @@
+//! The SDK's sync loop (core `SyncClient`) against the real server in-process, over real
+//! WebSockets on 127.0.0.1: convergence, offline work across a reload, exactly-once,
+//! server restarts, rejections and fatal closes.
+
+mod common;
+mod harness;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use harness::{config, Peer, Stored};
+use serde_json::json;
+use srvra_sync::core::sync::Status;
+
+fn fresh() -> Rc<RefCell<Stored>> {
+    Rc::new(RefCell::new(Stored::default()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clients_converge_on_every_kind_of_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::server(dir.path(), |_| {}).await;
+    let mut a = Peer::new(config(server.addr, "r", "a"), fresh(), true);
+    let mut b = Peer::new(config(server.addr, "r", "b"), fresh(), true);
+    a.until(10, Peer::synced).await;
+    b.until(10, Peer::synced).await;
+
+    a.change(|e| e.set_state("doc", json!({"title": "x", "tags": ["t"], "n": {"deep": 1}})))
+        .unwrap();
+    a.change(|e| e.increment("count", 2.0)).unwrap();
+    b.change(|e| e.increment("count", 3.0)).unwrap();
+    b.change(|e| e.append("log", json!("b1"))).unwrap();
+    a.change(|e| e.append("log", json!("a1"))).unwrap();
+    // A delta update: only the changed leaf travels.
+    a.change(|e| e.set_state("doc", json!({"title": "y", "tags": ["t"], "n": {"deep": 1}})))
+        .unwrap();
+    let drafts = srvra_sync::core::batch::parse_entries(json!([
+        {"key": "x", "value": 1},
+        {"key": "y", "value": 2}
+    ]))
+    .unwrap();
+    b.change(|e| e.batch(drafts)).unwrap();
+
+    for _ in 0..3 {
+        a.until(10, |p| p.synced() && p.get("x") == json!(1) && p.get("count") == json!(5)).await;
+        b.until(10, |p| p.synced() && p.get("doc")["title"] == json!("y")).await;
+        a.idle(50).await;
+        b.idle(50).await;
+    }
+    for key in ["doc", "count", "log", "x", "y"] {
+        assert_eq!(a.get(key), b.get(key), "key {key}");
+        assert_eq!(
+            a.engine.version_of(key),
+            b.engine.version_of(key),
+            "version of {key}"
+        );
+    }
+    assert_eq!(a.get("count"), json!(5));
+    assert_eq!(a.get("log").as_array().unwrap().len(), 2);
+    assert_eq!(a.get("doc"), json!({"title": "y", "tags": ["t"], "n": {"deep": 1}}));
+    assert!(a.sync.replica().is_empty() && b.sync.replica().is_empty());
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_changes_survive_a_reload_and_arrive_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::server(dir.path(), |_| {}).await;
+    let mut b = Peer::new(config(server.addr, "r", "b"), fresh(), true);
+    let stored = fresh();
+    let mut a = Peer::new(config(server.addr, "r", "a"), Rc::clone(&stored), true);
+    a.until(10, Peer::synced).await;
+    a.change(|e| e.increment("n", 1.0)).unwrap();
+    a.until(10, Peer::synced).await;
+
+    a.sync.set_online(&mut a.engine, false);
+    assert_eq!(a.status(), Status::Offline);
+    for _ in 0..50 {
+        a.change(|e| e.increment("n", 1.0)).unwrap();
+    }
+    a.change(|e| e.set_state("note", json!("offline"))).unwrap();
+    assert_eq!(a.sync.replica().len(), 51);
+    drop(a);
+
+    // Reload while still offline: state and outbox come back from storage.
+    let mut a = Peer::new(config(server.addr, "r", "a"), Rc::clone(&stored), false);
+    assert_eq!(a.get("n"), json!(51));
+    assert_eq!(a.sync.replica().len(), 51);
+    a.sync.set_online(&mut a.engine, true);
+    a.until(10, Peer::synced).await;
+    b.until(10, |p| p.get("n") == json!(51) && p.get("note") == json!("offline")).await;
+    b.idle(300).await;
+    assert_eq!(b.get("n"), json!(51), "no change applied twice");
+    assert!(stored.borrow().ops.is_empty(), "acknowledged changes leave the outbox");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resent_changes_after_a_lost_ack_apply_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::server(dir.path(), |_| {}).await;
+    let stored = fresh();
+    let mut a = Peer::new(config(server.addr, "r", "a"), Rc::clone(&stored), true);
+    a.until(10, Peer::synced).await;
+    for _ in 0..20 {
+        a.change(|e| e.increment("n", 1.0)).unwrap();
+    }
+    // Reload before reading any ack: the outbox still holds all 20, some already applied.
+    drop(a);
+    let mut a = Peer::new(config(server.addr, "r", "a"), Rc::clone(&stored), true);
+    a.until(10, Peer::synced).await;
+    let mut b = Peer::new(config(server.addr, "r", "b"), fresh(), true);
+    b.until(10, |p| p.synced() && p.get("n") == json!(20)).await;
+    assert_eq!(a.get("n"), json!(20));
+    assert_eq!(a.engine.version_of("n"), b.engine.version_of("n"));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_reconnect_by_themselves_after_a_server_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::server(dir.path(), |_| {}).await;
+    let addr = server.addr;
+    let mut a = Peer::new(config(addr, "r", "a"), fresh(), true);
+    let mut b = Peer::new(config(addr, "r", "b"), fresh(), true);
+    a.until(10, Peer::synced).await;
+    a.change(|e| e.set_state("k", json!(1))).unwrap();
+    a.until(10, Peer::synced).await;
+    server.shutdown().await;
+    a.until(10, |p| p.status() != Status::Synced).await;
+    a.change(|e| e.set_state("k", json!(2))).unwrap();
+
+    let server = common::server(dir.path(), |c| c.listen = addr).await;
+    a.until(20, Peer::synced).await;
+    b.until(20, |p| p.synced() && p.get("k") == json!(2)).await;
+    assert!(a.engine.statistics().reconnects >= 1);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_the_server_rejects_is_dropped_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::server(dir.path(), |_| {}).await;
+    let mut a = Peer::new(config(server.addr, "r", "a"), fresh(), true);
+    let mut b = Peer::new(config(server.addr, "r", "b"), fresh(), true);
+    a.until(10, Peer::synced).await;
+    b.until(10, Peer::synced).await;
+    // b goes offline and increments a number that a turns into a string meanwhile.
+    b.change(|e| e.set_state("v", json!(1))).unwrap();
+    b.until(10, Peer::synced).await;
+    a.until(10, |p| p.get("v") == json!(1)).await;
+    b.sync.set_online(&mut b.engine, false);
+    b.change(|e| e.increment("v", 1.0)).unwrap();
+    a.change(|e| e.set_state("v", json!("text"))).unwrap();
+    a.until(10, Peer::synced).await;
+    let errors = b.engine.on(srvra_sync::core::event_bus::EventType::SyncError, srvra_sync::core::registry::Priority::Normal);
+    b.sync.set_online(&mut b.engine, true);
+    b.until(10, |p| p.synced()).await;
+    assert_eq!(b.get("v"), json!("text"));
+    let dispatches = serde_json::to_string(&b.engine.take_dispatches()).unwrap();
+    assert!(dispatches.contains("TYPE_MISMATCH"), "{dispatches}");
+    assert!(dispatches.contains(&format!("[{errors}]")), "{dispatches}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_token_stops_retrying_with_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::server(dir.path(), |c| c.auth_token = Some("right".into())).await;
+    let mut a = Peer::new(config(server.addr, "r", "a"), fresh(), false);
+    a.token = Some("wrong".into());
+    a.sync.set_online(&mut a.engine, true);
+    a.until(10, |p| p.status() == Status::Error).await;
+    a.idle(400).await;
+    assert_eq!(a.status(), Status::Error);
+    assert_eq!(a.engine.statistics().reconnects, 0, "a fatal close is not retried");
+
+    let mut ok = Peer::new(config(server.addr, "r", "b"), fresh(), false);
+    ok.token = Some("right".into());
+    ok.sync.set_online(&mut ok.engine, true);
+    ok.until(10, Peer::synced).await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_server_leads_to_error_after_retry_attempts_and_backoff() {
+    // Nothing listens on this port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut a = Peer::new(config(port, "r", "a"), fresh(), true);
+    a.until(10, |p| p.status() == Status::Error).await;
+    let stats = a.engine.statistics();
+    assert!(stats.reconnects >= 2, "{stats:?}");
+    a.change(|e| e.set_state("offline-ok", json!(true))).unwrap();
+    assert_eq!(a.get("offline-ok"), json!(true));
+}

@@ -1,0 +1,557 @@
+//! The sync loop: connection lifecycle (hello, catch-up, live), sending the outbox,
+//! heartbeats, reconnects with backoff, online/offline, and the status and events of
+//! SPEC section 4. It does no I/O itself; see [`crate::core::sync::io`].
+
+use serde_json::{json, Value};
+
+use crate::core::config::Config;
+use crate::core::event_bus::EventType;
+use crate::core::operation::Operation;
+use crate::core::protocol::{close, decode, encode, ClientMessage, Limits, ServerMessage, PROTOCOL_VERSION};
+use crate::core::sync::backoff;
+use crate::core::sync::io::{OutboxStore, Timer, Timers, Transport};
+use crate::core::sync::outbox::OutboxLoad;
+use crate::core::sync::replica::Replica;
+use crate::core::sync::status::Status;
+use crate::core::{CoreError, Engine};
+
+/// Largest frame the client accepts from the server (catch-up parts can be large).
+const INBOUND: Limits = Limits {
+    max_frame: 64 * 1024 * 1024,
+    max_payload: 256 * 1024 * 1024,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Opening,
+    Hello,
+    CatchingUp,
+    Live,
+}
+
+#[derive(Debug)]
+struct Connection {
+    id: u64,
+    phase: Phase,
+}
+
+/// The I/O a [`SyncClient`] drives.
+pub struct Io {
+    /// The socket.
+    pub transport: Box<dyn Transport>,
+    /// The timers.
+    pub timers: Box<dyn Timers>,
+    /// The outbox storage.
+    pub store: Box<dyn OutboxStore>,
+    /// Numbers in `[0, 1)` for backoff jitter.
+    pub random: Box<dyn FnMut() -> f64>,
+}
+
+/// The client side of sync for one `SrvraDataSync` instance.
+pub struct SyncClient {
+    url: String,
+    room: String,
+    config: Config,
+    io: Io,
+    replica: Replica,
+    status: Status,
+    connection: Option<Connection>,
+    next_connection: u64,
+    online: bool,
+    stopped: bool,
+    failures: u32,
+    error_reported: bool,
+    acknowledged: u64,
+    max_ops: usize,
+    max_frame: usize,
+    nonce: u64,
+    ping_at: f64,
+    acked_since: u64,
+}
+
+impl SyncClient {
+    /// A loop for `config` (whose `url` is set), with its I/O.
+    pub fn new(config: Config, io: Io) -> Self {
+        let threshold = config
+            .compression
+            .enabled
+            .then_some(config.compression.threshold as usize);
+        Self {
+            url: config.url.clone().unwrap_or_default(),
+            room: config.room.clone(),
+            replica: Replica::new(threshold),
+            config,
+            io,
+            status: Status::Initial,
+            connection: None,
+            next_connection: 0,
+            online: true,
+            stopped: false,
+            failures: 0,
+            error_reported: false,
+            acknowledged: 0,
+            max_ops: usize::MAX,
+            max_frame: usize::MAX,
+            nonce: 0,
+            ping_at: 0.0,
+            acked_since: 0,
+        }
+    }
+
+    /// `sync.status`.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// The confirmed state and pending changes.
+    pub fn replica(&self) -> &Replica {
+        &self.replica
+    }
+
+    /// Loads the stored outbox; corrupt records are reported as `sync-error`.
+    pub fn restore(&mut self, engine: &mut Engine, load: OutboxLoad) {
+        for error in self.replica.restore(load) {
+            engine.report_error("storage", &error);
+        }
+        self.save(engine);
+    }
+
+    /// Starts syncing: connects now, or waits for `online`.
+    pub fn start(&mut self, engine: &mut Engine, online: bool) {
+        self.online = online;
+        if online {
+            self.connect(engine);
+        } else {
+            self.set_status(engine, Status::Offline, "browser-offline");
+        }
+    }
+
+    /// Takes the engine's new local changes into the outbox.
+    pub fn local(&mut self, engine: &mut Engine) {
+        for recorded in engine.take_operations() {
+            self.replica.record(recorded);
+        }
+        self.save(engine);
+    }
+
+    /// The outbox is stored up to change `seq`: those changes may be sent.
+    pub fn durable(&mut self, engine: &mut Engine, seq: u64) {
+        self.replica.durable(seq);
+        self.flush(engine);
+    }
+
+    /// `sync.sync()`: sends everything stored now.
+    pub fn sync_now(&mut self, engine: &mut Engine) {
+        self.local(engine);
+        self.flush(engine);
+    }
+
+    /// Connection `id` is open; `token` is the credential resolved for it.
+    pub fn opened(&mut self, engine: &mut Engine, id: u64, token: Option<String>) {
+        let Some(connection) = self.current(id) else { return };
+        if connection.phase != Phase::Opening {
+            return;
+        }
+        connection.phase = Phase::Hello;
+        let hello = ClientMessage::Hello {
+            protocol: u32::from(PROTOCOL_VERSION),
+            client_id: engine.client_id().to_owned(),
+            room: self.room.clone(),
+            position: self.replica.position(),
+            token,
+        };
+        self.send(engine, &hello);
+    }
+
+    /// A frame arrived on connection `id`.
+    pub fn received(&mut self, engine: &mut Engine, id: u64, frame: &[u8]) {
+        if self.current(id).is_none() {
+            return;
+        }
+        engine.stats_mut().bytes_received += frame.len() as u64;
+        match decode::<ServerMessage>(frame, INBOUND) {
+            Ok(message) => self.handle(engine, message),
+            Err(error) => {
+                let error = CoreError::network("MALFORMED_FRAME", error.message());
+                engine.report_error("protocol", &error);
+                self.io.transport.close(close::MALFORMED, "malformed frame");
+                self.lost(engine, close::ABNORMAL, "malformed frame from the server");
+            }
+        }
+        self.save(engine);
+    }
+
+    /// Connection `id` closed (or never opened) with `code`.
+    pub fn closed(&mut self, engine: &mut Engine, id: u64, code: u16, reason: &str) {
+        if self.current(id).is_some() {
+            self.lost(engine, code, reason);
+            self.save(engine);
+        }
+    }
+
+    /// A timer fired.
+    pub fn timer(&mut self, engine: &mut Engine, timer: Timer) {
+        match timer {
+            Timer::Retry => {
+                if !self.stopped && self.online && self.connection.is_none() {
+                    engine.stats_mut().reconnects += 1;
+                    self.connect(engine);
+                }
+            }
+            Timer::Heartbeat => {
+                if self.connection.is_some() {
+                    self.nonce += 1;
+                    self.ping_at = engine.now_ms();
+                    let ping = ClientMessage::Ping { nonce: self.nonce };
+                    self.send(engine, &ping);
+                    let timeout = self.config.heartbeat_timeout;
+                    self.io.timers.start(Timer::HeartbeatTimeout, timeout);
+                }
+            }
+            Timer::HeartbeatTimeout => {
+                if self.connection.is_some() {
+                    self.io.transport.close(close::NORMAL, "heartbeat timeout");
+                    self.lost(engine, close::ABNORMAL, "no pong within heartbeatTimeout");
+                }
+            }
+            Timer::Stable => {
+                self.failures = 0;
+                self.error_reported = false;
+            }
+            Timer::Reconcile => {
+                self.flush(engine);
+                if self.connection.is_some() {
+                    self.io
+                        .timers
+                        .start(Timer::Reconcile, self.config.sync_interval);
+                }
+            }
+        }
+        self.save(engine);
+    }
+
+    /// The browser went online or offline.
+    pub fn set_online(&mut self, engine: &mut Engine, online: bool) {
+        if online == self.online {
+            return;
+        }
+        self.online = online;
+        if self.stopped {
+            return;
+        }
+        if online {
+            self.failures = 0;
+            self.io.timers.cancel(Timer::Retry);
+            if self.connection.is_none() {
+                self.connect(engine);
+            }
+        } else {
+            self.io.timers.cancel(Timer::Retry);
+            if self.connection.is_some() {
+                self.io.transport.close(close::NORMAL, "browser offline");
+                self.drop_connection();
+            }
+            self.set_status(engine, Status::Offline, "browser-offline");
+        }
+        self.save(engine);
+    }
+
+    /// Stops the loop: closes the socket and stops the timers. The outbox stays stored.
+    pub fn shutdown(&mut self, engine: &mut Engine) {
+        self.stopped = true;
+        self.io.timers.cancel(Timer::Retry);
+        if self.connection.is_some() {
+            self.io.transport.close(close::NORMAL, "closed");
+            self.drop_connection();
+        }
+        self.set_status(engine, Status::Offline, "closed");
+        self.save(engine);
+    }
+
+    // ---- internals -------------------------------------------------------------------
+
+    fn current(&mut self, id: u64) -> Option<&mut Connection> {
+        self.connection.as_mut().filter(|c| c.id == id)
+    }
+
+    fn connect(&mut self, engine: &mut Engine) {
+        self.next_connection += 1;
+        let id = self.next_connection;
+        self.connection = Some(Connection {
+            id,
+            phase: Phase::Opening,
+        });
+        if self.status != Status::Error {
+            self.set_status(engine, Status::Syncing, "connecting");
+        }
+        self.io.transport.open(id, &self.url);
+    }
+
+    fn handle(&mut self, engine: &mut Engine, message: ServerMessage) {
+        match message {
+            ServerMessage::Welcome {
+                protocol,
+                acknowledged,
+                max_ops,
+                max_frame,
+                ..
+            } => {
+                if protocol != u32::from(PROTOCOL_VERSION) {
+                    self.io.transport.close(close::UNSUPPORTED_PROTOCOL, "protocol");
+                    self.lost(engine, close::UNSUPPORTED_PROTOCOL, "the server speaks another protocol version");
+                    return;
+                }
+                if let Some(c) = self.connection.as_mut() {
+                    c.phase = Phase::CatchingUp;
+                }
+                self.acknowledged = acknowledged;
+                self.max_ops = usize::try_from(max_ops).unwrap_or(usize::MAX).max(1);
+                self.max_frame = usize::try_from(max_frame).unwrap_or(usize::MAX);
+                let timers = &mut self.io.timers;
+                timers.start(Timer::Heartbeat, self.config.heartbeat_interval);
+                timers.start(Timer::Stable, self.config.heartbeat_interval.min(10_000));
+                timers.start(Timer::Reconcile, self.config.sync_interval);
+                self.set_status(engine, Status::Syncing, "catching-up");
+            }
+            ServerMessage::CatchUp { changes, done } => {
+                for committed in changes {
+                    self.replica.apply_committed(engine, committed);
+                }
+                self.caught_up(engine, done);
+            }
+            ServerMessage::Snapshot {
+                position,
+                entries,
+                done,
+            } => {
+                let processed = self.acknowledged;
+                self.replica
+                    .snapshot_part(engine, position, entries, done, processed);
+                self.caught_up(engine, done);
+            }
+            ServerMessage::Broadcast { changes } => {
+                for committed in changes {
+                    self.replica.apply_committed(engine, committed);
+                }
+                // Early acks of this client's changes may have become confirmed.
+                self.flush(engine);
+            }
+            ServerMessage::Ack { acks, rejected } => {
+                self.acked_since += acks.len() as u64;
+                for (id, position) in acks {
+                    self.replica.ack(engine, id, position);
+                }
+                for rejection in rejected {
+                    if let Some(op) = self.replica.reject(engine, &rejection.id) {
+                        let error = error_json("validation", &rejection.code, &rejection.message);
+                        rejected_event(engine, &op, error);
+                    }
+                }
+                self.flush(engine);
+            }
+            ServerMessage::Pong { nonce } => {
+                if nonce == self.nonce {
+                    self.io.timers.cancel(Timer::HeartbeatTimeout);
+                    let rtt = engine.now_ms() - self.ping_at;
+                    engine.stats_mut().last_round_trip_ms = Some(rtt.max(0.0));
+                    let interval = self.config.heartbeat_interval;
+                    self.io.timers.start(Timer::Heartbeat, interval);
+                }
+            }
+            ServerMessage::Error { code, message, .. } => {
+                let payload = json!({ "phase": "server", "error": error_json("network", &code, &message) });
+                engine.emit(EventType::SyncError, payload, None);
+            }
+        }
+    }
+
+    /// A catch-up or snapshot part arrived; the last one makes the connection live.
+    fn caught_up(&mut self, engine: &mut Engine, done: bool) {
+        if !done {
+            self.set_status(engine, Status::PartialSync, "catching-up");
+            return;
+        }
+        for op in self.replica.drop_processed(engine, self.acknowledged) {
+            let error = error_json(
+                "validation",
+                "REJECTED",
+                "the server rejected this change while this client was disconnected",
+            );
+            rejected_event(engine, &op, error);
+        }
+        if let Some(c) = self.connection.as_mut() {
+            c.phase = Phase::Live;
+        }
+        let received = self.replica.take_received();
+        let position = self.replica.position();
+        let payload = json!({ "sent": 0, "received": received, "position": position });
+        engine.emit(EventType::SyncComplete, payload, None);
+        self.flush(engine);
+    }
+
+    /// Sends what is stored and unsent; updates the status when nothing is left.
+    fn flush(&mut self, engine: &mut Engine) {
+        let live = self
+            .connection
+            .as_ref()
+            .is_some_and(|c| c.phase == Phase::Live);
+        if !live {
+            return;
+        }
+        let max = (self.config.batch_size as usize).min(self.max_ops);
+        for (ops, atomic) in self.replica.take_unsent(max) {
+            self.send_changes(engine, ops, atomic);
+        }
+        if self.replica.is_empty() {
+            if self.acked_since > 0 || self.status != Status::Synced {
+                let payload = json!({
+                    "sent": self.acked_since,
+                    "received": self.replica.take_received(),
+                    "position": self.replica.position(),
+                });
+                self.acked_since = 0;
+                if payload["sent"] != json!(0) {
+                    engine.emit(EventType::SyncComplete, payload, None);
+                }
+            }
+            self.set_status(engine, Status::Synced, "synced");
+        } else {
+            self.set_status(engine, Status::Syncing, "sending");
+        }
+    }
+
+    /// Sends one `changes` message, splitting a run that is over the server's frame limit
+    /// and dropping (with `sync-error`) a change or atomic batch that can never fit.
+    fn send_changes(&mut self, engine: &mut Engine, ops: Vec<Operation>, atomic: bool) {
+        if atomic && ops.len() > self.max_ops {
+            let message = format!(
+                "an atomic batch of {} changes is over the server's limit of {}",
+                ops.len(),
+                self.max_ops
+            );
+            return self.drop_unsendable(engine, ops, "TOO_MANY_OPS", &message);
+        }
+        let count = ops.len();
+        let message = ClientMessage::Changes { ops, atomic };
+        let frame = encode(&message, self.threshold());
+        if frame.len() <= self.max_frame {
+            engine.stats_mut().bytes_sent += frame.len() as u64;
+            self.io.transport.send(frame);
+            return;
+        }
+        let ClientMessage::Changes { mut ops, .. } = message else { return };
+        if atomic || count == 1 {
+            let message = format!(
+                "{} bytes is over the server's frame limit of {}",
+                frame.len(),
+                self.max_frame
+            );
+            return self.drop_unsendable(engine, ops, "FRAME_TOO_LARGE", &message);
+        }
+        let second = ops.split_off(count / 2);
+        self.send_changes(engine, ops, false);
+        self.send_changes(engine, second, false);
+    }
+
+    fn drop_unsendable(&mut self, engine: &mut Engine, ops: Vec<Operation>, code: &str, message: &str) {
+        for op in ops {
+            if let Some(op) = self.replica.reject(engine, &op.id) {
+                rejected_event(engine, &op, error_json("validation", code, message));
+            }
+        }
+    }
+
+    fn threshold(&self) -> Option<usize> {
+        let c = &self.config.compression;
+        c.enabled.then_some(c.threshold as usize)
+    }
+
+    fn send(&mut self, engine: &mut Engine, message: &ClientMessage) {
+        let frame = encode(message, self.threshold());
+        engine.stats_mut().bytes_sent += frame.len() as u64;
+        self.io.transport.send(frame);
+    }
+
+    fn drop_connection(&mut self) {
+        self.connection = None;
+        self.replica.disconnected();
+        for timer in [
+            Timer::Heartbeat,
+            Timer::HeartbeatTimeout,
+            Timer::Stable,
+            Timer::Reconcile,
+        ] {
+            self.io.timers.cancel(timer);
+        }
+    }
+
+    /// The connection ended: stop for a fatal close, else schedule a reconnect.
+    fn lost(&mut self, engine: &mut Engine, code: u16, reason: &str) {
+        self.drop_connection();
+        if self.stopped {
+            return;
+        }
+        if close::is_fatal(code) {
+            self.stopped = true;
+            let message = format!("the server refused this client (close {code}): {reason}");
+            let error = CoreError::network(close::error_code(code), message);
+            self.set_status(engine, Status::Error, close::error_code(code));
+            engine.report_error("connect", &error);
+            return;
+        }
+        if !self.online {
+            self.set_status(engine, Status::Offline, "browser-offline");
+            return;
+        }
+        self.failures = self.failures.saturating_add(1);
+        if self.failures >= self.config.retry_attempts.max(1) as u32 && !self.error_reported {
+            self.error_reported = true;
+            let message = format!(
+                "{} connection attempts in a row failed (last: close {code} {reason}); retrying",
+                self.failures
+            );
+            self.set_status(engine, Status::Error, "server-unreachable");
+            engine.report_error("connect", &CoreError::network("CONNECTION_FAILED", message));
+        }
+        let delay = backoff::delay(&self.config.backoff, self.failures, (self.io.random)());
+        self.io.timers.start(Timer::Retry, delay);
+        if self.status != Status::Error {
+            self.status = Status::Reconnecting;
+        }
+        let payload = json!({ "attempt": self.failures, "delay": delay });
+        engine.emit(EventType::Reconnecting, payload, Some(reason.to_owned()));
+    }
+
+    fn set_status(&mut self, engine: &mut Engine, status: Status, reason: &str) {
+        if status == self.status {
+            return;
+        }
+        self.status = status;
+        engine.emit(
+            EventType::NetworkStatus,
+            Value::from(status.network()),
+            Some(reason.to_owned()),
+        );
+    }
+
+    fn save(&mut self, engine: &mut Engine) {
+        engine.stats_mut().outbox_length = self.replica.len() as u64;
+        if let Some(work) = self.replica.take_work() {
+            self.io.store.save(work);
+        }
+    }
+}
+
+fn error_json(kind: &str, code: &str, message: &str) -> Value {
+    json!({ "kind": kind, "code": code, "message": message })
+}
+
+fn rejected_event(engine: &mut Engine, op: &Operation, error: Value) {
+    let payload = json!({
+        "phase": "rejected",
+        "error": error,
+        "key": op.key,
+        "id": { "client": &*op.id.client, "seq": op.id.seq },
+    });
+    engine.emit(EventType::SyncError, payload, None);
+}

@@ -1,0 +1,460 @@
+//! The client's view of a room: the state the server confirmed, with this client's
+//! pending changes re-applied on top. Confirmed values are kept only for keys that have
+//! pending changes (their *base*); every other key's confirmed value is the engine's.
+//!
+//! Server changes are applied strictly in position order. Other clients' changes arrive
+//! in order (broadcast, catch-up); this client's own arrive as acks, possibly ahead of
+//! earlier positions, and wait in `acked` until their turn.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde_json::Value;
+
+use crate::core::engine::{Recorded, RemoteWrite};
+use crate::core::error::CoreError;
+use crate::core::operation::{apply, OpId, Operation};
+use crate::core::protocol::message::SnapshotEntry;
+use crate::core::protocol::Committed;
+use crate::core::sync::outbox::{decode_record, encode_record, Base, OutboxLoad, OutboxWork};
+use crate::core::Engine;
+
+/// A local change not yet acknowledged.
+#[derive(Debug, Clone)]
+struct Pending {
+    op: Operation,
+    /// Sent on the current connection.
+    sent: bool,
+}
+
+/// Confirmed state plus pending changes.
+#[derive(Debug)]
+pub struct Replica {
+    position: u64,
+    pending: VecDeque<Pending>,
+    per_key: FxHashMap<String, usize>,
+    bases: FxHashMap<String, Base>,
+    acked: BTreeMap<u64, OpId>,
+    durable_seq: u64,
+    threshold: Option<usize>,
+    work: OutboxWork,
+    dirty_bases: FxHashSet<String>,
+    snapshot: Vec<SnapshotEntry>,
+    received: u64,
+}
+
+impl Replica {
+    /// An empty replica; outbox records at or over `threshold` bytes are compressed.
+    pub fn new(threshold: Option<usize>) -> Self {
+        Self {
+            position: 0,
+            pending: VecDeque::new(),
+            per_key: FxHashMap::default(),
+            bases: FxHashMap::default(),
+            acked: BTreeMap::new(),
+            durable_seq: 0,
+            threshold,
+            work: OutboxWork::default(),
+            dirty_bases: FxHashSet::default(),
+            snapshot: Vec::new(),
+            received: 0,
+        }
+    }
+
+    /// Loads the stored outbox (before any local change is recorded). Returns the records
+    /// that were corrupt; they are dropped.
+    pub fn restore(&mut self, load: OutboxLoad) -> Vec<CoreError> {
+        let mut errors = Vec::new();
+        let mut ops: Vec<Operation> = Vec::with_capacity(load.ops.len());
+        for record in &load.ops {
+            match decode_record::<Operation>(record) {
+                Ok(op) => ops.push(op),
+                Err(e) => errors.push(e),
+            }
+        }
+        ops.sort_by_key(|op| op.id.seq);
+        for (key, record) in &load.bases {
+            match decode_record::<Base>(record) {
+                Ok(base) => {
+                    self.bases.insert(key.clone(), base);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        self.position = self.position.max(load.position);
+        for op in ops {
+            self.durable_seq = self.durable_seq.max(op.id.seq);
+            *self.per_key.entry(op.key.clone()).or_default() += 1;
+            self.pending.push_back(Pending { op, sent: false });
+        }
+        // A base without pending changes is stale (its last change was confirmed).
+        let stale: Vec<String> = self
+            .bases
+            .keys()
+            .filter(|k| !self.per_key.contains_key(*k))
+            .cloned()
+            .collect();
+        for key in stale {
+            self.bases.remove(&key);
+            self.dirty_bases.insert(key);
+        }
+        errors
+    }
+
+    /// The last server position applied.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Number of changes not yet acknowledged.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether no change is waiting for the server.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Whether `key` has changes the server has not acknowledged.
+    pub fn has_pending(&self, key: &str) -> bool {
+        self.per_key.contains_key(key)
+    }
+
+    /// Whether every change up to sequence `seq` has been acknowledged (or rejected).
+    pub fn settled_through(&self, seq: u64) -> bool {
+        self.pending.front().is_none_or(|p| p.op.id.seq > seq)
+    }
+
+    /// The highest sequence recorded so far (0: none).
+    pub fn last_seq(&self) -> u64 {
+        self.pending.back().map_or(0, |p| p.op.id.seq)
+    }
+
+    /// Whether changes were sent on this connection and not answered yet.
+    pub fn in_flight(&self) -> bool {
+        self.pending.iter().any(|p| p.sent)
+    }
+
+    /// Remote changes applied since the last call.
+    pub fn take_received(&mut self) -> u64 {
+        std::mem::take(&mut self.received)
+    }
+
+    /// Records a local change: stores it, and remembers the key's confirmed value if it
+    /// is the key's first pending change.
+    pub fn record(&mut self, recorded: Recorded) {
+        let op = recorded.op;
+        if !self.bases.contains_key(&op.key) {
+            let base = Base {
+                value: recorded.previous,
+                version: op.base_version,
+            };
+            self.bases.insert(op.key.clone(), base);
+            self.dirty_bases.insert(op.key.clone());
+        }
+        *self.per_key.entry(op.key.clone()).or_default() += 1;
+        self.work
+            .puts
+            .push((op.id.seq, encode_record(&op, self.threshold)));
+        self.work.upto_seq = self.work.upto_seq.max(op.id.seq);
+        self.pending.push_back(Pending { op, sent: false });
+    }
+
+    /// Storage work since the last call.
+    pub fn take_work(&mut self) -> Option<OutboxWork> {
+        for key in std::mem::take(&mut self.dirty_bases) {
+            let record = self
+                .bases
+                .get(&key)
+                .map(|base| encode_record(base, self.threshold));
+            self.work.bases.push((key, record));
+        }
+        if self.work.is_empty() {
+            return None;
+        }
+        Some(std::mem::take(&mut self.work))
+    }
+
+    /// Marks changes up to `seq` as stored: they may be sent.
+    pub fn durable(&mut self, seq: u64) {
+        self.durable_seq = self.durable_seq.max(seq);
+    }
+
+    /// The stored changes not sent on this connection, grouped into messages: an atomic
+    /// batch is one message; other changes go in runs of at most `max_ops`. They are
+    /// marked sent.
+    pub fn take_unsent(&mut self, max_ops: usize) -> Vec<(Vec<Operation>, bool)> {
+        let max_ops = max_ops.max(1);
+        let mut messages: Vec<(Vec<Operation>, bool)> = Vec::new();
+        let mut run: Vec<Operation> = Vec::new();
+        let mut batch: Option<(u64, Vec<Operation>)> = None;
+        for pending in self.pending.iter_mut().filter(|p| !p.sent) {
+            if pending.op.id.seq > self.durable_seq {
+                break;
+            }
+            pending.sent = true;
+            let op = pending.op.clone();
+            match (op.batch, &mut batch) {
+                (Some(id), Some((current, ops))) if *current == id => ops.push(op),
+                (Some(id), _) => {
+                    if let Some((_, ops)) = batch.take() {
+                        messages.push((ops, true));
+                    }
+                    if !run.is_empty() {
+                        messages.push((std::mem::take(&mut run), false));
+                    }
+                    batch = Some((id, vec![op]));
+                }
+                (None, _) => {
+                    if let Some((_, ops)) = batch.take() {
+                        messages.push((ops, true));
+                    }
+                    run.push(op);
+                    if run.len() == max_ops {
+                        messages.push((std::mem::take(&mut run), false));
+                    }
+                }
+            }
+        }
+        if let Some((_, ops)) = batch {
+            messages.push((ops, true));
+        }
+        if !run.is_empty() {
+            messages.push((run, false));
+        }
+        messages
+    }
+
+    /// The connection is gone: everything pending is resent on the next one, and early
+    /// acks are forgotten (the catch-up delivers those changes again).
+    pub fn disconnected(&mut self) {
+        self.pending.iter_mut().for_each(|p| p.sent = false);
+        self.acked.clear();
+        self.snapshot.clear();
+    }
+
+    /// Applies one change from the server's order (broadcast or catch-up).
+    pub fn apply_committed(&mut self, engine: &mut Engine, committed: Committed) {
+        if committed.position <= self.position {
+            return;
+        }
+        self.acked.remove(&committed.position);
+        if !self.confirm_own(engine, &committed.op.id) {
+            self.apply_foreign(engine, committed.op);
+        }
+        self.advance(committed.position);
+        self.drain_acked(engine);
+    }
+
+    /// The server accepted `id` at `position` (0: so long ago that the log was compacted).
+    pub fn ack(&mut self, engine: &mut Engine, id: OpId, position: u64) {
+        if position == 0 || position <= self.position {
+            // Already part of the confirmed state (catch-up or snapshot).
+            self.forget(engine, &id);
+            return;
+        }
+        self.acked.insert(position, id);
+        self.drain_acked(engine);
+    }
+
+    /// The server rejected `id`: the change is dropped and its key recomputed.
+    pub fn reject(&mut self, engine: &mut Engine, id: &OpId) -> Option<Operation> {
+        self.forget(engine, id)
+    }
+
+    /// Drops pending changes up to `seq` that the server processed but never confirmed
+    /// here (it rejected them while the rejection could not be delivered). Call after a
+    /// catch-up is complete.
+    pub fn drop_processed(&mut self, engine: &mut Engine, seq: u64) -> Vec<Operation> {
+        let ids: Vec<OpId> = self
+            .pending
+            .iter()
+            .filter(|p| p.op.id.seq <= seq)
+            .map(|p| p.op.id.clone())
+            .collect();
+        ids.iter().filter_map(|id| self.forget(engine, id)).collect()
+    }
+
+    /// One part of a snapshot; the last part replaces the confirmed state. Pending
+    /// changes up to `processed` are part of the snapshot already and are dropped.
+    pub fn snapshot_part(
+        &mut self,
+        engine: &mut Engine,
+        position: u64,
+        entries: Vec<SnapshotEntry>,
+        done: bool,
+        processed: u64,
+    ) {
+        self.snapshot.extend(entries);
+        if !done {
+            return;
+        }
+        let entries = std::mem::take(&mut self.snapshot);
+        let mut keys: Vec<String> = Vec::new();
+        while self.pending.front().is_some_and(|p| p.op.id.seq <= processed) {
+            if let Some(p) = self.pending.pop_front() {
+                self.work.deletes.push(p.op.id.seq);
+                self.uncount(&p.op.key);
+                keys.push(p.op.key);
+            }
+        }
+        let mut seen: FxHashSet<String> = FxHashSet::default();
+        for entry in entries {
+            seen.insert(entry.key.clone());
+            self.set_confirmed(engine, entry.key, entry.value, entry.version);
+        }
+        let mut missing: Vec<String> = engine
+            .live_keys()
+            .into_iter()
+            .chain(self.bases.keys().cloned())
+            .chain(keys)
+            .filter(|k| !seen.contains(k))
+            .collect();
+        missing.sort();
+        missing.dedup();
+        for key in missing {
+            self.set_confirmed(engine, key, None, 0);
+        }
+        self.acked.clear();
+        self.advance(position);
+    }
+
+    fn set_confirmed(&mut self, engine: &mut Engine, key: String, value: Option<Arc<Value>>, version: u64) {
+        self.received += 1;
+        if self.bases.contains_key(&key) {
+            self.bases.insert(key.clone(), Base { value, version });
+            self.dirty_bases.insert(key.clone());
+            self.settle(engine, &key, Vec::new(), server(), engine.now_ms());
+        } else {
+            let at = engine.now_ms();
+            engine.apply_remote(RemoteWrite {
+                key,
+                value,
+                version,
+                fields: Vec::new(),
+                by: server(),
+                at,
+            });
+        }
+    }
+
+    fn advance(&mut self, position: u64) {
+        if position > self.position {
+            self.position = position;
+            self.work.position = Some(position);
+        }
+    }
+
+    fn drain_acked(&mut self, engine: &mut Engine) {
+        while let Some(id) = self.acked.remove(&(self.position + 1)) {
+            self.confirm_own(engine, &id);
+            self.advance(self.position + 1);
+        }
+    }
+
+    /// Moves a pending change of this client into the confirmed state.
+    fn confirm_own(&mut self, engine: &mut Engine, id: &OpId) -> bool {
+        let Some(index) = self.pending.iter().position(|p| p.op.id == *id) else {
+            return false;
+        };
+        let Some(Pending { op, .. }) = self.pending.remove(index) else {
+            return false;
+        };
+        self.work.deletes.push(op.id.seq);
+        self.uncount(&op.key);
+        let base = self.bases.entry(op.key.clone()).or_insert(Base {
+            value: None,
+            version: op.base_version,
+        });
+        if let Ok(next) = apply(base.value.as_ref(), &op.fields, &op.kind) {
+            base.value = next;
+        }
+        base.version += 1;
+        self.dirty_bases.insert(op.key.clone());
+        self.settle(engine, &op.key, op.fields, op.id.client, op.timestamp);
+        true
+    }
+
+    /// Applies another client's change.
+    fn apply_foreign(&mut self, engine: &mut Engine, op: Operation) {
+        self.received += 1;
+        if let Some(base) = self.bases.get_mut(&op.key) {
+            match apply(base.value.as_ref(), &op.fields, &op.kind) {
+                Ok(next) => base.value = next,
+                Err(e) => engine.report_error("sync", &e),
+            }
+            base.version += 1;
+            self.dirty_bases.insert(op.key.clone());
+            self.settle(engine, &op.key, op.fields, op.id.client, op.timestamp);
+            return;
+        }
+        let version = engine.version_of(&op.key) + 1;
+        let next = apply(engine.value_of(&op.key), &op.fields, &op.kind);
+        match next {
+            Ok(value) => engine.apply_remote(RemoteWrite {
+                key: op.key,
+                value,
+                version,
+                fields: op.fields,
+                by: op.id.client,
+                at: op.timestamp,
+            }),
+            Err(e) => engine.report_error("sync", &e),
+        }
+    }
+
+    /// Removes a pending change without confirming it and recomputes its key.
+    fn forget(&mut self, engine: &mut Engine, id: &OpId) -> Option<Operation> {
+        let index = self.pending.iter().position(|p| p.op.id == *id)?;
+        let Pending { op, .. } = self.pending.remove(index)?;
+        self.work.deletes.push(op.id.seq);
+        self.uncount(&op.key);
+        let at = engine.now_ms();
+        self.settle(engine, &op.key, Vec::new(), Arc::clone(&op.id.client), at);
+        Some(op)
+    }
+
+    fn uncount(&mut self, key: &str) {
+        if let Some(count) = self.per_key.get_mut(key) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_key.remove(key);
+            }
+        }
+    }
+
+    /// Writes a key's view (base plus its pending changes) into the engine; drops the
+    /// base once nothing is pending for the key.
+    fn settle(&mut self, engine: &mut Engine, key: &str, fields: Vec<String>, by: Arc<str>, at: f64) {
+        let Some(base) = self.bases.get(key) else {
+            return;
+        };
+        let mut value = base.value.clone();
+        let mut version = base.version;
+        if self.per_key.contains_key(key) {
+            for pending in self.pending.iter().filter(|p| p.op.key == key) {
+                if let Ok(next) = apply(value.as_ref(), &pending.op.fields, &pending.op.kind) {
+                    value = next;
+                    version += 1;
+                }
+            }
+        } else {
+            self.bases.remove(key);
+            self.dirty_bases.insert(key.to_owned());
+        }
+        engine.apply_remote(RemoteWrite {
+            key: key.to_owned(),
+            value,
+            version,
+            fields,
+            by,
+            at,
+        });
+    }
+}
+
+fn server() -> Arc<str> {
+    Arc::from("server")
+}
