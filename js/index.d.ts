@@ -101,11 +101,13 @@ export interface ChangeEvent {
 }
 
 export interface SyncErrorEvent {
-  phase: 'subscriber' | 'event-handler' | 'storage' | 'restore' | (string & {});
+  phase: 'subscriber' | 'event-handler' | 'storage' | 'restore' | 'connect' | 'rejected' | 'server' | 'protocol' | 'sync' | (string & {});
   error: Error;
   key?: string;
   subscription?: number;
   event?: string;
+  /** For `phase: 'rejected'`: the id of the change the server refused. */
+  id?: { client: string; seq: number };
 }
 
 /** Payload of each event type. */
@@ -181,7 +183,10 @@ export declare class SrvraDataSync {
   getStatistics(): Statistics;
   /** Resolves when every change made so far is stored in IndexedDB. */
   whenPersisted(): Promise<void>;
-  /** Writes pending state, closes storage; later mutations throw `SrvraError` `CLOSED`. */
+  /** Sends pending changes now; resolves once the server acknowledged all made so far. */
+  sync(options?: { priority?: Priority; immediate?: boolean }): Promise<void>;
+  /** Closes the socket and timers, writes pending state and closes storage (the outbox
+   * stays stored); later mutations throw `SrvraError` `CLOSED`. */
   close(): Promise<void>;
 }
 

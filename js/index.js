@@ -82,7 +82,7 @@ class Link {
       const { kind, code, message } = payload.error;
       payload = { ...payload, error: makeError(kind, code, message) };
     }
-    this.call(item.ids, item.type, payload, item.ts);
+    this.call(item.ids, item.type, payload, item.ts, item.detail);
   }
 
   // Raises an event from the JS side (the core orders the handlers).
@@ -92,8 +92,8 @@ class Link {
     this.call(ids, type, payload, Date.now());
   }
 
-  call(ids, type, payload, timestamp) {
-    const meta = { type, timestamp };
+  call(ids, type, payload, timestamp, detail) {
+    const meta = detail === undefined ? { type, timestamp } : { type, timestamp, detail };
     for (const id of ids) {
       const handler = this.handlers.get(id);
       if (handler === undefined) continue;
@@ -230,6 +230,8 @@ export class EventBus {
 /** The SDK: `new SrvraDataSync(config)`. */
 export class SrvraDataSync {
   #link = new Link();
+  #onOnline = null;
+  #onOffline = null;
 
   constructor(config = {}) {
     if (!plainObject(config)) throw typeError('config must be an object', 'INVALID_CONFIG');
@@ -237,7 +239,14 @@ export class SrvraDataSync {
     if (token !== null && typeof token !== 'string' && typeof token !== 'function') {
       throw typeError('config.token must be a string, a function or null', 'INVALID_CONFIG');
     }
-    this.#link.core = new SyncCore(encode(withoutUndefined(rest), 'config'), () => this.#link.drain());
+    const online = globalThis.navigator?.onLine ?? true;
+    this.#link.core = new SyncCore(encode(withoutUndefined(rest), 'config'), token, online, () => this.#link.drain());
+    if (rest.url != null && typeof globalThis.addEventListener === 'function') {
+      this.#onOnline = () => this.#link.core.setOnline(true);
+      this.#onOffline = () => this.#link.core.setOnline(false);
+      globalThis.addEventListener('online', this.#onOnline);
+      globalThis.addEventListener('offline', this.#onOffline);
+    }
     /** State reads, writes and subscriptions. */
     this.stateManager = new StateManager(this.#link);
     /** Events. */
@@ -276,7 +285,25 @@ export class SrvraDataSync {
     return this.#link.core.whenPersisted();
   }
 
+  /**
+   * Sends pending changes now. Resolves once the server acknowledged every change made
+   * so far (at once without a `url`); rejects with `NetworkError` if the instance closes
+   * first. `options` (`{ priority, immediate }`) are accepted for SPEC compatibility:
+   * every call flushes immediately.
+   */
+  sync(options) {
+    if (options !== undefined && !plainObject(options)) throw typeError('options must be an object');
+    const done = this.#link.core.sync();
+    this.#link.settle();
+    return done;
+  }
+
   close() {
+    if (this.#onOnline !== null) {
+      globalThis.removeEventListener('online', this.#onOnline);
+      globalThis.removeEventListener('offline', this.#onOffline);
+      this.#onOnline = this.#onOffline = null;
+    }
     return this.#link.core.close();
   }
 }

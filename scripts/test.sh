@@ -15,6 +15,9 @@ step "wasm binding + IndexedDB tests in headless Chromium (wasm-bindgen-test)"
 CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=120 \
   cargo test --target wasm32-unknown-unknown --test web
 
+step "build the server binary for the end-to-end tests"
+cargo build -p srvra-sync-server
+
 step "build pkg/"
 node scripts/build.mjs
 

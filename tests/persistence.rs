@@ -68,7 +68,7 @@ fn restore_brings_back_values_versions_history_and_client_id() {
     // Operation ids continue after the restored sequence.
     restored.set_journal(true);
     restored.set_state("x", json!(1)).unwrap();
-    assert_eq!(restored.take_operations()[0].id.seq, 304);
+    assert_eq!(restored.take_operations()[0].op.id.seq, 304);
 }
 
 #[test]

@@ -70,6 +70,9 @@ fn samples() -> (Vec<ClientMessage>, Vec<ServerMessage>) {
             client_id: "client-a".into(),
             room: "room".into(),
             position: 9,
+            acknowledged: 4,
+            max_ops: 1000,
+            max_frame: 1 << 20,
         },
         ServerMessage::Ack {
             acks: ops.iter().map(|o| (o.id.clone(), o.id.seq + 100)).collect(),

@@ -188,7 +188,9 @@ fn every_mutation_is_recorded_as_an_operation() {
     e.set_journal(true);
     e.set_state("a", json!(1)).unwrap();
     e.increment("a", 2.0).unwrap();
-    let ops = e.take_operations();
+    let recorded = e.take_operations();
+    assert_eq!(recorded[1].previous.as_deref(), Some(&json!(1)));
+    let ops: Vec<_> = recorded.into_iter().map(|r| r.op).collect();
     assert_eq!(ops.len(), 2);
     assert_eq!((ops[0].id.seq, ops[1].id.seq), (1, 2));
     assert_eq!((ops[0].base_version, ops[1].base_version), (0, 1));
@@ -197,3 +199,26 @@ fn every_mutation_is_recorded_as_an_operation() {
     assert_eq!(wire["kind"], serde_json::json!({ "increment": 2.0 }));
     assert_eq!(wire["key"], "a");
 }
+
+#[test]
+fn set_state_of_an_object_records_only_the_changed_leaves() {
+    let mut e = engine();
+    e.set_journal(true);
+    e.set_state("doc", json!({"a": 1, "b": {"c": 2}, "d": 3})).unwrap();
+    e.set_state("doc", json!({"a": 1, "b": {"c": 5}})).unwrap();
+    let ops: Vec<_> = e.take_operations().into_iter().map(|r| r.op).collect();
+    let wire = serde_json::to_value(&ops[1]).unwrap();
+    assert_eq!(
+        wire["kind"],
+        json!({ "patch": [{ "path": ["b", "c"], "value": 5 }, { "path": ["d"] }] })
+    );
+    assert_eq!(e.get_state("doc").unwrap(), Some(&json!({"a": 1, "b": {"c": 5}})));
+
+    let mut plain = engine_with(Config::parse(&json!({ "enableDeltaUpdates": false })).unwrap());
+    plain.set_journal(true);
+    plain.set_state("doc", json!({"a": 1})).unwrap();
+    plain.set_state("doc", json!({"a": 2})).unwrap();
+    let ops = plain.take_operations();
+    assert!(matches!(ops[1].op.kind, srvra_sync::core::operation::OpKind::Set(_)));
+}
+

@@ -17,7 +17,7 @@ fn noop() -> Function {
 
 fn core(db: &str) -> SyncCore {
     let config = format!(r#"{{"offline":{{"dbName":"{db}"}}}}"#);
-    SyncCore::new(&config, noop()).expect("valid config")
+    SyncCore::new(&config, JsValue::NULL, true, noop()).expect("valid config")
 }
 
 fn prop(value: &JsValue, name: &str) -> JsValue {
@@ -77,7 +77,9 @@ fn invalid_config_is_a_type_error_naming_the_field() {
         (r#"{"offline":{"dbName":""}}"#, "config.offline.dbName"),
         (r#"{"colour":"red"}"#, "config.colour"),
     ] {
-        let error = SyncCore::new(config, noop()).err().expect("rejected");
+        let error = SyncCore::new(config, JsValue::NULL, true, noop())
+            .err()
+            .expect("rejected");
         assert!(error.is_instance_of::<js_sys::TypeError>(), "{config}");
         let message = prop(&error, "message").as_string().unwrap();
         assert!(message.contains(field), "{message} names {field}");
@@ -161,9 +163,11 @@ async fn a_corrupt_record_is_reported_and_the_rest_loads() {
     settle(first.close()).await.unwrap();
 
     let db = Rexie::builder("web-corrupt")
-        .version(1)
+        .version(2)
         .add_object_store(ObjectStore::new("shards"))
         .add_object_store(ObjectStore::new("meta"))
+        .add_object_store(ObjectStore::new("outbox"))
+        .add_object_store(ObjectStore::new("sync"))
         .build()
         .await
         .unwrap();
@@ -191,7 +195,13 @@ async fn a_corrupt_record_is_reported_and_the_rest_loads() {
 
 #[wasm_bindgen_test]
 async fn local_only_without_storage_needs_no_indexeddb() {
-    let sync = SyncCore::new(r#"{"offline":{"enabled":false}}"#, noop()).unwrap();
+    let sync = SyncCore::new(
+        r#"{"offline":{"enabled":false}}"#,
+        JsValue::NULL,
+        true,
+        noop(),
+    )
+    .unwrap();
     settle(sync.ready()).await.unwrap();
     sync.set_state("a", "1").unwrap();
     settle(sync.when_persisted())

@@ -25,15 +25,25 @@ async fn two_clients_converge_on_every_kind_of_change() {
     a.until(10, Peer::synced).await;
     b.until(10, Peer::synced).await;
 
-    a.change(|e| e.set_state("doc", json!({"title": "x", "tags": ["t"], "n": {"deep": 1}})))
-        .unwrap();
+    a.change(|e| {
+        e.set_state(
+            "doc",
+            json!({"title": "x", "tags": ["t"], "n": {"deep": 1}}),
+        )
+    })
+    .unwrap();
     a.change(|e| e.increment("count", 2.0)).unwrap();
     b.change(|e| e.increment("count", 3.0)).unwrap();
     b.change(|e| e.append("log", json!("b1"))).unwrap();
     a.change(|e| e.append("log", json!("a1"))).unwrap();
     // A delta update: only the changed leaf travels.
-    a.change(|e| e.set_state("doc", json!({"title": "y", "tags": ["t"], "n": {"deep": 1}})))
-        .unwrap();
+    a.change(|e| {
+        e.set_state(
+            "doc",
+            json!({"title": "y", "tags": ["t"], "n": {"deep": 1}}),
+        )
+    })
+    .unwrap();
     let drafts = srvra_sync::core::batch::parse_entries(json!([
         {"key": "x", "value": 1},
         {"key": "y", "value": 2}
@@ -42,8 +52,12 @@ async fn two_clients_converge_on_every_kind_of_change() {
     b.change(|e| e.batch(drafts)).unwrap();
 
     for _ in 0..3 {
-        a.until(10, |p| p.synced() && p.get("x") == json!(1) && p.get("count") == json!(5)).await;
-        b.until(10, |p| p.synced() && p.get("doc")["title"] == json!("y")).await;
+        a.until(10, |p| {
+            p.synced() && p.get("x") == json!(1) && p.get("count") == json!(5)
+        })
+        .await;
+        b.until(10, |p| p.synced() && p.get("doc")["title"] == json!("y"))
+            .await;
         a.idle(50).await;
         b.idle(50).await;
     }
@@ -57,7 +71,10 @@ async fn two_clients_converge_on_every_kind_of_change() {
     }
     assert_eq!(a.get("count"), json!(5));
     assert_eq!(a.get("log").as_array().unwrap().len(), 2);
-    assert_eq!(a.get("doc"), json!({"title": "y", "tags": ["t"], "n": {"deep": 1}}));
+    assert_eq!(
+        a.get("doc"),
+        json!({"title": "y", "tags": ["t"], "n": {"deep": 1}})
+    );
     assert!(a.sync.replica().is_empty() && b.sync.replica().is_empty());
     server.shutdown().await;
 }
@@ -88,10 +105,16 @@ async fn offline_changes_survive_a_reload_and_arrive_exactly_once() {
     assert_eq!(a.sync.replica().len(), 51);
     a.sync.set_online(&mut a.engine, true);
     a.until(10, Peer::synced).await;
-    b.until(10, |p| p.get("n") == json!(51) && p.get("note") == json!("offline")).await;
+    b.until(10, |p| {
+        p.get("n") == json!(51) && p.get("note") == json!("offline")
+    })
+    .await;
     b.idle(300).await;
     assert_eq!(b.get("n"), json!(51), "no change applied twice");
-    assert!(stored.borrow().ops.is_empty(), "acknowledged changes leave the outbox");
+    assert!(
+        stored.borrow().ops.is_empty(),
+        "acknowledged changes leave the outbox"
+    );
     server.shutdown().await;
 }
 
@@ -153,7 +176,10 @@ async fn a_change_the_server_rejects_is_dropped_and_reported() {
     b.change(|e| e.increment("v", 1.0)).unwrap();
     a.change(|e| e.set_state("v", json!("text"))).unwrap();
     a.until(10, Peer::synced).await;
-    let errors = b.engine.on(srvra_sync::core::event_bus::EventType::SyncError, srvra_sync::core::registry::Priority::Normal);
+    let errors = b.engine.on(
+        srvra_sync::core::event_bus::EventType::SyncError,
+        srvra_sync::core::registry::Priority::Normal,
+    );
     b.sync.set_online(&mut b.engine, true);
     b.until(10, |p| p.synced()).await;
     assert_eq!(b.get("v"), json!("text"));
@@ -173,7 +199,11 @@ async fn a_wrong_token_stops_retrying_with_an_error() {
     a.until(10, |p| p.status() == Status::Error).await;
     a.idle(400).await;
     assert_eq!(a.status(), Status::Error);
-    assert_eq!(a.engine.statistics().reconnects, 0, "a fatal close is not retried");
+    assert_eq!(
+        a.engine.statistics().reconnects,
+        0,
+        "a fatal close is not retried"
+    );
 
     let mut ok = Peer::new(config(server.addr, "r", "b"), fresh(), false);
     ok.token = Some("right".into());
@@ -185,11 +215,15 @@ async fn a_wrong_token_stops_retrying_with_an_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_server_leads_to_error_after_retry_attempts_and_backoff() {
     // Nothing listens on this port.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let mut a = Peer::new(config(port, "r", "a"), fresh(), true);
     a.until(10, |p| p.status() == Status::Error).await;
     let stats = a.engine.statistics();
     assert!(stats.reconnects >= 2, "{stats:?}");
-    a.change(|e| e.set_state("offline-ok", json!(true))).unwrap();
+    a.change(|e| e.set_state("offline-ok", json!(true)))
+        .unwrap();
     assert_eq!(a.get("offline-ok"), json!(true));
 }

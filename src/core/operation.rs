@@ -169,7 +169,9 @@ fn next_leaf(existing: Option<&Value>, kind: &OpKind) -> Result<Value> {
             };
             for entry in entries {
                 match &entry.value {
-                    Some(value) => *get_in_mut_or_create(&mut target, &entry.path)? = Value::clone(value),
+                    Some(value) => {
+                        *get_in_mut_or_create(&mut target, &entry.path)? = Value::clone(value)
+                    }
                     None => {
                         remove_in(&mut target, &entry.path);
                     }

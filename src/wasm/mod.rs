@@ -1,10 +1,14 @@
 //! The wasm-bindgen binding: converts values at the JS boundary and delegates to the core.
-//! Browser I/O (IndexedDB, timers, clock) lives here, behind the core's small interfaces.
+//! Browser I/O (IndexedDB, WebSocket, timers, clock) lives here, behind the core's small
+//! interfaces.
 
 mod clock;
 mod errors;
+mod network;
 mod persister;
+mod socket;
 mod storage;
 mod sync_core;
+mod timers;
 
 pub use sync_core::SyncCore;

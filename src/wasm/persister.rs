@@ -1,5 +1,6 @@
-//! Coalesced persistence: mutations mark shards dirty; one flush task per macrotask writes
-//! every dirty shard in a single IndexedDB transaction and settles `whenPersisted` promises.
+//! Coalesced persistence: mutations mark shards dirty and the sync loop queues outbox
+//! work; one flush task per macrotask writes both in a single IndexedDB transaction,
+//! settles `whenPersisted` promises and tells the loop which changes are now durable.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -9,8 +10,10 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::spawn_local;
 
+use crate::core::sync::{OutboxWork, SyncClient};
 use crate::core::Engine;
 use crate::wasm::errors::to_js;
+use crate::wasm::network::{run, SyncWaiter};
 use crate::wasm::storage::IdbStorage;
 
 /// A `whenPersisted()` promise waiting for the change counter to reach `upto`.
@@ -32,6 +35,12 @@ pub struct Shared {
     pub status: Cell<&'static str>,
     /// Set by `close()`.
     pub closed: Cell<bool>,
+    /// The sync loop, when a `url` is configured and local state is loaded.
+    pub sync: RefCell<Option<SyncClient>>,
+    /// Outbox work waiting to be written with the next flush.
+    pub outbox: RefCell<Vec<OutboxWork>>,
+    /// `sync.sync()` promises.
+    pub sync_waiters: RefCell<Vec<SyncWaiter>>,
     scheduled: Cell<bool>,
     persisted: Cell<u64>,
     waiters: RefCell<Vec<Waiter>>,
@@ -46,6 +55,9 @@ impl Shared {
             on_async,
             status: Cell::new("initial"),
             closed: Cell::new(false),
+            sync: RefCell::new(None),
+            outbox: RefCell::new(Vec::new()),
+            sync_waiters: RefCell::new(Vec::new()),
             scheduled: Cell::new(false),
             persisted: Cell::new(0),
             waiters: RefCell::new(Vec::new()),
@@ -68,7 +80,8 @@ impl Shared {
 /// Schedules a flush after the current macrotask, unless one is already scheduled or
 /// storage is not open yet (the load calls this when it finishes).
 pub fn schedule(shared: &Rc<Shared>) {
-    if shared.scheduled.get() || shared.storage.borrow().is_none() {
+    let waiting_for_storage = shared.storage.borrow().is_none() && shared.persistence_enabled();
+    if shared.scheduled.get() || waiting_for_storage {
         return;
     }
     shared.scheduled.set(true);
@@ -98,20 +111,43 @@ async fn flush(shared: Rc<Shared>) {
     TimeoutFuture::new(0).await;
     loop {
         let storage = shared.storage.borrow().clone();
-        let Some(storage) = storage else { break };
-        let work = shared.engine.borrow_mut().take_persist_work();
-        let Some(work) = work else { break };
-        match storage.write(&work).await {
+        let state = shared.engine.borrow_mut().take_persist_work();
+        let outbox: Vec<OutboxWork> = shared.outbox.borrow_mut().drain(..).collect();
+        if state.is_none() && outbox.is_empty() {
+            break;
+        }
+        let upto_seq = outbox.iter().map(|w| w.upto_seq).max().unwrap_or(0);
+        let Some(storage) = storage else {
+            // Persistence is off: changes are as durable as they will get.
+            if upto_seq > 0 {
+                run(&shared, |sync, engine| sync.durable(engine, upto_seq));
+            }
+            continue;
+        };
+        match storage.write(state.as_ref(), &outbox).await {
             Ok(()) => {
-                shared.engine.borrow_mut().count_storage_write();
-                shared.persisted.set(work.upto);
-                settle(&shared, work.upto, None);
+                if let Some(work) = &state {
+                    shared.engine.borrow_mut().count_storage_write();
+                    shared.persisted.set(work.upto);
+                    settle(&shared, work.upto, None);
+                }
+                if upto_seq > 0 {
+                    run(&shared, |sync, engine| sync.durable(engine, upto_seq));
+                }
             }
             Err(error) => {
                 let mut engine = shared.engine.borrow_mut();
-                engine.mark_dirty(work.shards.iter().map(|(index, _)| *index));
+                if let Some(work) = &state {
+                    engine.mark_dirty(work.shards.iter().map(|(index, _)| *index));
+                }
                 engine.report_error("storage", &error);
                 drop(engine);
+                // Keep the outbox work, first, for the next flush.
+                let mut queued = shared.outbox.borrow_mut();
+                let later: Vec<OutboxWork> = queued.drain(..).collect();
+                queued.extend(outbox);
+                queued.extend(later);
+                drop(queued);
                 settle(&shared, u64::MAX, Some(to_js(&error)));
                 shared.notify_async();
                 break;

@@ -1,15 +1,23 @@
-//! IndexedDB access through rexie: one store of shard records, one of meta records.
+//! IndexedDB access through rexie: shard records, the meta record, the outbox (one record
+//! per pending change, keyed by sequence) and the sync record (confirmed position and the
+//! confirmed value of keys with pending changes).
 
 use js_sys::Uint8Array;
 use rexie::{ObjectStore, Rexie, TransactionMode};
 use wasm_bindgen::JsValue;
 
 use crate::core::engine::{PersistWork, Snapshot};
+use crate::core::sync::{OutboxLoad, OutboxWork};
 use crate::core::CoreError;
 
 const SHARDS: &str = "shards";
 const META: &str = "meta";
 const META_KEY: &str = "client";
+const OUTBOX: &str = "outbox";
+const SYNC: &str = "sync";
+const POSITION_KEY: &str = "position";
+const BASE_PREFIX: &str = "base:";
+const ALL: [&str; 4] = [SHARDS, META, OUTBOX, SYNC];
 
 /// An open srvra-sync database.
 pub struct IdbStorage {
@@ -27,21 +35,23 @@ impl IdbStorage {
     /// Opens (creating on first use) the database `name`.
     pub async fn open(name: &str) -> Result<Self, CoreError> {
         let db = Rexie::builder(name)
-            .version(1)
+            .version(2)
             .add_object_store(ObjectStore::new(SHARDS))
             .add_object_store(ObjectStore::new(META))
+            .add_object_store(ObjectStore::new(OUTBOX))
+            .add_object_store(ObjectStore::new(SYNC))
             .build()
             .await
             .map_err(|e| storage_error("open", e))?;
         Ok(Self { db })
     }
 
-    /// Reads every record.
-    pub async fn load(&self) -> Result<Snapshot, CoreError> {
+    /// Reads every record: the state cache and the outbox.
+    pub async fn load(&self) -> Result<(Snapshot, OutboxLoad), CoreError> {
         let read = |e| storage_error("read", e);
         let tx = self
             .db
-            .transaction(&[SHARDS, META], TransactionMode::ReadOnly)
+            .transaction(&ALL, TransactionMode::ReadOnly)
             .map_err(read)?;
         let store = tx.store(SHARDS).map_err(read)?;
         // Both lists come in key order, so they pair up.
@@ -53,7 +63,28 @@ impl IdbStorage {
             .get(JsValue::from_str(META_KEY))
             .await
             .map_err(read)?;
-        Ok(Snapshot {
+        let ops = tx
+            .store(OUTBOX)
+            .map_err(read)?
+            .get_all(None, None)
+            .await
+            .map_err(read)?;
+        let sync = tx.store(SYNC).map_err(read)?;
+        let sync_keys = sync.get_all_keys(None, None).await.map_err(read)?;
+        let sync_values = sync.get_all(None, None).await.map_err(read)?;
+        let mut outbox = OutboxLoad {
+            ops: ops.into_iter().map(record_bytes).collect(),
+            ..OutboxLoad::default()
+        };
+        for (key, value) in sync_keys.into_iter().zip(sync_values) {
+            let key = key.as_string().unwrap_or_default();
+            if key == POSITION_KEY {
+                outbox.position = value.as_f64().map_or(0, |p| p as u64);
+            } else if let Some(name) = key.strip_prefix(BASE_PREFIX) {
+                outbox.bases.push((name.to_owned(), record_bytes(value)));
+            }
+        }
+        let snapshot = Snapshot {
             meta: meta.and_then(|m| m.as_string()),
             shards: indices
                 .into_iter()
@@ -65,33 +96,73 @@ impl IdbStorage {
                     )
                 })
                 .collect(),
-        })
+        };
+        Ok((snapshot, outbox))
     }
 
-    /// Writes the changed shards and the meta record in one transaction.
-    pub async fn write(&self, work: &PersistWork) -> Result<(), CoreError> {
+    /// Writes changed shards, the meta record and outbox work in one transaction.
+    pub async fn write(
+        &self,
+        state: Option<&PersistWork>,
+        outbox: &[OutboxWork],
+    ) -> Result<(), CoreError> {
         let write = |e| storage_error("write", e);
         let tx = self
             .db
-            .transaction(&[SHARDS, META], TransactionMode::ReadWrite)
+            .transaction(&ALL, TransactionMode::ReadWrite)
             .map_err(write)?;
-        let records = work.shards.iter().map(|(index, record)| {
-            (
-                Uint8Array::from(record.as_slice()).into(),
-                Some(JsValue::from(*index)),
-            )
-        });
-        tx.store(SHARDS)
-            .map_err(write)?
-            .put_all(records)
-            .await
-            .map_err(write)?;
-        let meta = JsValue::from_str(&work.meta);
-        tx.store(META)
-            .map_err(write)?
-            .put(&meta, Some(&JsValue::from_str(META_KEY)))
-            .await
-            .map_err(write)?;
+        if let Some(work) = state {
+            let records = work.shards.iter().map(|(index, record)| {
+                (
+                    Uint8Array::from(record.as_slice()).into(),
+                    Some(JsValue::from(*index)),
+                )
+            });
+            tx.store(SHARDS)
+                .map_err(write)?
+                .put_all(records)
+                .await
+                .map_err(write)?;
+            let meta = JsValue::from_str(&work.meta);
+            tx.store(META)
+                .map_err(write)?
+                .put(&meta, Some(&JsValue::from_str(META_KEY)))
+                .await
+                .map_err(write)?;
+        }
+        let ops = tx.store(OUTBOX).map_err(write)?;
+        let sync = tx.store(SYNC).map_err(write)?;
+        for work in outbox {
+            // Puts before deletes: a change acknowledged within one flush ends up removed.
+            let puts = work.puts.iter().map(|(seq, record)| {
+                (
+                    Uint8Array::from(record.as_slice()).into(),
+                    Some(JsValue::from(*seq as f64)),
+                )
+            });
+            ops.put_all(puts).await.map_err(write)?;
+            for seq in &work.deletes {
+                ops.delete(JsValue::from(*seq as f64))
+                    .await
+                    .map_err(write)?;
+            }
+            for (key, record) in &work.bases {
+                let id = JsValue::from_str(&format!("{BASE_PREFIX}{key}"));
+                match record {
+                    Some(record) => {
+                        let value: JsValue = Uint8Array::from(record.as_slice()).into();
+                        sync.put(&value, Some(&id)).await.map_err(write)?;
+                    }
+                    None => sync.delete(id).await.map_err(write)?,
+                }
+            }
+            if let Some(position) = work.position {
+                let value = JsValue::from(position as f64);
+                sync.put(&value, Some(&JsValue::from_str(POSITION_KEY)))
+                    .await
+                    .map_err(write)?;
+            }
+        }
         let result = tx.done().await.map_err(write)?;
         if result.is_committed() {
             Ok(())

@@ -17,6 +17,7 @@ use crate::core::registry::Priority;
 use crate::core::{CoreError, Engine};
 use crate::wasm::clock::JsClock;
 use crate::wasm::errors::{to_js, IntoJsResult};
+use crate::wasm::network::{self, reject_waiters, sync_now};
 use crate::wasm::persister::{fail_all, schedule, when_persisted, Shared};
 use crate::wasm::storage::IdbStorage;
 
@@ -25,6 +26,12 @@ use crate::wasm::storage::IdbStorage;
 pub struct SyncCore {
     shared: Rc<Shared>,
     ready: Promise,
+}
+
+/// Options of the constructor that are not part of the JSON config.
+struct Start {
+    token: JsValue,
+    online: bool,
 }
 
 fn parse_json(text: &str, what: &str) -> Result<Value, JsValue> {
@@ -48,20 +55,24 @@ fn random_client_id() -> String {
 
 #[wasm_bindgen]
 impl SyncCore {
-    /// Validates the config (JSON, without `token`) and starts loading cached state.
-    /// `on_async` is called with no arguments when background work queued deliveries.
+    /// Validates the config (JSON, without `token`) and starts loading cached state, then
+    /// syncing when `url` is set. `token` is `null`, a string or a function; `online` is
+    /// `navigator.onLine`. `on_async` is called with no arguments when background work
+    /// queued deliveries.
     #[wasm_bindgen(constructor)]
-    pub fn new(config_json: &str, on_async: Function) -> Result<SyncCore, JsValue> {
+    pub fn new(
+        config_json: &str,
+        token: JsValue,
+        online: bool,
+        on_async: Function,
+    ) -> Result<SyncCore, JsValue> {
         let config = Config::parse(&parse_json(config_json, "config")?).js()?;
-        if config.url.is_some() {
-            return Err(to_js(&CoreError::type_error(
-                "INVALID_CONFIG",
-                "config.url: network sync is not part of this build yet; use url: null",
-            )));
-        }
-        let engine = Engine::new(config, &random_client_id(), Box::new(JsClock));
+        let mut engine = Engine::new(config, &random_client_id(), Box::new(JsClock));
+        let networked = engine.config().url.is_some();
+        engine.set_journal(networked);
         let shared = Shared::new(engine, on_async);
-        let ready = future_to_promise(load(Rc::clone(&shared)));
+        let start = networked.then_some(Start { token, online });
+        let ready = future_to_promise(load(Rc::clone(&shared), start));
         Ok(SyncCore { shared, ready })
     }
 
@@ -74,7 +85,23 @@ impl SyncCore {
     /// `sync.status`.
     #[wasm_bindgen(getter)]
     pub fn status(&self) -> String {
-        self.shared.status.get().to_owned()
+        match self.shared.sync.borrow().as_ref() {
+            Some(sync) => sync.status().name().to_owned(),
+            None => self.shared.status.get().to_owned(),
+        }
+    }
+
+    /// `sync.sync()`: a promise that resolves once the server acknowledged every change
+    /// made so far.
+    pub fn sync(&self) -> Result<Promise, JsValue> {
+        self.check_open()?;
+        Ok(sync_now(&self.shared))
+    }
+
+    /// The browser's `online` / `offline` events.
+    #[wasm_bindgen(js_name = setOnline)]
+    pub fn set_online(&self, online: bool) {
+        network::run(&self.shared, |sync, engine| sync.set_online(engine, online));
     }
 
     /// This client's id.
@@ -88,7 +115,14 @@ impl SyncCore {
         f: impl FnOnce(&mut Engine) -> Result<Version, CoreError>,
     ) -> Result<f64, JsValue> {
         self.check_open()?;
-        let applied = f(&mut self.shared.engine.borrow_mut()).js()?;
+        let applied = {
+            let mut engine = self.shared.engine.borrow_mut();
+            let applied = f(&mut engine).js()?;
+            if let Some(sync) = self.shared.sync.borrow_mut().as_mut() {
+                sync.local(&mut engine);
+            }
+            applied
+        };
         schedule(&self.shared);
         Ok(applied as f64)
     }
@@ -168,13 +202,13 @@ impl SyncCore {
     /// `getState(path, { withMetadata: true })` as JSON, or `undefined`.
     #[wasm_bindgen(js_name = getStateWithMetadata)]
     pub fn get_state_with_metadata(&self, path: &str) -> Result<Option<String>, JsValue> {
-        Ok(self
-            .shared
-            .engine
-            .borrow()
-            .get_with_metadata(path)
-            .js()?
-            .map(|m| to_json(&m)))
+        let engine = self.shared.engine.borrow();
+        let sync = self.shared.sync.borrow();
+        Ok(engine.get_with_metadata(path).js()?.map(|mut m| {
+            let key = path.split('.').next().unwrap_or(path);
+            m.pending = sync.as_ref().is_some_and(|s| s.replica().has_pending(key));
+            to_json(&m)
+        }))
     }
 
     /// `getHistory(key)` as JSON.
@@ -260,6 +294,12 @@ impl SyncCore {
         future_to_promise(async move {
             // A failed load has nothing to flush; its error was already reported.
             let _ = wasm_bindgen_futures::JsFuture::from(ready).await;
+            network::run(&shared, |sync, engine| sync.shutdown(engine));
+            let closed = CoreError::network(
+                "CLOSED",
+                "the instance was closed before the server acknowledged",
+            );
+            reject_waiters(&shared, &closed);
             let flushed = wasm_bindgen_futures::JsFuture::from(when_persisted(&shared)).await;
             shared.closed.set(true);
             if let Some(storage) = shared.storage.borrow_mut().take() {
@@ -272,24 +312,37 @@ impl SyncCore {
     }
 }
 
-async fn load(shared: Rc<Shared>) -> Result<JsValue, JsValue> {
+async fn load(shared: Rc<Shared>, start: Option<Start>) -> Result<JsValue, JsValue> {
     let offline = shared.engine.borrow().config().offline.clone();
-    if !offline.enabled {
-        shared.engine.borrow_mut().skip_restore();
-        shared.status.set("synced");
-        return Ok(JsValue::UNDEFINED);
-    }
     let result = async {
+        if !offline.enabled {
+            shared.engine.borrow_mut().skip_restore();
+            return Ok(None);
+        }
         let storage = IdbStorage::open(&offline.db_name).await?;
-        let snapshot = storage.load().await?;
+        let (snapshot, outbox) = storage.load().await?;
         shared.engine.borrow_mut().restore(snapshot)?;
-        Ok::<_, CoreError>(storage)
+        Ok::<_, CoreError>(Some((storage, outbox)))
     }
     .await;
     match result {
-        Ok(storage) => {
-            *shared.storage.borrow_mut() = Some(Rc::new(storage));
+        Ok(loaded) => {
+            let outbox = loaded.map(|(storage, outbox)| {
+                *shared.storage.borrow_mut() = Some(Rc::new(storage));
+                outbox
+            });
             shared.status.set("synced");
+            if let Some(start) = start {
+                if !shared.closed.get() {
+                    let sync = network::build(&shared, start.token);
+                    *shared.sync.borrow_mut() = Some(sync);
+                    network::run(&shared, |sync, engine| {
+                        sync.restore(engine, outbox.unwrap_or_default());
+                        sync.local(engine);
+                        sync.start(engine, start.online);
+                    });
+                }
+            }
             schedule(&shared);
             shared.notify_async();
             Ok(JsValue::UNDEFINED)

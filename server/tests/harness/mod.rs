@@ -14,7 +14,9 @@ use serde_json::{json, Value};
 use srvra_sync::core::clock::SystemClock;
 use srvra_sync::core::config::Config;
 use srvra_sync::core::engine::Snapshot;
-use srvra_sync::core::sync::{Io, OutboxLoad, OutboxStore, OutboxWork, Status, SyncClient, Timer, Timers, Transport};
+use srvra_sync::core::sync::{
+    Io, OutboxLoad, OutboxStore, OutboxWork, Status, SyncClient, Timer, Timers, Transport,
+};
 use srvra_sync::core::Engine;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
@@ -161,7 +163,11 @@ impl Peer {
             };
             let load = OutboxLoad {
                 ops: s.ops.values().cloned().collect(),
-                bases: s.bases.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                bases: s
+                    .bases
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
                 position: s.position,
             };
             (snapshot, load)
@@ -280,7 +286,11 @@ impl Peer {
 
     /// A key's value, or JSON null.
     pub fn get(&self, key: &str) -> Value {
-        self.engine.get_state(key).expect("path").cloned().unwrap_or(Value::Null)
+        self.engine
+            .get_state(key)
+            .expect("path")
+            .cloned()
+            .unwrap_or(Value::Null)
     }
 
     pub fn status(&self) -> Status {

@@ -54,10 +54,12 @@ impl Engine {
             return kind;
         }
         match &kind {
-            OpKind::Set(new) => match value_at(previous, fields).and_then(|old| delta::diff(old, new)) {
-                Some(patch) => OpKind::Patch(patch),
-                None => kind,
-            },
+            OpKind::Set(new) => {
+                match value_at(previous, fields).and_then(|old| delta::diff(old, new)) {
+                    Some(patch) => OpKind::Patch(patch),
+                    None => kind,
+                }
+            }
             _ => kind,
         }
     }

@@ -7,7 +7,9 @@ use serde_json::{json, Value};
 use crate::core::config::Config;
 use crate::core::event_bus::EventType;
 use crate::core::operation::Operation;
-use crate::core::protocol::{close, decode, encode, ClientMessage, Limits, ServerMessage, PROTOCOL_VERSION};
+use crate::core::protocol::{
+    close, decode, encode, ClientMessage, Limits, ServerMessage, PROTOCOL_VERSION,
+};
 use crate::core::sync::backoff;
 use crate::core::sync::io::{OutboxStore, Timer, Timers, Transport};
 use crate::core::sync::outbox::OutboxLoad;
@@ -148,7 +150,9 @@ impl SyncClient {
 
     /// Connection `id` is open; `token` is the credential resolved for it.
     pub fn opened(&mut self, engine: &mut Engine, id: u64, token: Option<String>) {
-        let Some(connection) = self.current(id) else { return };
+        let Some(connection) = self.current(id) else {
+            return;
+        };
         if connection.phase != Phase::Opening {
             return;
         }
@@ -297,8 +301,14 @@ impl SyncClient {
                 ..
             } => {
                 if protocol != u32::from(PROTOCOL_VERSION) {
-                    self.io.transport.close(close::UNSUPPORTED_PROTOCOL, "protocol");
-                    self.lost(engine, close::UNSUPPORTED_PROTOCOL, "the server speaks another protocol version");
+                    self.io
+                        .transport
+                        .close(close::UNSUPPORTED_PROTOCOL, "protocol");
+                    self.lost(
+                        engine,
+                        close::UNSUPPORTED_PROTOCOL,
+                        "the server speaks another protocol version",
+                    );
                     return;
                 }
                 if let Some(c) = self.connection.as_mut() {
@@ -359,7 +369,8 @@ impl SyncClient {
                 }
             }
             ServerMessage::Error { code, message, .. } => {
-                let payload = json!({ "phase": "server", "error": error_json("network", &code, &message) });
+                let payload =
+                    json!({ "phase": "server", "error": error_json("network", &code, &message) });
                 engine.emit(EventType::SyncError, payload, None);
             }
         }
@@ -439,7 +450,9 @@ impl SyncClient {
             self.io.transport.send(frame);
             return;
         }
-        let ClientMessage::Changes { mut ops, .. } = message else { return };
+        let ClientMessage::Changes { mut ops, .. } = message else {
+            return;
+        };
         if atomic || count == 1 {
             let message = format!(
                 "{} bytes is over the server's frame limit of {}",
@@ -453,7 +466,13 @@ impl SyncClient {
         self.send_changes(engine, second, false);
     }
 
-    fn drop_unsendable(&mut self, engine: &mut Engine, ops: Vec<Operation>, code: &str, message: &str) {
+    fn drop_unsendable(
+        &mut self,
+        engine: &mut Engine,
+        ops: Vec<Operation>,
+        code: &str,
+        message: &str,
+    ) {
         for op in ops {
             if let Some(op) = self.replica.reject(engine, &op.id) {
                 rejected_event(engine, &op, error_json("validation", code, message));

@@ -15,7 +15,11 @@ use crate::core::history::present;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Base {
     /// The value, `None` when absent or deleted.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub value: Option<Arc<Value>>,
     /// The server's version of the key.
     pub version: u64,
@@ -69,6 +73,9 @@ pub fn encode_record<T: Serialize>(value: &T, threshold: Option<usize>) -> Vec<u
 pub fn decode_record<T: serde::de::DeserializeOwned>(record: &[u8]) -> Result<T> {
     let body = unpack(record)?;
     rmp_serde::from_slice(&body).map_err(|e| {
-        CoreError::storage("CORRUPT_RECORD", format!("outbox record does not decode: {e}"))
+        CoreError::storage(
+            "CORRUPT_RECORD",
+            format!("outbox record does not decode: {e}"),
+        )
     })
 }

@@ -124,7 +124,7 @@ impl Replica {
 
     /// Whether every change up to sequence `seq` has been acknowledged (or rejected).
     pub fn settled_through(&self, seq: u64) -> bool {
-        self.pending.front().is_none_or(|p| p.op.id.seq > seq)
+        self.pending.front().map_or(true, |p| p.op.id.seq > seq)
     }
 
     /// The highest sequence recorded so far (0: none).
@@ -274,7 +274,9 @@ impl Replica {
             .filter(|p| p.op.id.seq <= seq)
             .map(|p| p.op.id.clone())
             .collect();
-        ids.iter().filter_map(|id| self.forget(engine, id)).collect()
+        ids.iter()
+            .filter_map(|id| self.forget(engine, id))
+            .collect()
     }
 
     /// One part of a snapshot; the last part replaces the confirmed state. Pending
@@ -293,7 +295,11 @@ impl Replica {
         }
         let entries = std::mem::take(&mut self.snapshot);
         let mut keys: Vec<String> = Vec::new();
-        while self.pending.front().is_some_and(|p| p.op.id.seq <= processed) {
+        while self
+            .pending
+            .front()
+            .is_some_and(|p| p.op.id.seq <= processed)
+        {
             if let Some(p) = self.pending.pop_front() {
                 self.work.deletes.push(p.op.id.seq);
                 self.uncount(&p.op.key);
@@ -321,7 +327,13 @@ impl Replica {
         self.advance(position);
     }
 
-    fn set_confirmed(&mut self, engine: &mut Engine, key: String, value: Option<Arc<Value>>, version: u64) {
+    fn set_confirmed(
+        &mut self,
+        engine: &mut Engine,
+        key: String,
+        value: Option<Arc<Value>>,
+        version: u64,
+    ) {
         self.received += 1;
         if self.bases.contains_key(&key) {
             self.bases.insert(key.clone(), Base { value, version });
@@ -427,7 +439,14 @@ impl Replica {
 
     /// Writes a key's view (base plus its pending changes) into the engine; drops the
     /// base once nothing is pending for the key.
-    fn settle(&mut self, engine: &mut Engine, key: &str, fields: Vec<String>, by: Arc<str>, at: f64) {
+    fn settle(
+        &mut self,
+        engine: &mut Engine,
+        key: &str,
+        fields: Vec<String>,
+        by: Arc<str>,
+        at: f64,
+    ) {
         let Some(base) = self.bases.get(key) else {
             return;
         };
