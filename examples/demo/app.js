@@ -1,9 +1,15 @@
-// The demo: a task board whose state lives in srvra-sync. It shows the state, the history
-// of the `board` key with rollback, and the events as they happen.
+// The demo: a shared task board whose state lives in srvra-sync and syncs through the
+// reference server that serves this page. It shows the connection status and outbox
+// length, the state, the history of the `board` key with rollback, and the events.
 import { SrvraDataSync } from 'srvra-sync';
 
 const $ = (id) => document.getElementById(id);
-const sync = new SrvraDataSync({ offline: { dbName: 'srvra-demo' }, historySize: 20 });
+// Each tab keeps its own cache and outbox (tabs sharing one database would share one
+// client id); the id survives reloads of the tab.
+const tab = sessionStorage.getItem('srvra-demo-tab') ?? crypto.randomUUID().slice(0, 8);
+sessionStorage.setItem('srvra-demo-tab', tab);
+const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/sync`;
+const sync = new SrvraDataSync({ url, room: 'demo', offline: { dbName: `srvra-demo-${tab}` }, historySize: 20 });
 const sm = sync.stateManager;
 
 function text(tag, content, className) {
@@ -48,10 +54,16 @@ function renderHistory() {
 
 function renderState() {
   $('state').textContent = JSON.stringify(Object.fromEntries(sm.keys().map((k) => [k, sm.getState(k)])), null, 2);
+  renderStatus();
+}
+
+function renderStatus() {
   const stats = sync.getStatistics();
-  $('stats').textContent = `${stats.operations} ops · ${stats.keys} keys · ${stats.storageWrites} IndexedDB writes`;
   $('status').textContent = sync.status;
   $('status').className = `badge ${sync.status}`;
+  $('outbox').textContent = `outbox: ${stats.outboxLength}`;
+  const rtt = stats.lastRoundTripMs == null ? '' : ` · ping ${stats.lastRoundTripMs.toFixed(0)} ms`;
+  $('stats').textContent = `${stats.operations} ops · ${stats.keys} keys · ${stats.remoteOperations} received${rtt}`;
 }
 
 function render() {
@@ -68,6 +80,16 @@ sync.eventBus.subscribe('data-change', (change, meta) => {
 sync.eventBus.subscribe('sync-error', ({ phase, error }) => {
   $('events').prepend(text('li', `sync-error (${phase}): ${error.message}`));
 });
+sync.eventBus.subscribe('network-status', (status, meta) => {
+  $('events').prepend(text('li', `network: ${status} (${meta.detail})`));
+  renderStatus();
+});
+sync.eventBus.subscribe('reconnecting', ({ attempt, delay }) => {
+  $('events').prepend(text('li', `reconnecting: attempt ${attempt} in ${delay} ms`));
+  renderStatus();
+});
+sync.eventBus.subscribe('sync-complete', renderStatus);
+setInterval(renderStatus, 1000);
 
 $('add').addEventListener('submit', (event) => {
   event.preventDefault();

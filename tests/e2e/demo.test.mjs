@@ -1,0 +1,54 @@
+// The demo `npm start` serves: the task board from the real server, two browser contexts
+// editing the same board live, with the status and outbox indicator.
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { launchChromium } from '../../scripts/browser.mjs';
+import { root } from './harness.mjs';
+import { startSyncServer } from './sync-server.mjs';
+
+let server;
+let browser;
+let site;
+
+before(async () => {
+  site = mkdtempSync(join(tmpdir(), 'srvra-demo-site-'));
+  cpSync(join(root, 'examples/demo'), site, { recursive: true });
+  cpSync(join(root, 'pkg'), join(site, 'pkg'), { recursive: true });
+  server = await startSyncServer(['--static', site]);
+  browser = await launchChromium();
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  rmSync(site, { recursive: true, force: true });
+});
+
+test('two contexts edit the demo board live and see status and outbox', async () => {
+  const pages = [];
+  for (let i = 0; i < 2; i++) {
+    const page = await (await browser.newContext()).newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e));
+    await page.goto(`${server.http}/`);
+    await page.waitForFunction(() => window.demo?.sync.status === 'synced', null, { timeout: 20_000 });
+    pages.push({ page, errors });
+  }
+  const [a, b] = pages;
+  await a.page.fill('#title', 'buy milk');
+  await a.page.click('#add button');
+  await b.page.waitForFunction(() => document.querySelector('#tasks')?.textContent.includes('buy milk'));
+  await b.page.click('#tasks input[type=checkbox]');
+  await a.page.waitForFunction(() => document.querySelector('#tasks li')?.className === 'done');
+  await a.page.context().setOffline(true);
+  await a.page.fill('#title', 'offline task');
+  await a.page.click('#add button');
+  await a.page.waitForFunction(() => document.querySelector('#outbox').textContent === 'outbox: 1');
+  assert.equal(await a.page.textContent('#status'), 'offline');
+  await a.page.context().setOffline(false);
+  await b.page.waitForFunction(() => document.querySelector('#tasks')?.textContent.includes('offline task'));
+  await a.page.waitForFunction(() => document.querySelector('#outbox').textContent === 'outbox: 0');
+  assert.deepEqual([...a.errors, ...b.errors], []);
+});
