@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { launchChromium } from '../scripts/browser.mjs';
 import { startStaticServer } from '../scripts/static-server.mjs';
+import { runNetworkBench } from './network.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const peers = mkdtempSync(join(tmpdir(), 'srvra-bench-'));
@@ -17,6 +18,11 @@ const peers = mkdtempSync(join(tmpdir(), 'srvra-bench-'));
 await build({
   stdin: { contents: "export * from 'yjs';", resolveDir: root },
   bundle: true, minify: true, format: 'esm', outfile: join(peers, 'yjs.js'), logLevel: 'warning',
+});
+// Yjs with the y-websocket client, for the network benchmarks.
+await build({
+  stdin: { contents: "export * from 'yjs'; export { WebsocketProvider } from 'y-websocket';", resolveDir: root },
+  bundle: true, minify: true, format: 'esm', outfile: join(peers, 'yjs-websocket.js'), logLevel: 'warning',
 });
 
 function sizes(files) {
@@ -74,6 +80,7 @@ try {
   console.log('\nPackage size (wasm + JS)        raw          gzip -9');
   console.log(`srvra-sync pkg/                 ${pad(num(ours.raw), 13)}${num(ours.gzip)}   (wasm alone: ${num(wasmOnly.raw)} raw, ${num(wasmOnly.gzip)} gzip)`);
   console.log(`Yjs (esbuild --minify bundle)   ${pad(num(yjs.raw), 13)}${num(yjs.gzip)}`);
+  await runNetworkBench({ root, browser, pageUrl: server.url });
   // Server load: native clients over real WebSockets on 127.0.0.1 (server/examples/loadgen.rs).
   console.log('\nServer load (200 clients in one room, 10 messages x 100 changes each, as fast as acks allow)');
   execFileSync('cargo', ['run', '--quiet', '--release', '-p', 'srvra-sync-server', '--example', 'loadgen', '--', '200', '10', '100'], {

@@ -204,7 +204,8 @@ fn every_mutation_is_recorded_as_an_operation() {
 fn set_state_of_an_object_records_only_the_changed_leaves() {
     let mut e = engine();
     e.set_journal(true);
-    e.set_state("doc", json!({"a": 1, "b": {"c": 2}, "d": 3})).unwrap();
+    e.set_state("doc", json!({"a": 1, "b": {"c": 2}, "d": 3}))
+        .unwrap();
     e.set_state("doc", json!({"a": 1, "b": {"c": 5}})).unwrap();
     let ops: Vec<_> = e.take_operations().into_iter().map(|r| r.op).collect();
     let wire = serde_json::to_value(&ops[1]).unwrap();
@@ -212,13 +213,18 @@ fn set_state_of_an_object_records_only_the_changed_leaves() {
         wire["kind"],
         json!({ "patch": [{ "path": ["b", "c"], "value": 5 }, { "path": ["d"] }] })
     );
-    assert_eq!(e.get_state("doc").unwrap(), Some(&json!({"a": 1, "b": {"c": 5}})));
+    assert_eq!(
+        e.get_state("doc").unwrap(),
+        Some(&json!({"a": 1, "b": {"c": 5}}))
+    );
 
     let mut plain = engine_with(Config::parse(&json!({ "enableDeltaUpdates": false })).unwrap());
     plain.set_journal(true);
     plain.set_state("doc", json!({"a": 1})).unwrap();
     plain.set_state("doc", json!({"a": 2})).unwrap();
     let ops = plain.take_operations();
-    assert!(matches!(ops[1].op.kind, srvra_sync::core::operation::OpKind::Set(_)));
+    assert!(matches!(
+        ops[1].op.kind,
+        srvra_sync::core::operation::OpKind::Set(_)
+    ));
 }
-

@@ -195,6 +195,10 @@ async fn a_wrong_token_stops_retrying_with_an_error() {
     let server = common::server(dir.path(), |c| c.auth_token = Some("right".into())).await;
     let mut a = Peer::new(config(server.addr, "r", "a"), fresh(), false);
     a.token = Some("wrong".into());
+    let errors = a.engine.on(
+        srvra_sync::core::event_bus::EventType::SyncError,
+        srvra_sync::core::registry::Priority::Normal,
+    );
     a.sync.set_online(&mut a.engine, true);
     a.until(10, |p| p.status() == Status::Error).await;
     a.idle(400).await;
@@ -204,6 +208,15 @@ async fn a_wrong_token_stops_retrying_with_an_error() {
         0,
         "a fatal close is not retried"
     );
+    let reported = serde_json::to_value(a.engine.take_dispatches()).unwrap();
+    let errors: Vec<_> = reported
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["ids"] == json!([errors]))
+        .collect();
+    assert_eq!(errors.len(), 1, "reported once: {errors:?}");
+    assert_eq!(errors[0]["payload"]["error"]["code"], "UNAUTHORIZED");
 
     let mut ok = Peer::new(config(server.addr, "r", "b"), fresh(), false);
     ok.token = Some("right".into());

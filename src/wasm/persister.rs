@@ -1,11 +1,10 @@
 //! Coalesced persistence: mutations mark shards dirty and the sync loop queues outbox
-//! work; one flush task per macrotask writes both in a single IndexedDB transaction,
+//! work; one flush per task (run as a microtask) writes both in a single IndexedDB transaction,
 //! settles `whenPersisted` promises and tells the loop which changes are now durable.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use gloo_timers::future::TimeoutFuture;
 use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::spawn_local;
@@ -41,6 +40,7 @@ pub struct Shared {
     pub outbox: RefCell<Vec<OutboxWork>>,
     /// `sync.sync()` promises.
     pub sync_waiters: RefCell<Vec<SyncWaiter>>,
+    persist: bool,
     scheduled: Cell<bool>,
     persisted: Cell<u64>,
     waiters: RefCell<Vec<Waiter>>,
@@ -50,6 +50,7 @@ impl Shared {
     /// Shared state around an engine.
     pub fn new(engine: Engine, on_async: Function) -> Rc<Self> {
         Rc::new(Self {
+            persist: engine.config().offline.enabled,
             engine: RefCell::new(engine),
             storage: RefCell::new(None),
             on_async,
@@ -72,8 +73,10 @@ impl Shared {
         }
     }
 
+    /// Whether state is cached in IndexedDB (read once: the engine may be borrowed when
+    /// this is asked, e.g. while the sync loop queues outbox work during a mutation).
     fn persistence_enabled(&self) -> bool {
-        self.engine.borrow().config().offline.enabled
+        self.persist
     }
 }
 
@@ -108,7 +111,8 @@ pub fn when_persisted(shared: &Rc<Shared>) -> Promise {
 }
 
 async fn flush(shared: Rc<Shared>) {
-    TimeoutFuture::new(0).await;
+    // After the current task's synchronous code: everything it changed goes in one write.
+    let _ = wasm_bindgen_futures::JsFuture::from(Promise::resolve(&JsValue::UNDEFINED)).await;
     loop {
         let storage = shared.storage.borrow().clone();
         let state = shared.engine.borrow_mut().take_persist_work();

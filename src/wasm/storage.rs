@@ -2,6 +2,10 @@
 //! per pending change, keyed by sequence) and the sync record (confirmed position and the
 //! confirmed value of keys with pending changes).
 
+use std::future::Future;
+use std::pin::Pin;
+
+use futures_util::future::join_all;
 use js_sys::Uint8Array;
 use rexie::{ObjectStore, Rexie, TransactionMode};
 use wasm_bindgen::JsValue;
@@ -100,7 +104,9 @@ impl IdbStorage {
         Ok((snapshot, outbox))
     }
 
-    /// Writes changed shards, the meta record and outbox work in one transaction.
+    /// Writes changed shards, the meta record and outbox work in one transaction. All
+    /// requests are issued at once, in order (IndexedDB runs them in that order), and
+    /// awaited together: one round trip instead of one per request.
     pub async fn write(
         &self,
         state: Option<&PersistWork>,
@@ -111,57 +117,40 @@ impl IdbStorage {
             .db
             .transaction(&ALL, TransactionMode::ReadWrite)
             .map_err(write)?;
-        if let Some(work) = state {
-            let records = work.shards.iter().map(|(index, record)| {
-                (
-                    Uint8Array::from(record.as_slice()).into(),
-                    Some(JsValue::from(*index)),
-                )
-            });
-            tx.store(SHARDS)
-                .map_err(write)?
-                .put_all(records)
-                .await
-                .map_err(write)?;
-            let meta = JsValue::from_str(&work.meta);
-            tx.store(META)
-                .map_err(write)?
-                .put(&meta, Some(&JsValue::from_str(META_KEY)))
-                .await
-                .map_err(write)?;
-        }
+        let shards = tx.store(SHARDS).map_err(write)?;
+        let meta = tx.store(META).map_err(write)?;
         let ops = tx.store(OUTBOX).map_err(write)?;
         let sync = tx.store(SYNC).map_err(write)?;
+        let mut requests: Vec<Request<'_>> = Vec::new();
+        if let Some(work) = state {
+            for (index, record) in &work.shards {
+                requests.push(put(&shards, bytes(record), JsValue::from(*index)));
+            }
+            let meta_value = JsValue::from_str(&work.meta);
+            requests.push(put(&meta, meta_value, JsValue::from_str(META_KEY)));
+        }
         for work in outbox {
             // Puts before deletes: a change acknowledged within one flush ends up removed.
-            let puts = work.puts.iter().map(|(seq, record)| {
-                (
-                    Uint8Array::from(record.as_slice()).into(),
-                    Some(JsValue::from(*seq as f64)),
-                )
-            });
-            ops.put_all(puts).await.map_err(write)?;
+            for (seq, record) in &work.puts {
+                requests.push(put(&ops, bytes(record), JsValue::from(*seq as f64)));
+            }
             for seq in &work.deletes {
-                ops.delete(JsValue::from(*seq as f64))
-                    .await
-                    .map_err(write)?;
+                requests.push(delete(&ops, JsValue::from(*seq as f64)));
             }
             for (key, record) in &work.bases {
                 let id = JsValue::from_str(&format!("{BASE_PREFIX}{key}"));
-                match record {
-                    Some(record) => {
-                        let value: JsValue = Uint8Array::from(record.as_slice()).into();
-                        sync.put(&value, Some(&id)).await.map_err(write)?;
-                    }
-                    None => sync.delete(id).await.map_err(write)?,
-                }
+                requests.push(match record {
+                    Some(record) => put(&sync, bytes(record), id),
+                    None => delete(&sync, id),
+                });
             }
             if let Some(position) = work.position {
                 let value = JsValue::from(position as f64);
-                sync.put(&value, Some(&JsValue::from_str(POSITION_KEY)))
-                    .await
-                    .map_err(write)?;
+                requests.push(put(&sync, value, JsValue::from_str(POSITION_KEY)));
             }
+        }
+        for result in join_all(requests).await {
+            result.map_err(write)?;
         }
         let result = tx.done().await.map_err(write)?;
         if result.is_committed() {
@@ -178,6 +167,21 @@ impl IdbStorage {
     pub fn close(self) {
         self.db.close();
     }
+}
+
+/// One pending IndexedDB request of a write.
+type Request<'a> = Pin<Box<dyn Future<Output = Result<(), rexie::Error>> + 'a>>;
+
+fn put<'a>(store: &'a rexie::Store, value: JsValue, key: JsValue) -> Request<'a> {
+    Box::pin(async move { store.put(&value, Some(&key)).await.map(|_| ()) })
+}
+
+fn delete(store: &rexie::Store, key: JsValue) -> Request<'_> {
+    Box::pin(store.delete(key))
+}
+
+fn bytes(record: &[u8]) -> JsValue {
+    Uint8Array::from(record).into()
 }
 
 /// A shard record's bytes (records are stored as `Uint8Array`; anything else reads as an

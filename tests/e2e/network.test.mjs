@@ -206,3 +206,44 @@ test('garbage, truncated and oversized frames are rejected while others keep syn
   await a.context.close();
   await b.context.close();
 });
+
+test('without IndexedDB (offline.enabled: false) changes still sync', async () => {
+  const { page, context } = await openSdkPage(env);
+  const b = await peer('memory', 'b-memory');
+  await page.evaluate(async ({ url, fast }) => {
+    const sync = new sdk.SrvraDataSync({ url, room: 'memory', offline: { enabled: false }, ...fast });
+    await sync.ready;
+    sync.setState('from-memory', { ok: true });
+    sync.stateManager.increment('n', 2);
+    await sync.sync();
+    window.sync = sync;
+  }, { url: server.ws, fast });
+  await waitFor(b.page, () => sync.getState('from-memory')?.ok === true && sync.getState('n') === 2);
+  await context.close();
+  await b.context.close();
+});
+
+test('a wrong token is a fatal NetworkError and retrying stops', async () => {
+  const guarded = await startSyncServer(['--auth-token', 'right']);
+  try {
+    const { page, context } = await openSdkPage(env);
+    const result = await page.evaluate(async ({ url, fast }) => {
+      const errors = [];
+      const sync = new sdk.SrvraDataSync({ url, token: () => Promise.resolve('wrong'), offline: { enabled: false }, ...fast });
+      sync.eventBus.subscribe('sync-error', ({ phase, error }) => errors.push({ phase, name: error.name, code: error.code, isError: error instanceof sdk.NetworkError }));
+      await sync.ready;
+      await new Promise((resolve) => {
+        const check = () => (sync.status === 'error' ? resolve() : setTimeout(check, 10));
+        check();
+      });
+      await new Promise((r) => setTimeout(r, 500));
+      return { status: sync.status, errors, reconnects: sync.getStatistics().reconnects };
+    }, { url: guarded.ws, fast });
+    assert.equal(result.status, 'error');
+    assert.deepEqual(result.errors, [{ phase: 'connect', name: 'NetworkError', code: 'UNAUTHORIZED', isError: true }]);
+    assert.equal(result.reconnects, 0);
+    await context.close();
+  } finally {
+    await guarded.stop();
+  }
+});

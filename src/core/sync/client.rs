@@ -69,6 +69,7 @@ pub struct SyncClient {
     nonce: u64,
     ping_at: f64,
     acked_since: u64,
+    server_reason: Option<String>,
 }
 
 impl SyncClient {
@@ -97,6 +98,7 @@ impl SyncClient {
             nonce: 0,
             ping_at: 0.0,
             acked_since: 0,
+            server_reason: None,
         }
     }
 
@@ -368,6 +370,14 @@ impl SyncClient {
                     self.io.timers.start(Timer::Heartbeat, interval);
                 }
             }
+            // A fatal error is reported once, with the close that follows it.
+            ServerMessage::Error {
+                fatal: true,
+                message,
+                ..
+            } => {
+                self.server_reason = Some(message);
+            }
             ServerMessage::Error { code, message, .. } => {
                 let payload =
                     json!({ "phase": "server", "error": error_json("network", &code, &message) });
@@ -507,11 +517,13 @@ impl SyncClient {
     /// The connection ended: stop for a fatal close, else schedule a reconnect.
     fn lost(&mut self, engine: &mut Engine, code: u16, reason: &str) {
         self.drop_connection();
+        let explained = self.server_reason.take();
         if self.stopped {
             return;
         }
         if close::is_fatal(code) {
             self.stopped = true;
+            let reason = explained.as_deref().unwrap_or(reason);
             let message = format!("the server refused this client (close {code}): {reason}");
             let error = CoreError::network(close::error_code(code), message);
             self.set_status(engine, Status::Error, close::error_code(code));

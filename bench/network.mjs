@@ -1,0 +1,99 @@
+// Network benchmarks for `npm run bench`: end-to-end latency (a change in tab A until tab
+// B's subscriber fires, through the local server) and catch-up of missed changes, for
+// srvra-sync with its reference server next to Yjs with y-websocket's server.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WebSocketServer } from 'ws';
+
+const require = createRequire(import.meta.url);
+
+/** y-websocket's reference relay server, in this process. */
+async function startYjsServer() {
+  const { setupWSConnection } = require('y-websocket/bin/utils');
+  const http = createServer((_, res) => res.end('ok'));
+  const wss = new WebSocketServer({ server: http });
+  wss.on('connection', (conn, req) => setupWSConnection(conn, req, { gc: true }));
+  await new Promise((resolve) => http.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `ws://127.0.0.1:${http.address().port}`,
+    close: () => new Promise((resolve) => { wss.close(); http.close(resolve); }),
+  };
+}
+
+/** The srvra-sync release server on a free port with a temporary data directory. */
+async function startSrvraServer(root) {
+  const data = mkdtempSync(join(tmpdir(), 'srvra-bench-data-'));
+  const child = spawn(join(root, 'target/release/srvra-sync-server'), ['--listen', '127.0.0.1:0', '--data', data], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const addr = await new Promise((resolve, reject) => {
+    child.stdout.on('data', (chunk) => {
+      const match = /listening on http:\/\/(\S+)/.exec(String(chunk));
+      if (match) resolve(match[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  return {
+    url: `ws://${addr}/sync`,
+    close: async () => {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+      rmSync(data, { recursive: true, force: true });
+    },
+  };
+}
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Runs the network benchmarks in `browser` against pages served at `pageUrl`. */
+export async function runNetworkBench({ root, browser, pageUrl, changes = 1000, missed = 10_000 }) {
+  const srvra = await startSrvraServer(root);
+  const yjs = await startYjsServer();
+  const rows = [];
+  try {
+    for (const lib of ['srvra', 'yjs']) {
+      const context = await browser.newContext();
+      const open = async () => {
+        const page = await context.newPage();
+        page.on('pageerror', (error) => console.error(`page error (${lib}):`, error.message));
+        await page.goto(`${pageUrl}/net.html${process.env.NOIDB ? "?noidb" : ""}`);
+        await page.waitForFunction(() => window.benchReady === true);
+        return page;
+      };
+      const [a, b, c] = [await open(), await open(), await open()];
+      const url = lib === 'srvra' ? srvra.url : yjs.url;
+      const room = `bench-${lib}`;
+      await b.evaluate(([l, o]) => window.listen(l, o), [lib, { url, room, db: `${lib}-b` }]);
+      const latencies = await a.evaluate(([l, o, n]) => window.sendAll(l, o, n), [lib, { url, room, db: `${lib}-a` }, changes]);
+      latencies.sort((x, y) => x - y);
+      const catchRoom = `catch-up-${lib}`;
+      await a.evaluate(([l, o, n]) => window.writeMany(l, o, n), [lib, { url, room: catchRoom, db: `${lib}-a2` }, missed]);
+      const catchUpMs = await c.evaluate(([l, o, n]) => window.catchUp(l, o, n), [lib, { url, room: catchRoom, db: `${lib}-c` }, missed]);
+      rows.push({
+        lib: lib === 'srvra' ? 'srvra-sync + srvra-sync-server' : 'Yjs + y-websocket server',
+        p50: percentile(latencies, 50),
+        p99: percentile(latencies, 99),
+        max: latencies[latencies.length - 1],
+        catchUpMs,
+      });
+      await context.close();
+    }
+  } finally {
+    await yjs.close();
+    await srvra.close();
+  }
+  const ms = (value) => `${value.toFixed(2)} ms`;
+  console.log(`\nNetwork, loopback, one run: latency = setState in tab A until tab B's subscriber fires (${changes} changes, one at a time); catch-up = a new client until it holds ${missed.toLocaleString('en-US')} changes it missed\n`);
+  console.log(`${'library'.padEnd(34)}${'p50'.padEnd(12)}${'p99'.padEnd(12)}${'max'.padEnd(12)}catch-up`);
+  console.log('-'.repeat(82));
+  for (const row of rows) {
+    console.log(`${row.lib.padEnd(34)}${ms(row.p50).padEnd(12)}${ms(row.p99).padEnd(12)}${ms(row.max).padEnd(12)}${ms(row.catchUpMs)}`);
+  }
+  return rows;
+}

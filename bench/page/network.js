@@ -1,0 +1,92 @@
+// Network benchmarks, run inside two tabs of one browser context: tab A changes state,
+// tab B's subscriber (or Yjs observer) reports when it saw the change over a
+// BroadcastChannel, with a timestamp on the clock both tabs share.
+import * as sdk from 'srvra-sync';
+import * as Y from '/peers/yjs-websocket.js';
+
+const now = () => performance.timeOrigin + performance.now();
+const channel = new BroadcastChannel('srvra-bench');
+
+function waitUntil(check) {
+  return new Promise((resolve) => {
+    const poll = () => (check() ? resolve() : setTimeout(poll, 2));
+    poll();
+  });
+}
+
+/** Opens a srvra-sync instance and waits until it is synced. */
+async function openSrvra({ url, room, db }) {
+  const sync = new sdk.SrvraDataSync({ url, room, offline: window.NOIDB ? { enabled: false } : { dbName: db } });
+  await sync.ready;
+  await waitUntil(() => sync.status === 'synced');
+  return sync;
+}
+
+/** Opens a Yjs doc on the y-websocket server and waits until it is synced. */
+async function openYjs({ url, room }) {
+  const doc = new Y.Doc();
+  const provider = new Y.WebsocketProvider(url, room, doc, { disableBc: true });
+  await new Promise((resolve) => provider.once('synced', resolve));
+  return { doc, provider, map: doc.getMap('m') };
+}
+
+/** Tab B: report every value of `lat` as it arrives. */
+window.listen = async (lib, options) => {
+  if (lib === 'srvra') {
+    const sync = await openSrvra(options);
+    sync.stateManager.subscribe('lat', (value) => channel.postMessage({ i: value, t: now() }));
+  } else {
+    const { map } = await openYjs(options);
+    map.observe((event) => {
+      if (event.keysChanged.has('lat')) channel.postMessage({ i: map.get('lat'), t: now() });
+    });
+  }
+};
+
+/** Tab A: `count` changes, one at a time; returns each one's latency in ms. */
+window.sendAll = async (lib, options, count) => {
+  const set = lib === 'srvra'
+    ? await openSrvra(options).then((sync) => (i) => sync.setState('lat', i))
+    : await openYjs(options).then(({ map }) => (i) => map.set('lat', i));
+  const latencies = [];
+  for (let i = 0; i < count; i++) {
+    const seen = new Promise((resolve) => {
+      channel.onmessage = ({ data }) => data.i === i && resolve(data.t);
+    });
+    const sent = now();
+    set(i);
+    latencies.push((await seen) - sent);
+  }
+  return latencies;
+};
+
+/** Writes `count` changes to distinct keys and waits until the server has them all. */
+window.writeMany = async (lib, options, count) => {
+  if (lib === 'srvra') {
+    const sync = await openSrvra(options);
+    for (let i = 0; i < count; i++) sync.setState(`k${i}`, { i, title: `task ${i}` });
+    await sync.sync();
+  } else {
+    const { map, provider } = await openYjs(options);
+    for (let i = 0; i < count; i++) map.set(`k${i}`, { i, title: `task ${i}` });
+    // The last update is flushed to the socket synchronously; wait until it was sent.
+    await waitUntil(() => provider.ws.bufferedAmount === 0);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+};
+
+/** A new client catching up on `count` changes: ms until it holds them all. */
+window.catchUp = async (lib, options, count) => {
+  const start = now();
+  if (lib === 'srvra') {
+    const sync = new sdk.SrvraDataSync({ url: options.url, room: options.room, offline: { dbName: options.db } });
+    await sync.ready;
+    await waitUntil(() => sync.status === 'synced' && sync.getState(`k${count - 1}`) !== undefined);
+  } else {
+    const { map } = await openYjs(options);
+    await waitUntil(() => map.size >= count);
+  }
+  return now() - start;
+};
+
+window.benchReady = true;
