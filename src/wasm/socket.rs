@@ -1,13 +1,13 @@
 //! The sync loop's [`Transport`] in the browser: a `gloo-net` WebSocket per connection.
-//! Each connection runs one task that resolves the token, opens the socket, forwards
-//! frames to the loop and reports the close; the task ends (and the socket closes) when
-//! the loop closes the connection.
+//! Each connection runs one task that resolves the token, waits for the socket to open,
+//! forwards frames to the loop and reports the close; the task ends (and the socket
+//! closes) when the loop closes the connection.
 
 use std::rc::Weak;
 
-use futures_channel::{mpsc, oneshot};
-use futures_util::future::{select, Either};
-use futures_util::{SinkExt, StreamExt};
+use futures_channel::oneshot;
+use futures_util::future::select;
+use futures_util::StreamExt;
 use gloo_net::websocket::futures::WebSocket;
 use gloo_net::websocket::{Message, State, WebSocketError};
 use js_sys::{Function, Promise};
@@ -19,9 +19,9 @@ use crate::core::sync::Transport;
 use crate::wasm::network::with_sync;
 use crate::wasm::persister::Shared;
 
-/// An open connection's handles: frames to send, and the signal that stops it.
+/// An open connection: the socket frames are sent on, and the signal that stops its task.
 struct Open {
-    frames: mpsc::UnboundedSender<Vec<u8>>,
+    socket: web_sys::WebSocket,
     _stop: oneshot::Sender<()>,
 }
 
@@ -46,26 +46,36 @@ impl BrowserSocket {
 
 impl Transport for BrowserSocket {
     fn open(&mut self, id: u64, url: &str) {
-        let (frames, outgoing) = mpsc::unbounded();
+        let socket = match web_sys::WebSocket::new(url) {
+            Ok(socket) => socket,
+            Err(e) => {
+                let shared = self.shared.clone();
+                let reason = describe(&e);
+                // Reported after this call returns: the loop is busy calling us.
+                spawn_local(async move { report_closed(&shared, id, close::ABNORMAL, reason) });
+                return;
+            }
+        };
         let (stop_tx, stop) = oneshot::channel();
         self.open = Some(Open {
-            frames,
+            socket: socket.clone(),
             _stop: stop_tx,
         });
         spawn_local(run(
             self.shared.clone(),
             id,
-            url.to_owned(),
+            socket,
             self.token.clone(),
-            outgoing,
             stop,
         ));
     }
 
     fn send(&mut self, frame: Vec<u8>) {
         if let Some(open) = &self.open {
-            // A closed channel means the connection is ending; its close is reported.
-            let _ = open.frames.unbounded_send(frame);
+            // Sent directly (gloo-net's sink wraps every frame in a Blob, which costs a
+            // read before it goes out). A failure means the socket is closing; the close
+            // event reports it.
+            let _ = open.socket.send_with_u8_array(&frame);
         }
     }
 
@@ -81,21 +91,22 @@ fn report_closed(shared: &Weak<Shared>, id: u64, code: u16, reason: String) {
     });
 }
 
+/// One connection: waits for the socket to open and the token, says so to the loop,
+/// forwards frames, and reports the close, until the loop drops the connection.
 async fn run(
     shared: Weak<Shared>,
     id: u64,
-    url: String,
+    socket: web_sys::WebSocket,
     token: JsValue,
-    mut outgoing: mpsc::UnboundedReceiver<Vec<u8>>,
     stop: oneshot::Receiver<()>,
 ) {
+    let mut ws = match WebSocket::try_from(socket) {
+        Ok(ws) => Box::pin(ws),
+        Err(e) => return report_closed(&shared, id, close::ABNORMAL, e.to_string()),
+    };
     let token = match resolve_token(token).await {
         Ok(token) => token,
         Err(message) => return report_closed(&shared, id, close::ABNORMAL, message),
-    };
-    let mut ws = match WebSocket::open(&url) {
-        Ok(ws) => Box::pin(ws),
-        Err(e) => return report_closed(&shared, id, close::ABNORMAL, e.to_string()),
     };
     // Ready once the socket left the connecting state, open or failed.
     let ready =
@@ -103,20 +114,10 @@ async fn run(
     if ready.is_ok() && matches!(ws.state(), State::Open) {
         with_sync(&shared, |sync, engine| sync.opened(engine, id, token));
     }
-    let (mut sink, mut stream) = ws.split();
-    let writer = async move {
-        while let Some(frame) = outgoing.next().await {
-            if sink.send(Message::Bytes(frame)).await.is_err() {
-                break;
-            }
-        }
-    };
-    let reader_shared = shared.clone();
     let reader = async move {
-        let shared = reader_shared;
         let mut code = close::ABNORMAL;
         let mut reason = String::from("connection lost");
-        while let Some(item) = stream.next().await {
+        while let Some(item) = ws.next().await {
             match item {
                 Ok(Message::Bytes(frame)) => {
                     with_sync(&shared, |sync, engine| sync.received(engine, id, &frame));
@@ -132,20 +133,10 @@ async fn run(
                 Err(_) => {}
             }
         }
-        (code, reason)
+        report_closed(&shared, id, code, reason);
     };
-    let work = select(Box::pin(reader), Box::pin(writer));
-    match select(work, stop).await {
-        // The loop closed this connection itself and no longer listens to it.
-        Either::Right(_) => {}
-        Either::Left((Either::Left(((code, reason), _)), _)) => {
-            report_closed(&shared, id, code, reason);
-        }
-        // Sending failed: the socket is gone.
-        Either::Left((Either::Right(_), _)) => {
-            report_closed(&shared, id, close::ABNORMAL, "send failed".into());
-        }
-    }
+    // When the loop drops the connection first, it no longer listens to it.
+    let _ = select(Box::pin(reader), stop).await;
 }
 
 /// The token for one connection attempt.
