@@ -1,15 +1,15 @@
-//! A room: the one order of accepted changes, the current state, the per-client
-//! watermarks that make delivery exactly-once, and the broadcast to the room's sessions.
-//! How a change that conflicts is decided lives in [`Room::decide`], in one place.
+//! A room: the one order of accepted changes, persisted, and the broadcast to the room's
+//! sessions. What is accepted, in which order, with what result (and how a conflicting
+//! change is decided) is the core's [`RoomState`], shared with the simulation.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use serde_json::Value;
-use srvra_sync::core::operation::{apply, OpId, OpKind, Operation};
+use srvra_sync::core::operation::{OpId, Operation};
 use srvra_sync::core::protocol::message::{Rejected, SnapshotEntry};
-use srvra_sync::core::protocol::{encode, Committed, ServerMessage};
+use srvra_sync::core::protocol::{encode, ServerMessage};
+use srvra_sync::core::room::{KeyState, RoomState};
 use tokio::sync::{broadcast, Mutex};
 
 use crate::db::{CommitBatch, Db, DbResult, KeyRow};
@@ -40,20 +40,6 @@ pub struct Outcome {
     pub rejected: Vec<Rejected>,
 }
 
-#[derive(Debug, Clone)]
-struct KeyState {
-    value: Option<Arc<Value>>,
-    version: u64,
-}
-
-#[derive(Debug)]
-struct RoomState {
-    head: u64,
-    compacted: u64,
-    keys: HashMap<String, KeyState>,
-    watermarks: HashMap<String, u64>,
-}
-
 /// One room.
 #[derive(Debug)]
 pub struct Room {
@@ -79,13 +65,11 @@ impl Room {
             .keys
             .into_iter()
             .map(|k| {
-                (
-                    k.key,
-                    KeyState {
-                        value: k.value,
-                        version: k.version,
-                    },
-                )
+                let state = KeyState {
+                    value: k.value,
+                    version: k.version,
+                };
+                (k.key, state)
             })
             .collect();
         let state = RoomState {
@@ -114,8 +98,7 @@ impl Room {
 
     /// Highest sequence of `client` processed so far (0: none).
     pub async fn watermark(&self, client: &str) -> u64 {
-        let state = self.state.lock().await;
-        state.watermarks.get(client).copied().unwrap_or(0)
+        self.state.lock().await.watermark(client)
     }
 
     /// Head and compaction point now.
@@ -130,37 +113,12 @@ impl Room {
     /// Every key at the current head.
     pub async fn snapshot(&self) -> (u64, Vec<SnapshotEntry>) {
         let state = self.state.lock().await;
-        let entries = state
-            .keys
-            .iter()
-            .map(|(key, k)| SnapshotEntry {
-                key: key.clone(),
-                value: k.value.clone(),
-                version: k.version,
-            })
-            .collect();
-        (state.head, entries)
+        (state.head, state.snapshot())
     }
 
-    /// The conflict decision: the value a change leaves at its key, given the key's
-    /// current state. For now the server applies changes in arrival order, so the later
-    /// arrival wins (last-write-wins); `increment` and `append` commute by construction.
-    /// Returns whether the change was based on an outdated version (a conflict).
-    fn decide(current: &KeyState, op: &Operation) -> Result<(Option<Arc<Value>>, bool), Rejected> {
-        let conflict = op.base_version < current.version
-            && !matches!(op.kind, OpKind::Increment(_) | OpKind::Append(_));
-        apply(current.value.as_ref(), &op.fields, &op.kind)
-            .map(|next| (next, conflict))
-            .map_err(|e| Rejected {
-                id: op.id.clone(),
-                code: e.code.into(),
-                message: e.message,
-            })
-    }
-
-    /// Applies a message's changes from `client`: drops ids it already applied, decides
-    /// the rest in order (an `atomic` message all or none), persists what was accepted in
-    /// one transaction, then acknowledges and publishes it.
+    /// Applies a message's changes from `client` as [`RoomState::decide_message`]
+    /// decides, persists what was accepted in one transaction, then acknowledges and
+    /// publishes it.
     pub async fn submit(
         &self,
         db: &Db,
@@ -171,128 +129,67 @@ impl Room {
         threshold: Option<usize>,
     ) -> DbResult<Outcome> {
         let mut state = self.state.lock().await;
-        let mut outcome = Outcome::default();
-        let watermark = state.watermarks.get(client).copied().unwrap_or(0);
-        let mut duplicates = Vec::new();
-        let mut fresh = Vec::new();
-        for op in ops {
-            if &*op.id.client != client {
-                outcome.rejected.push(Rejected {
-                    id: op.id.clone(),
-                    code: "FOREIGN_ID".into(),
-                    message: format!("change id belongs to client '{}'", op.id.client),
-                });
-            } else if op.id.seq <= watermark {
-                duplicates.push(op.id);
-            } else {
-                fresh.push(op);
-            }
-        }
-
-        let mut overlay: HashMap<&str, KeyState> = HashMap::new();
-        let mut accepted: Vec<&Operation> = Vec::new();
-        let mut conflicts = 0;
-        for op in &fresh {
-            let current = overlay
-                .get(op.key.as_str())
-                .or_else(|| state.keys.get(&op.key))
-                .cloned()
-                .unwrap_or(KeyState {
-                    value: None,
-                    version: 0,
-                });
-            match Self::decide(&current, op) {
-                Ok((value, conflict)) => {
-                    conflicts += u64::from(conflict);
-                    overlay.insert(
-                        &op.key,
-                        KeyState {
-                            value,
-                            version: current.version + 1,
-                        },
-                    );
-                    accepted.push(op);
-                }
-                Err(rejected) => outcome.rejected.push(rejected),
-            }
-        }
-        if atomic && accepted.len() != fresh.len() {
-            let code = "BATCH_REJECTED";
-            for op in accepted.drain(..) {
-                let message = "another change of this atomic batch could not apply".to_owned();
-                outcome.rejected.push(Rejected {
-                    id: op.id.clone(),
-                    code: code.into(),
-                    message,
-                });
-            }
-            overlay.clear();
-            conflicts = 0;
-        }
-
-        let first = state.head + 1;
-        let committed: Vec<Committed> = accepted
-            .iter()
-            .enumerate()
-            .map(|(i, op)| Committed {
-                position: first + i as u64,
-                op: (*op).clone(),
-            })
-            .collect();
-        let head = state.head + committed.len() as u64;
-        let new_watermark = fresh
-            .iter()
-            .map(|op| op.id.seq)
-            .max()
-            .filter(|seq| *seq > watermark);
-        if !committed.is_empty() || new_watermark.is_some() {
+        let decided = state.decide_message(client, ops, atomic);
+        if !decided.is_empty() {
             let batch = CommitBatch {
-                changes: committed.iter().map(|c| (c.position, &c.op)).collect(),
-                keys: overlay
+                changes: decided
+                    .committed
+                    .iter()
+                    .map(|c| (c.position, &c.op))
+                    .collect(),
+                keys: decided
+                    .keys
                     .iter()
                     .map(|(key, k)| KeyRow {
-                        key: (*key).to_owned(),
+                        key: key.clone(),
                         value: k.value.clone(),
                         version: k.version,
                     })
                     .collect(),
-                watermark: new_watermark.map(|seq| (client, seq)),
-                head,
+                watermark: decided.watermark.map(|seq| (client, seq)),
+                head: decided.head,
             };
             tokio::task::block_in_place(|| db.commit(&self.name, &batch))?;
         }
-
         // Persisted: now the in-memory state may move.
-        for (key, k) in overlay {
-            state.keys.insert(key.to_owned(), k);
-        }
-        state.head = head;
-        if let Some(seq) = new_watermark {
-            state.watermarks.insert(client.to_owned(), seq);
-        }
+        let first = state.head + 1;
+        state.apply(client, &decided);
+        let accepted = decided.committed.len() as u64;
         metrics
             .changes_accepted
-            .fetch_add(committed.len() as u64, Ordering::Relaxed);
+            .fetch_add(accepted, Ordering::Relaxed);
         metrics
             .changes_rejected
-            .fetch_add(outcome.rejected.len() as u64, Ordering::Relaxed);
-        metrics.conflicts.fetch_add(conflicts, Ordering::Relaxed);
-        outcome
-            .acks
-            .extend(committed.iter().map(|c| (c.op.id.clone(), c.position)));
-        for id in duplicates {
+            .fetch_add(decided.rejected.len() as u64, Ordering::Relaxed);
+        metrics
+            .conflicts
+            .fetch_add(decided.conflicts, Ordering::Relaxed);
+        let mut outcome = Outcome {
+            acks: decided
+                .committed
+                .iter()
+                .map(|c| (c.op.id.clone(), c.position))
+                .collect(),
+            rejected: decided.rejected,
+        };
+        for id in decided.duplicates {
             inc(&metrics.changes_duplicate);
             let position =
                 tokio::task::block_in_place(|| db.position_of(&self.name, &id.client, id.seq))?;
             outcome.acks.push((id, position.unwrap_or(0)));
         }
-        if !committed.is_empty() {
-            let frame = encode(&ServerMessage::Broadcast { changes: committed }, threshold);
+        if accepted > 0 {
+            let frame = encode(
+                &ServerMessage::Broadcast {
+                    changes: decided.committed,
+                },
+                threshold,
+            );
             // No receiver is fine: nobody else is in the room.
             let _ = self.tx.send(Arc::new(Published {
                 author: Arc::from(client),
                 first,
-                last: head,
+                last: decided.head,
                 frame: Arc::new(frame),
             }));
         }

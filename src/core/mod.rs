@@ -16,6 +16,7 @@ pub mod path;
 pub mod persist;
 pub mod protocol;
 pub mod registry;
+pub mod room;
 pub mod stats;
 pub mod store;
 pub mod subscriptions;
