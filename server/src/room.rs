@@ -21,8 +21,10 @@ const BROADCAST_CAPACITY: usize = 1024;
 /// Accepted changes of one message, published to the room's sessions.
 #[derive(Debug)]
 pub struct Published {
-    /// Client that sent them (its sessions skip them: it got an ack).
-    pub author: Arc<str>,
+    /// The session that sent them (it skips them: it got an ack). Other sessions of the
+    /// same client receive them: a change an abandoned connection delivered late reaches
+    /// the client's new connection in order.
+    pub session: u64,
     /// First and last position covered.
     pub first: u64,
     /// Last position covered.
@@ -38,6 +40,15 @@ pub struct Outcome {
     pub acks: Vec<(OpId, u64)>,
     /// Changes that could not apply.
     pub rejected: Vec<Rejected>,
+}
+
+/// Who sent a message: the client, and the connection it came on.
+#[derive(Debug, Clone, Copy)]
+pub struct Sender<'a> {
+    /// The client id.
+    pub client: &'a str,
+    /// The session (connection) id.
+    pub session: u64,
 }
 
 /// One room.
@@ -116,18 +127,19 @@ impl Room {
         (state.head, state.snapshot())
     }
 
-    /// Applies a message's changes from `client` as [`RoomState::decide_message`]
+    /// Applies a message's changes from `client` (on connection `session`) as [`RoomState::decide_message`]
     /// decides, persists what was accepted in one transaction, then acknowledges and
     /// publishes it.
     pub async fn submit(
         &self,
         db: &Db,
         metrics: &Metrics,
-        client: &str,
+        from: Sender<'_>,
         ops: Vec<Operation>,
         atomic: bool,
         threshold: Option<usize>,
     ) -> DbResult<Outcome> {
+        let Sender { client, session } = from;
         let mut state = self.state.lock().await;
         let decided = state.decide_message(client, ops, atomic);
         if !decided.is_empty() {
@@ -187,7 +199,7 @@ impl Room {
             );
             // No receiver is fine: nobody else is in the room.
             let _ = self.tx.send(Arc::new(Published {
-                author: Arc::from(client),
+                session,
                 first,
                 last: decided.head,
                 frame: Arc::new(frame),

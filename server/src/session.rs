@@ -14,10 +14,13 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::http::App;
 use crate::metrics::inc;
-use crate::room::{Published, Room};
+use crate::room::{Published, Room, Sender};
 
 /// Close codes (also in `docs/PROTOCOL.md`).
 pub use srvra_sync::core::protocol::close;
+
+/// Session ids, unique within the process.
+static NEXT_SESSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Why a session ends abnormally: an error message and close code for the client.
 struct Fatal {
@@ -57,6 +60,8 @@ impl From<crate::db::DbError> for Fatal {
 }
 
 struct Session {
+    /// Unique per connection.
+    id: u64,
     app: Arc<App>,
     sink: SplitSink<WebSocket, Message>,
     stream: SplitStream<WebSocket>,
@@ -76,6 +81,7 @@ pub async fn run(socket: WebSocket, app: Arc<App>) {
         stream,
         client: String::new(),
         sent: 0,
+        id: NEXT_SESSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
     };
     let result = session.serve().await;
     if let Err(fatal) = result {
@@ -190,7 +196,10 @@ impl Session {
                     .submit(
                         &self.app.db,
                         &self.app.metrics,
-                        &self.client,
+                        Sender {
+                            client: &self.client,
+                            session: self.id,
+                        },
                         ops,
                         atomic,
                         threshold,
@@ -215,7 +224,7 @@ impl Session {
         if published.first > self.sent + 1 {
             return self.catch_up(room, self.sent).await;
         }
-        if *published.author == *self.client {
+        if published.session == self.id {
             self.sent = published.last;
             return Ok(());
         }

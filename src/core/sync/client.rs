@@ -5,6 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::core::config::Config;
+use crate::core::engine::Recorded;
 use crate::core::event_bus::EventType;
 use crate::core::operation::Operation;
 use crate::core::protocol::{
@@ -132,7 +133,13 @@ impl SyncClient {
 
     /// Takes the engine's new local changes into the outbox.
     pub fn local(&mut self, engine: &mut Engine) {
-        for recorded in engine.take_operations() {
+        let recorded = engine.take_operations();
+        self.record(engine, recorded);
+    }
+
+    /// Takes local changes the host already took from the engine into the outbox.
+    pub fn record(&mut self, engine: &mut Engine, recorded: Vec<Recorded>) {
+        for recorded in recorded {
             self.replica.record(recorded);
         }
         self.save(engine);
@@ -225,6 +232,9 @@ impl SyncClient {
                 self.error_reported = false;
             }
             Timer::Reconcile => {
+                if self.replica.has_gap() {
+                    self.restart_connection(engine, "gap in the server's order");
+                }
                 self.flush(engine);
                 if self.connection.is_some() {
                     self.io
@@ -350,8 +360,14 @@ impl SyncClient {
             }
             ServerMessage::Ack { acks, rejected } => {
                 self.acked_since += acks.len() as u64;
+                let compacted = acks.iter().any(|(_, position)| *position == 0);
                 for (id, position) in acks {
                     self.replica.ack(engine, id, position);
+                }
+                if compacted && self.replica.has_gap() {
+                    // The missing position is ours but only the compacted log had it:
+                    // a fresh catch-up (or snapshot) fills it.
+                    return self.restart_connection(engine, "gap in the server's order");
                 }
                 for rejection in rejected {
                     if let Some(op) = self.replica.reject(engine, &rejection.id) {
@@ -499,6 +515,14 @@ impl SyncClient {
         let frame = encode(message, self.threshold());
         engine.stats_mut().bytes_sent += frame.len() as u64;
         self.io.transport.send(frame);
+    }
+
+    /// Drops the connection and reconnects (after the usual backoff).
+    fn restart_connection(&mut self, engine: &mut Engine, reason: &str) {
+        if self.connection.is_some() {
+            self.io.transport.close(close::NORMAL, reason);
+            self.lost(engine, close::ABNORMAL, reason);
+        }
     }
 
     fn drop_connection(&mut self) {

@@ -36,6 +36,7 @@ pub struct Replica {
     per_key: FxHashMap<String, usize>,
     bases: FxHashMap<String, Base>,
     acked: BTreeMap<u64, OpId>,
+    ahead: BTreeMap<u64, Committed>,
     durable_seq: u64,
     threshold: Option<usize>,
     work: OutboxWork,
@@ -53,6 +54,7 @@ impl Replica {
             per_key: FxHashMap::default(),
             bases: FxHashMap::default(),
             acked: BTreeMap::new(),
+            ahead: BTreeMap::new(),
             durable_seq: 0,
             threshold,
             work: OutboxWork::default(),
@@ -232,20 +234,23 @@ impl Replica {
     pub fn disconnected(&mut self) {
         self.pending.iter_mut().for_each(|p| p.sent = false);
         self.acked.clear();
+        self.ahead.clear();
         self.snapshot.clear();
     }
 
-    /// Applies one change from the server's order (broadcast or catch-up).
+    /// Takes one change from the server's order (broadcast or catch-up); it is applied
+    /// once every earlier position is.
     pub fn apply_committed(&mut self, engine: &mut Engine, committed: Committed) {
         if committed.position <= self.position {
             return;
         }
-        self.acked.remove(&committed.position);
-        if !self.confirm_own(engine, &committed.op.id) {
-            self.apply_foreign(engine, committed.op);
-        }
-        self.advance(committed.position);
-        self.drain_acked(engine);
+        self.ahead.insert(committed.position, committed);
+        self.drain(engine);
+    }
+
+    /// Whether changes wait for an earlier position that has not arrived.
+    pub fn has_gap(&self) -> bool {
+        !self.ahead.is_empty()
     }
 
     /// The server accepted `id` at `position` (0: so long ago that the log was compacted).
@@ -256,7 +261,7 @@ impl Replica {
             return;
         }
         self.acked.insert(position, id);
-        self.drain_acked(engine);
+        self.drain(engine);
     }
 
     /// The server rejected `id`: the change is dropped and its key recomputed.
@@ -324,6 +329,7 @@ impl Replica {
             self.set_confirmed(engine, key, None, 0);
         }
         self.acked.clear();
+        self.ahead.clear();
         self.advance(position);
     }
 
@@ -359,10 +365,21 @@ impl Replica {
         }
     }
 
-    fn drain_acked(&mut self, engine: &mut Engine) {
-        while let Some(id) = self.acked.remove(&(self.position + 1)) {
-            self.confirm_own(engine, &id);
-            self.advance(self.position + 1);
+    /// Applies whatever is next in position order: another change, or an ack of ours.
+    fn drain(&mut self, engine: &mut Engine) {
+        loop {
+            let next = self.position + 1;
+            if let Some(committed) = self.ahead.remove(&next) {
+                self.acked.remove(&next);
+                if !self.confirm_own(engine, &committed.op.id) {
+                    self.apply_foreign(engine, committed.op);
+                }
+            } else if let Some(id) = self.acked.remove(&next) {
+                self.confirm_own(engine, &id);
+            } else {
+                return;
+            }
+            self.advance(next);
         }
     }
 

@@ -1,0 +1,252 @@
+//! A simulated SDK instance: the real `Engine` and `SyncClient`, with I/O that records what
+//! the loop asked for (the world turns it into events) and storage that keeps only what a
+//! flush wrote, like IndexedDB across a crash.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use serde_json::{json, Value};
+use srvra_sync::core::clock::Clock;
+use srvra_sync::core::config::Config;
+use srvra_sync::core::engine::Snapshot;
+use srvra_sync::core::operation::OpId;
+use srvra_sync::core::sync::{
+    Io, OutboxLoad, OutboxStore, OutboxWork, SyncClient, Timer, Timers, Transport,
+};
+use srvra_sync::core::Engine;
+
+/// The simulation's clock, shared by every engine.
+#[derive(Clone, Default)]
+pub struct SimClock(pub Rc<Cell<f64>>);
+
+impl Clock for SimClock {
+    fn now_ms(&self) -> f64 {
+        self.0.get()
+    }
+}
+
+/// What the loop asked for since the world last looked.
+#[derive(Default)]
+pub struct Requests {
+    pub opens: Vec<u64>,
+    pub sends: Vec<Vec<u8>>,
+    pub close: bool,
+    pub timers: Vec<(Timer, Option<u64>)>,
+    pub saved: Vec<OutboxWork>,
+}
+
+type Shared = Rc<RefCell<Requests>>;
+
+struct SimTransport(Shared);
+
+impl Transport for SimTransport {
+    fn open(&mut self, id: u64, _url: &str) {
+        self.0.borrow_mut().opens.push(id);
+    }
+    fn send(&mut self, frame: Vec<u8>) {
+        self.0.borrow_mut().sends.push(frame);
+    }
+    fn close(&mut self, _code: u16, _reason: &str) {
+        self.0.borrow_mut().close = true;
+    }
+}
+
+struct SimTimers(Shared);
+
+impl Timers for SimTimers {
+    fn start(&mut self, timer: Timer, ms: u64) {
+        self.0.borrow_mut().timers.push((timer, Some(ms)));
+    }
+    fn cancel(&mut self, timer: Timer) {
+        self.0.borrow_mut().timers.push((timer, None));
+    }
+}
+
+struct SimStore(Shared);
+
+impl OutboxStore for SimStore {
+    fn save(&mut self, work: OutboxWork) {
+        self.0.borrow_mut().saved.push(work);
+    }
+}
+
+/// What survives a crash: the last flushed state cache and outbox.
+#[derive(Default)]
+pub struct Disk {
+    shards: BTreeMap<u32, Vec<u8>>,
+    meta: Option<String>,
+    ops: BTreeMap<u64, Vec<u8>>,
+    bases: BTreeMap<String, Vec<u8>>,
+    position: u64,
+}
+
+/// One SDK instance.
+pub struct SimClient {
+    pub name: String,
+    pub engine: Engine,
+    pub sync: SyncClient,
+    pub requests: Shared,
+    /// Outbox work saved but not flushed yet.
+    pub unflushed: Vec<OutboxWork>,
+    pub disk: Disk,
+    /// Changes made and not lost to a crash, in order.
+    pub made: Vec<OpId>,
+    /// Highest sequence flushed.
+    pub durable: u64,
+    /// The engine's change counter at the last flush.
+    pub flushed_changes: u64,
+}
+
+/// The config every simulated client uses.
+pub fn config(name: &str) -> Config {
+    Config::parse(&json!({
+        "url": "ws://sim/sync",
+        "clientId": name,
+        "heartbeatInterval": 1000,
+        "heartbeatTimeout": 1500,
+        "retryAttempts": 3,
+        "backoff": { "initialDelay": 20, "maxDelay": 800, "factor": 2, "jitter": true },
+        "historySize": 3,
+        "batchSize": 7,
+        "compression": { "enabled": true, "threshold": 128 },
+    }))
+    .expect("valid config")
+}
+
+impl SimClient {
+    /// Starts an instance on `disk` (empty for a new client).
+    pub fn boot(name: &str, disk: Disk, clock: &SimClock, seed: u64, online: bool) -> Self {
+        let config = config(name);
+        let mut engine = Engine::new(config.clone(), name, Box::new(clock.clone()));
+        engine.set_journal(true);
+        let snapshot = Snapshot {
+            meta: disk.meta.clone(),
+            shards: disk.shards.iter().map(|(i, r)| (*i, r.clone())).collect(),
+        };
+        engine.restore(snapshot).expect("restores");
+        let requests: Shared = Rc::default();
+        let mut state = seed | 1;
+        let io = Io {
+            transport: Box::new(SimTransport(Rc::clone(&requests))),
+            timers: Box::new(SimTimers(Rc::clone(&requests))),
+            store: Box::new(SimStore(Rc::clone(&requests))),
+            random: Box::new(move || {
+                // xorshift: deterministic jitter per client.
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 11) as f64 / (1u64 << 53) as f64
+            }),
+        };
+        let mut sync = SyncClient::new(config, io);
+        let load = OutboxLoad {
+            ops: disk.ops.values().cloned().collect(),
+            bases: disk
+                .bases
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            position: disk.position,
+        };
+        sync.restore(&mut engine, load);
+        sync.start(&mut engine, online);
+        Self {
+            name: name.to_owned(),
+            engine,
+            sync,
+            requests,
+            unflushed: Vec::new(),
+            disk,
+            made: Vec::new(),
+            durable: 0,
+            flushed_changes: 0,
+        }
+    }
+
+    /// Runs a local change and hands its operations to the loop.
+    pub fn change(&mut self, f: impl FnOnce(&mut Engine) -> bool) {
+        if !f(&mut self.engine) {
+            let _ = self.engine.take_operations();
+            return;
+        }
+        let recorded = self.engine.take_operations();
+        self.made.extend(recorded.iter().map(|r| r.op.id.clone()));
+        self.sync.record(&mut self.engine, recorded);
+    }
+
+    /// Writes the state cache and the saved outbox work, like one IndexedDB transaction,
+    /// and tells the loop what became durable.
+    pub fn flush(&mut self) {
+        self.flushed_changes = self.engine.changes();
+        let state = self.engine.take_persist_work();
+        let work: Vec<OutboxWork> = std::mem::take(&mut self.unflushed);
+        let disk = &mut self.disk;
+        if let Some(state) = state {
+            for (i, r) in state.shards {
+                disk.shards.insert(i, r);
+            }
+            disk.meta = Some(state.meta);
+        }
+        let mut upto = 0;
+        for w in work {
+            for (seq, r) in w.puts {
+                disk.ops.insert(seq, r);
+            }
+            for seq in w.deletes {
+                disk.ops.remove(&seq);
+            }
+            for (key, r) in w.bases {
+                match r {
+                    Some(r) => disk.bases.insert(key, r),
+                    None => disk.bases.remove(&key),
+                };
+            }
+            if let Some(p) = w.position {
+                disk.position = p;
+            }
+            upto = upto.max(w.upto_seq);
+        }
+        if upto > 0 {
+            self.durable = self.durable.max(upto);
+            self.sync.durable(&mut self.engine, upto);
+        }
+    }
+
+    /// Crash: everything not flushed is gone, including changes never made durable.
+    pub fn crash(self) -> (Disk, Vec<OpId>) {
+        let durable = self
+            .durable
+            .max(self.disk.ops.keys().last().copied().unwrap_or(0));
+        let kept = self
+            .made
+            .into_iter()
+            .filter(|id| id.seq <= durable)
+            .collect();
+        (self.disk, kept)
+    }
+
+    /// Whether the client is caught up and has nothing left to send or store.
+    pub fn quiet(&self) -> bool {
+        self.sync.status() == srvra_sync::core::sync::Status::Synced
+            && self.sync.replica().is_empty()
+            && self.unflushed.is_empty()
+    }
+
+    /// Every key with its value and version (deleted keys as null).
+    pub fn state(&self) -> BTreeMap<String, (Value, u64)> {
+        self.engine
+            .live_keys()
+            .into_iter()
+            .map(|k| {
+                let v = self
+                    .engine
+                    .value_of(&k)
+                    .map(|v| (**v).clone())
+                    .unwrap_or(Value::Null);
+                let version = self.engine.version_of(&k);
+                (k, (v, version))
+            })
+            .collect()
+    }
+}

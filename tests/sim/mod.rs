@@ -1,0 +1,8 @@
+//! A deterministic simulation of srvra-sync: the real client sync loops and the real room
+//! decisions in one process, driven by a seeded scheduler over a simulated network and
+//! storage with faults. See `tests/simulation.rs` for the checks.
+#![allow(dead_code)]
+
+pub mod client;
+pub mod server;
+pub mod world;

@@ -1,0 +1,622 @@
+//! The scheduler: one queue of timed events, a network of ordered connections that can
+//! break (cleanly, or half-open so the server still receives what was in flight), client
+//! partitions, offline periods, client crashes (keeping only flushed storage), server
+//! restarts and log compaction, and a random workload of every operation.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use srvra_sync::core::batch::parse_entries;
+use srvra_sync::core::operation::OpId;
+use srvra_sync::core::sync::Timer;
+
+use super::client::{Disk, SimClient, SimClock};
+use super::server::SimServer;
+
+#[derive(Debug, Clone)]
+enum Event {
+    Work,
+    Fault,
+    Arrive {
+        conn: u64,
+    },
+    Opened {
+        conn: u64,
+    },
+    ToServer {
+        conn: u64,
+        frame: Vec<u8>,
+    },
+    ToClient {
+        conn: u64,
+        frame: Vec<u8>,
+    },
+    ClientClosed {
+        conn: u64,
+        code: u16,
+    },
+    ServerDrop {
+        conn: u64,
+    },
+    Timer {
+        client: usize,
+        life: u64,
+        timer: Timer,
+        generation: u64,
+    },
+    Flush {
+        client: usize,
+        life: u64,
+    },
+    Heal {
+        client: usize,
+    },
+    Online {
+        client: usize,
+    },
+    ServerUp,
+}
+
+struct Conn {
+    client: usize,
+    life: u64,
+    local: u64,
+    client_side: bool,
+    server_side: bool,
+    last_to_server: u64,
+    last_to_client: u64,
+}
+
+/// Knobs of one run.
+pub struct Plan {
+    pub clients: usize,
+    pub ops: usize,
+    pub keys: usize,
+}
+
+/// One simulated world.
+pub struct World {
+    rng: StdRng,
+    clock: SimClock,
+    now: u64,
+    queue: BinaryHeap<Reverse<(u64, u64, usize)>>,
+    events: Vec<Option<Event>>,
+    next_event: u64,
+    pub server: SimServer,
+    server_up: bool,
+    pub clients: Vec<SimClient>,
+    lives: Vec<u64>,
+    partitioned: Vec<bool>,
+    online: Vec<bool>,
+    conns: HashMap<u64, Conn>,
+    next_conn: u64,
+    timer_gen: HashMap<(usize, Timer), u64>,
+    flush_pending: Vec<bool>,
+    ops_left: usize,
+    keys: usize,
+    faults: bool,
+    pub log: Vec<String>,
+}
+
+impl World {
+    pub fn new(seed: u64, plan: &Plan) -> Self {
+        let clock = SimClock::default();
+        clock.0.set(1_000_000.0);
+        let mut rng = StdRng::seed_from_u64(seed);
+        let clients = (0..plan.clients)
+            .map(|i| {
+                SimClient::boot(
+                    &format!("c{i}"),
+                    Disk::default(),
+                    &clock,
+                    rng.random(),
+                    true,
+                )
+            })
+            .collect();
+        let mut world = World {
+            rng,
+            clock,
+            now: 0,
+            queue: BinaryHeap::new(),
+            events: Vec::new(),
+            next_event: 0,
+            server: SimServer::new(),
+            server_up: true,
+            clients,
+            lives: vec![0; plan.clients],
+            partitioned: vec![false; plan.clients],
+            online: vec![true; plan.clients],
+            conns: HashMap::new(),
+            next_conn: 0,
+            timer_gen: HashMap::new(),
+            flush_pending: vec![false; plan.clients],
+            ops_left: plan.ops,
+            keys: plan.keys,
+            faults: true,
+            log: Vec::new(),
+        };
+        for i in 0..plan.clients {
+            world.collect(i);
+        }
+        world.at(1, Event::Work);
+        world.at(5, Event::Fault);
+        world
+    }
+
+    fn at(&mut self, delay: u64, event: Event) {
+        let index = self.events.len();
+        self.events.push(Some(event));
+        self.next_event += 1;
+        self.queue
+            .push(Reverse((self.now + delay, self.next_event, index)));
+    }
+
+    fn note(&mut self, what: String) {
+        if self.log.len() < 400 {
+            self.log.push(format!("t={} {what}", self.now));
+        }
+    }
+
+    /// Runs the workload with faults, then heals everything and runs until every client
+    /// is quiet. Returns `Err` if the world does not settle.
+    pub fn run(&mut self) -> Result<(), String> {
+        let mut steps = 0u64;
+        loop {
+            steps += 1;
+            if steps > 2_000_000 {
+                return Err("did not settle within 2,000,000 events".into());
+            }
+            if self.ops_left == 0 && self.faults {
+                self.faults = false;
+                self.heal_all();
+            }
+            if !self.faults && self.settled() {
+                return Ok(());
+            }
+            let Some(Reverse((time, _, index))) = self.queue.pop() else {
+                return Err("no events left but not settled".into());
+            };
+            self.now = time;
+            self.clock.0.set(1_000_000.0 + time as f64);
+            if let Some(event) = self.events[index].take() {
+                self.handle(event);
+            }
+        }
+    }
+
+    fn settled(&self) -> bool {
+        let traffic = self.queue.iter().any(|Reverse((_, _, i))| {
+            matches!(
+                self.events[*i],
+                Some(
+                    Event::ToServer { .. }
+                        | Event::ToClient { .. }
+                        | Event::Arrive { .. }
+                        | Event::Opened { .. }
+                )
+            )
+        });
+        !traffic && self.clients.iter().all(SimClient::quiet)
+    }
+
+    fn heal_all(&mut self) {
+        self.note("heal all".into());
+        if !self.server_up {
+            self.server_up = true;
+        }
+        for i in 0..self.clients.len() {
+            self.partitioned[i] = false;
+            if !self.online[i] {
+                self.online[i] = true;
+                let c = &mut self.clients[i];
+                c.sync.set_online(&mut c.engine, true);
+                self.collect(i);
+            }
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Work => {
+                if self.ops_left > 0 {
+                    self.ops_left -= 1;
+                    let client = self.rng.random_range(0..self.clients.len());
+                    self.work(client);
+                    self.collect(client);
+                    let delay = self.rng.random_range(1..40);
+                    self.at(delay, Event::Work);
+                }
+            }
+            Event::Fault => {
+                if self.faults {
+                    self.fault();
+                    let delay = self.rng.random_range(20..400);
+                    self.at(delay, Event::Fault);
+                }
+            }
+            Event::Arrive { conn } => {
+                let Some(c) = self.conns.get(&conn) else {
+                    return;
+                };
+                let client = c.client;
+                if !c.client_side {
+                    return;
+                }
+                if !self.server_up || self.partitioned[client] {
+                    self.close_both(conn, 1006);
+                    return;
+                }
+                self.server.accept(conn);
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.server_side = true;
+                }
+                let delay = self.delay();
+                self.at(delay, Event::Opened { conn });
+            }
+            Event::Opened { conn } => {
+                let Some(c) = self.conns.get(&conn) else {
+                    return;
+                };
+                if !c.client_side || c.life != self.lives[c.client] {
+                    return;
+                }
+                let (client, local) = (c.client, c.local);
+                let sim = &mut self.clients[client];
+                sim.sync.opened(&mut sim.engine, local, None);
+                self.collect(client);
+            }
+            Event::ToServer { conn, frame } => {
+                if !self.conns.get(&conn).is_some_and(|c| c.server_side) || !self.server.has(conn) {
+                    return;
+                }
+                match self.server.receive(conn, &frame) {
+                    Ok(out) => {
+                        for o in out {
+                            self.deliver_to_client(o.conn, o.frame);
+                        }
+                    }
+                    Err(e) => {
+                        self.note(format!("server refused a frame on {conn}: {e}"));
+                        self.close_both(conn, 4000);
+                    }
+                }
+            }
+            Event::ToClient { conn, frame } => {
+                let Some(c) = self.conns.get(&conn) else {
+                    return;
+                };
+                if !c.client_side || c.life != self.lives[c.client] {
+                    return;
+                }
+                let (client, local) = (c.client, c.local);
+                let sim = &mut self.clients[client];
+                sim.sync.received(&mut sim.engine, local, &frame);
+                self.collect(client);
+            }
+            Event::ClientClosed { conn, code } => {
+                let Some(c) = self.conns.get(&conn) else {
+                    return;
+                };
+                if c.life != self.lives[c.client] {
+                    return;
+                }
+                let (client, local) = (c.client, c.local);
+                let sim = &mut self.clients[client];
+                sim.sync.closed(&mut sim.engine, local, code, "simulated");
+                self.collect(client);
+            }
+            Event::ServerDrop { conn } => {
+                self.server.drop_conn(conn);
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.server_side = false;
+                }
+            }
+            Event::Timer {
+                client,
+                life,
+                timer,
+                generation,
+            } => {
+                if life != self.lives[client]
+                    || self.timer_gen.get(&(client, timer)) != Some(&generation)
+                {
+                    return;
+                }
+                let sim = &mut self.clients[client];
+                sim.sync.timer(&mut sim.engine, timer);
+                self.collect(client);
+            }
+            Event::Flush { client, life } => {
+                if life != self.lives[client] {
+                    return;
+                }
+                self.flush_pending[client] = false;
+                self.clients[client].flush();
+                self.collect(client);
+            }
+            Event::Heal { client } => self.partitioned[client] = false,
+            Event::Online { client } => {
+                if !self.online[client] {
+                    self.online[client] = true;
+                    let c = &mut self.clients[client];
+                    c.sync.set_online(&mut c.engine, true);
+                    self.collect(client);
+                }
+            }
+            Event::ServerUp => self.server_up = true,
+        }
+    }
+
+    fn delay(&mut self) -> u64 {
+        if self.rng.random_bool(0.05) {
+            self.rng.random_range(50..300)
+        } else {
+            self.rng.random_range(1..15)
+        }
+    }
+
+    fn deliver_to_client(&mut self, conn: u64, frame: Vec<u8>) {
+        let delay = self.delay();
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let at = (self.now + delay).max(c.last_to_client);
+        c.last_to_client = at;
+        let rel = at - self.now;
+        self.at(rel, Event::ToClient { conn, frame });
+    }
+
+    /// Turns what client `i`'s loop asked for into events.
+    fn collect(&mut self, i: usize) {
+        let requests = std::mem::take(&mut *self.clients[i].requests.borrow_mut());
+        let life = self.lives[i];
+        // The open connection of this client life (at most one).
+        let current = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.client == i && c.life == life && c.client_side)
+            .map(|(id, _)| *id)
+            .max();
+        for frame in requests.sends {
+            let Some(conn) = current else { continue };
+            let delay = self.delay();
+            let c = self.conns.get_mut(&conn).expect("conn");
+            let at = (self.now + delay).max(c.last_to_server);
+            c.last_to_server = at;
+            let rel = at - self.now;
+            self.at(rel, Event::ToServer { conn, frame });
+        }
+        if requests.close {
+            if let Some(conn) = current {
+                // Closed by the client: what was sent still arrives, then the server sees
+                // the close.
+                let c = self.conns.get_mut(&conn).expect("conn");
+                c.client_side = false;
+                let at = c.last_to_server.max(self.now) + 1;
+                let rel = at - self.now;
+                self.at(rel, Event::ServerDrop { conn });
+            }
+        }
+        for local in requests.opens {
+            self.next_conn += 1;
+            let conn = self.next_conn;
+            self.conns.insert(
+                conn,
+                Conn {
+                    client: i,
+                    life,
+                    local,
+                    client_side: true,
+                    server_side: false,
+                    last_to_server: 0,
+                    last_to_client: 0,
+                },
+            );
+            let delay = self.delay();
+            self.at(delay, Event::Arrive { conn });
+        }
+        for (timer, ms) in requests.timers {
+            let generation = self.timer_gen.entry((i, timer)).or_default();
+            *generation += 1;
+            let generation = *generation;
+            if let Some(ms) = ms {
+                self.at(
+                    ms,
+                    Event::Timer {
+                        client: i,
+                        life,
+                        timer,
+                        generation,
+                    },
+                );
+            }
+        }
+        let sim = &self.clients[i];
+        if !requests.saved.is_empty() || sim.engine.changes() != sim.flushed_changes {
+            self.clients[i].unflushed.extend(requests.saved);
+            if !self.flush_pending[i] {
+                self.flush_pending[i] = true;
+                let delay = self.rng.random_range(0..6);
+                self.at(delay, Event::Flush { client: i, life });
+            }
+        }
+    }
+
+    /// Closes a connection on both sides: in-flight frames are lost.
+    fn close_both(&mut self, conn: u64, code: u16) {
+        self.server.drop_conn(conn);
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.server_side = false;
+        if c.client_side {
+            c.client_side = false;
+            let delay = self.rng.random_range(1..20);
+            self.at(delay, Event::ClientClosed { conn, code });
+        }
+    }
+
+    fn live_conns(&self, client: usize) -> Vec<u64> {
+        let mut conns: Vec<u64> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.client == client && (c.client_side || c.server_side))
+            .map(|(id, _)| *id)
+            .collect();
+        conns.sort_unstable();
+        conns
+    }
+
+    fn fault(&mut self) {
+        let client = self.rng.random_range(0..self.clients.len());
+        match self.rng.random_range(0..100) {
+            0..=24 => {
+                for conn in self.live_conns(client) {
+                    self.note(format!("break conn {conn} of c{client}"));
+                    self.close_both(conn, 1006);
+                }
+            }
+            25..=39 => {
+                // Half-open: the client gives up, the server keeps receiving for a while.
+                for conn in self.live_conns(client) {
+                    let Some(c) = self.conns.get_mut(&conn) else {
+                        continue;
+                    };
+                    if c.client_side {
+                        c.client_side = false;
+                        self.note(format!("half-open conn {conn} of c{client}"));
+                        let delay = self.rng.random_range(1..10);
+                        self.at(delay, Event::ClientClosed { conn, code: 1006 });
+                        let later = self.rng.random_range(50..800);
+                        self.at(later, Event::ServerDrop { conn });
+                    }
+                }
+            }
+            40..=49 => {
+                self.note(format!("partition c{client}"));
+                self.partitioned[client] = true;
+                for conn in self.live_conns(client) {
+                    self.close_both(conn, 1006);
+                }
+                let heal = self.rng.random_range(100..3000);
+                self.at(heal, Event::Heal { client });
+            }
+            50..=59 => {
+                if self.online[client] {
+                    self.note(format!("offline c{client}"));
+                    self.online[client] = false;
+                    let c = &mut self.clients[client];
+                    c.sync.set_online(&mut c.engine, false);
+                    self.collect(client);
+                    let back = self.rng.random_range(100..3000);
+                    self.at(back, Event::Online { client });
+                }
+            }
+            60..=74 => self.crash(client),
+            75..=84 => {
+                self.note("server restart".into());
+                // Sorted: the order of the random draws must not depend on hashing.
+                let mut conns = self.server.restart();
+                conns.extend(self.conns.keys().copied());
+                conns.sort_unstable();
+                conns.dedup();
+                for conn in conns {
+                    self.close_both(conn, 1006);
+                }
+                self.server_up = false;
+                let up = self.rng.random_range(10..1500);
+                self.at(up, Event::ServerUp);
+            }
+            _ => {
+                let retain = self.rng.random_range(0..30);
+                self.note(format!("compact, retain {retain}"));
+                self.server.compact(retain);
+            }
+        }
+    }
+
+    fn crash(&mut self, client: usize) {
+        self.note(format!("crash c{client}"));
+        for conn in self.live_conns(client) {
+            self.close_both(conn, 1001);
+        }
+        self.lives[client] += 1;
+        self.flush_pending[client] = false;
+        let name = self.clients[client].name.clone();
+        let seed: u64 = self.rng.random();
+        let online = self.online[client];
+        let placeholder = SimClient::boot(&name, Disk::default(), &self.clock, seed, false);
+        let old = std::mem::replace(&mut self.clients[client], placeholder);
+        let (disk, kept) = old.crash();
+        let mut fresh = SimClient::boot(&name, disk, &self.clock, seed, online);
+        fresh.made = kept;
+        fresh.durable = fresh.made.last().map_or(0, |id| id.seq);
+        self.clients[client] = fresh;
+        self.collect(client);
+    }
+
+    /// One random local change by `client`.
+    fn work(&mut self, client: usize) {
+        let key = format!("k{}", self.rng.random_range(0..self.keys));
+        let choice = self.rng.random_range(0..100);
+        let n: i64 = self.rng.random_range(0..1000);
+        let field = ["a", "b", "c"][self.rng.random_range(0..3)];
+        let counter = format!("n{client}");
+        let c = &mut self.clients[client];
+        c.change(|e| match choice {
+            0..=19 => e.set_state(&key, json!(n)).is_ok(),
+            20..=34 => e
+                .set_state(&key, json!({ "a": n, "b": { "c": n % 7 }, "t": "x" }))
+                .is_ok(),
+            35..=44 => e.set_state(&format!("{key}.{field}"), json!(n)).is_ok(),
+            45..=52 => {
+                let mut partial = serde_json::Map::new();
+                partial.insert(field.into(), json!(n));
+                e.update_state(&key, partial).is_ok()
+            }
+            53..=59 => e.delete_state(&key).is_ok(),
+            60..=71 => e.increment(&counter, 1.0).is_ok(),
+            72..=77 => e.increment(&key, 1.0).is_ok(),
+            78..=87 => e.append("list", json!(format!("{client}-{n}"))).is_ok(),
+            _ => {
+                let entries = json!([
+                    { "key": format!("{key}.b"), "value": n },
+                    { "key": counter, "op": "increment", "value": 1 },
+                    { "key": "list", "op": "append", "value": format!("{client}-batch-{n}") }
+                ]);
+                parse_entries(entries).is_ok_and(|d| e.batch(d).is_ok())
+            }
+        });
+    }
+
+    /// The server's state: key -> (value, version).
+    pub fn server_state(&self) -> BTreeMap<String, (Value, u64)> {
+        self.server
+            .room
+            .keys
+            .iter()
+            .filter(|(_, k)| k.value.is_some())
+            .map(|(key, k)| {
+                (
+                    key.clone(),
+                    (
+                        k.value.as_deref().cloned().unwrap_or(Value::Null),
+                        k.version,
+                    ),
+                )
+            })
+            .collect()
+    }
+
+    /// Changes made by every client and still durable (not lost to a crash).
+    pub fn made(&self) -> Vec<OpId> {
+        self.clients
+            .iter()
+            .flat_map(|c| c.made.iter().cloned())
+            .collect()
+    }
+}
