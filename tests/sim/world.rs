@@ -8,13 +8,13 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde_json::{json, Value};
-use srvra_sync::core::batch::parse_entries;
+use serde_json::Value;
 use srvra_sync::core::operation::OpId;
 use srvra_sync::core::sync::Timer;
 
 use super::client::{Disk, SimClient, SimClock};
 use super::server::SimServer;
+use super::workload;
 
 #[derive(Debug, Clone)]
 enum Event {
@@ -225,7 +225,7 @@ impl World {
                 if self.ops_left > 0 {
                     self.ops_left -= 1;
                     let client = self.rng.random_range(0..self.clients.len());
-                    self.work(client);
+                    workload::change(&mut self.clients[client], client, &mut self.rng, self.keys);
                     self.collect(client);
                     let delay = self.rng.random_range(1..40);
                     self.at(delay, Event::Work);
@@ -557,40 +557,6 @@ impl World {
         fresh.durable = fresh.made.last().map_or(0, |id| id.seq);
         self.clients[client] = fresh;
         self.collect(client);
-    }
-
-    /// One random local change by `client`.
-    fn work(&mut self, client: usize) {
-        let key = format!("k{}", self.rng.random_range(0..self.keys));
-        let choice = self.rng.random_range(0..100);
-        let n: i64 = self.rng.random_range(0..1000);
-        let field = ["a", "b", "c"][self.rng.random_range(0..3)];
-        let counter = format!("n{client}");
-        let c = &mut self.clients[client];
-        c.change(|e| match choice {
-            0..=19 => e.set_state(&key, json!(n)).is_ok(),
-            20..=34 => e
-                .set_state(&key, json!({ "a": n, "b": { "c": n % 7 }, "t": "x" }))
-                .is_ok(),
-            35..=44 => e.set_state(&format!("{key}.{field}"), json!(n)).is_ok(),
-            45..=52 => {
-                let mut partial = serde_json::Map::new();
-                partial.insert(field.into(), json!(n));
-                e.update_state(&key, partial).is_ok()
-            }
-            53..=59 => e.delete_state(&key).is_ok(),
-            60..=71 => e.increment(&counter, 1.0).is_ok(),
-            72..=77 => e.increment(&key, 1.0).is_ok(),
-            78..=87 => e.append("list", json!(format!("{client}-{n}"))).is_ok(),
-            _ => {
-                let entries = json!([
-                    { "key": format!("{key}.b"), "value": n },
-                    { "key": counter, "op": "increment", "value": 1 },
-                    { "key": "list", "op": "append", "value": format!("{client}-batch-{n}") }
-                ]);
-                parse_entries(entries).is_ok_and(|d| e.batch(d).is_ok())
-            }
-        });
     }
 
     /// The server's state: key -> (value, version).

@@ -12,9 +12,10 @@ use crate::core::protocol::{
     close, decode, encode, ClientMessage, Limits, ServerMessage, PROTOCOL_VERSION,
 };
 use crate::core::sync::backoff;
-use crate::core::sync::io::{OutboxStore, Timer, Timers, Transport};
+use crate::core::sync::io::{Io, Timer};
 use crate::core::sync::outbox::OutboxLoad;
 use crate::core::sync::replica::Replica;
+use crate::core::sync::report::{error_json, rejected_event};
 use crate::core::sync::status::Status;
 use crate::core::{CoreError, Engine};
 
@@ -36,18 +37,6 @@ enum Phase {
 struct Connection {
     id: u64,
     phase: Phase,
-}
-
-/// The I/O a [`SyncClient`] drives.
-pub struct Io {
-    /// The socket.
-    pub transport: Box<dyn Transport>,
-    /// The timers.
-    pub timers: Box<dyn Timers>,
-    /// The outbox storage.
-    pub store: Box<dyn OutboxStore>,
-    /// Numbers in `[0, 1)` for backoff jitter.
-    pub random: Box<dyn FnMut() -> f64>,
 }
 
 /// The client side of sync for one `SrvraDataSync` instance.
@@ -595,18 +584,4 @@ impl SyncClient {
             self.io.store.save(work);
         }
     }
-}
-
-fn error_json(kind: &str, code: &str, message: &str) -> Value {
-    json!({ "kind": kind, "code": code, "message": message })
-}
-
-fn rejected_event(engine: &mut Engine, op: &Operation, error: Value) {
-    let payload = json!({
-        "phase": "rejected",
-        "error": error,
-        "key": op.key,
-        "id": { "client": &*op.id.client, "seq": op.id.seq },
-    });
-    engine.emit(EventType::SyncError, payload, None);
 }

@@ -44,3 +44,15 @@ pub trait OutboxStore {
     /// Queues `work` for storage.
     fn save(&mut self, work: OutboxWork);
 }
+
+/// The I/O a [`crate::core::sync::SyncClient`] drives.
+pub struct Io {
+    /// The socket.
+    pub transport: Box<dyn Transport>,
+    /// The timers.
+    pub timers: Box<dyn Timers>,
+    /// The outbox storage.
+    pub store: Box<dyn OutboxStore>,
+    /// Numbers in `[0, 1)` for backoff jitter.
+    pub random: Box<dyn FnMut() -> f64>,
+}

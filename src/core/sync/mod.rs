@@ -8,10 +8,11 @@ pub mod client;
 pub mod io;
 pub mod outbox;
 pub mod replica;
+pub mod report;
 pub mod status;
 
-pub use client::{Io, SyncClient};
-pub use io::{OutboxStore, Timer, Timers, Transport};
+pub use client::SyncClient;
+pub use io::{Io, OutboxStore, Timer, Timers, Transport};
 pub use outbox::{OutboxLoad, OutboxWork};
 pub use replica::Replica;
 pub use status::Status;

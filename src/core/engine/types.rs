@@ -1,0 +1,40 @@
+//! The engine's plain data types: read results and persistence work.
+
+use serde_json::Value;
+
+/// A value with its metadata (`getState(path, { withMetadata: true })`).
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WithMetadata<'a> {
+    /// The value at the path.
+    pub value: &'a Value,
+    /// The key's version.
+    pub version: u64,
+    /// Time of the key's last change.
+    pub updated_at: f64,
+    /// Author of the key's last change.
+    pub updated_by: &'a str,
+    /// Whether the key has changes the server has not acknowledged.
+    pub pending: bool,
+}
+
+/// Dirty shards and the change counter they cover, for the persistence layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersistWork {
+    /// Value of the change counter this work makes durable.
+    pub upto: u64,
+    /// `(shard index, encoded record)` for every shard changed since the last take.
+    pub shards: Vec<(u32, Vec<u8>)>,
+    /// The encoded meta record.
+    pub meta: String,
+}
+
+/// A snapshot read back from storage.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// The meta record, if one was stored.
+    pub meta: Option<String>,
+    /// Shard records.
+    /// `(shard index, stored record)`.
+    pub shards: Vec<(u32, Vec<u8>)>,
+}
