@@ -240,3 +240,25 @@ async fn an_unreachable_server_leads_to_error_after_retry_attempts_and_backoff()
         .unwrap();
     assert_eq!(a.get("offline-ok"), json!(true));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_never_answers_is_left_after_heartbeat_timeout() {
+    // Accepts WebSocket connections, then stays silent.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = std::sync::Arc::clone(&accepted);
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((tcp, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if let Ok(ws) = tokio_tungstenite::accept_async(tcp).await {
+                held.push(ws);
+            }
+        }
+    });
+    let mut a = Peer::new(config(addr, "r", "a"), fresh(), true);
+    a.until(10, |p| p.engine.statistics().reconnects >= 2).await;
+    assert!(accepted.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+    assert_ne!(a.status(), Status::Synced);
+}

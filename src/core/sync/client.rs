@@ -155,6 +155,9 @@ impl SyncClient {
             return;
         }
         connection.phase = Phase::Hello;
+        // The welcome is due within heartbeatTimeout, like a pong.
+        let timeout = self.config.heartbeat_timeout;
+        self.io.timers.start(Timer::HeartbeatTimeout, timeout);
         let hello = ClientMessage::Hello {
             protocol: u32::from(PROTOCOL_VERSION),
             client_id: engine.client_id().to_owned(),
@@ -213,7 +216,7 @@ impl SyncClient {
             Timer::HeartbeatTimeout => {
                 if self.connection.is_some() {
                     self.io.transport.close(close::NORMAL, "heartbeat timeout");
-                    self.lost(engine, close::ABNORMAL, "no pong within heartbeatTimeout");
+                    self.lost(engine, close::ABNORMAL, "no answer within heartbeatTimeout");
                 }
             }
             Timer::Stable => {
@@ -319,6 +322,7 @@ impl SyncClient {
                 self.max_ops = usize::try_from(max_ops).unwrap_or(usize::MAX).max(1);
                 self.max_frame = usize::try_from(max_frame).unwrap_or(usize::MAX);
                 let timers = &mut self.io.timers;
+                timers.cancel(Timer::HeartbeatTimeout);
                 timers.start(Timer::Heartbeat, self.config.heartbeat_interval);
                 timers.start(Timer::Stable, self.config.heartbeat_interval.min(10_000));
                 timers.start(Timer::Reconcile, self.config.sync_interval);
