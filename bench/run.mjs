@@ -82,10 +82,11 @@ try {
   console.log(`Yjs (esbuild --minify bundle)   ${pad(num(yjs.raw), 13)}${num(yjs.gzip)}`);
   await runNetworkBench({ root, browser, pageUrl: server.url });
   // Server load: native clients over real WebSockets on 127.0.0.1 (server/examples/loadgen.rs).
-  console.log('\nServer load (200 clients in one room, 10 messages x 100 changes each, as fast as acks allow)');
-  execFileSync('cargo', ['run', '--quiet', '--release', '-p', 'srvra-sync-server', '--example', 'loadgen', '--', '200', '10', '100'], {
-    cwd: root, stdio: 'inherit',
-  });
+  // Closed loop (saturation), then open loop at the target rate and at half of it.
+  console.log('\nServer load (200 clients in one room, 10 messages x 100 changes each per client)');
+  for (const rate of ['0', '20000', '10000']) {
+    execFileSync(join(root, 'target/release/examples/loadgen'), ['200', '10', '100', rate], { cwd: root, stdio: 'inherit' });
+  }
 } finally {
   await browser.close();
   await server.close();

@@ -1,10 +1,14 @@
 //! Server load run: N native clients in one room send changes over real WebSockets on
 //! 127.0.0.1 and measure accepted changes/s and broadcast latency. Every client drains
 //! every broadcast; one in ten decodes it to time it (decoding all of them would make the
-//! load generator, not the server, the bottleneck on a 2-core machine). Every client drains
-//! every broadcast; one in ten decodes it to time it (decoding all of them would make the
 //! load generator, not the server, the bottleneck on a 2-core machine).
-//! `cargo run --release -p srvra-sync-server --example loadgen -- [clients] [messages] [ops]`
+//!
+//! `cargo run --release -p srvra-sync-server --example loadgen -- [clients] [messages] [ops] [rate]`
+//!
+//! Without `rate` (or 0) the run is closed-loop: each client sends its next message when
+//! the previous one is acknowledged, which measures saturation (latency is then queueing).
+//! With `rate` the run is open-loop: the clients together offer `rate` changes/s on a fixed
+//! schedule, whatever the acks do, which measures broadcast latency at that load.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -43,6 +47,28 @@ fn is_ack(frame: &[u8]) -> bool {
         .is_ok_and(|payload| payload.starts_with(&[0x81, 0xa3, b'a', b'c', b'k']))
 }
 
+/// A `changes` message of `ops` sets from client `c`, stamped now.
+fn changes_frame(c: usize, id: &str, seq: &mut u64, ops: usize) -> Message {
+    let ops: Vec<Operation> = (0..ops)
+        .map(|i| {
+            *seq += 1;
+            Operation {
+                id: OpId {
+                    client: Arc::from(id),
+                    seq: *seq,
+                },
+                key: format!("k{}", (c * 7 + i) % 1000),
+                fields: vec![],
+                kind: OpKind::Set(Arc::new(json!({ "n": *seq, "by": c }))),
+                base_version: 0,
+                timestamp: now_ms(),
+                batch: None,
+            }
+        })
+        .collect();
+    Message::Binary(encode(&ClientMessage::Changes { ops, atomic: false }, Some(1024)).into())
+}
+
 struct ClientResult {
     accepted: usize,
     latencies: Vec<f64>,
@@ -55,6 +81,10 @@ async fn main() {
     let clients = arg(1, 200);
     let messages = arg(2, 10);
     let ops_per_message = arg(3, 100);
+    let rate = arg(4, 0);
+    // Open loop: each client sends one message every `interval`, clients staggered.
+    let interval = (rate > 0)
+        .then(|| Duration::from_secs_f64((clients * ops_per_message) as f64 / rate as f64));
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = ServerConfig::new(
         "127.0.0.1:0".parse().expect("address"),
@@ -111,30 +141,29 @@ async fn main() {
             };
             let mut seq = 0;
             let mut sent = 0;
-            let send_next = |seq: &mut u64| {
-                let ops: Vec<Operation> = (0..ops_per_message)
-                    .map(|i| {
-                        *seq += 1;
-                        Operation {
-                            id: OpId {
-                                client: Arc::from(id.as_str()),
-                                seq: *seq,
-                            },
-                            key: format!("k{}", (c * 7 + i) % 1000),
-                            fields: vec![],
-                            kind: OpKind::Set(Arc::new(json!({ "n": *seq, "by": c }))),
-                            base_version: 0,
-                            timestamp: now_ms(),
-                            batch: None,
-                        }
-                    })
-                    .collect();
-                Message::Binary(
-                    encode(&ClientMessage::Changes { ops, atomic: false }, Some(1024)).into(),
-                )
-            };
-            tx.send(send_next(&mut seq)).await.expect("send");
-            sent += 1;
+            let send_next = |seq: &mut u64| changes_frame(c, &id, seq, ops_per_message);
+            let mut tx = Some(tx);
+            let mut sender = None;
+            if let Some(interval) = interval {
+                let start =
+                    tokio::time::Instant::now() + interval.mul_f64(c as f64 / clients as f64);
+                sent = messages;
+                let mut sink = tx.take().expect("sink");
+                let id = id.clone();
+                sender = Some(tokio::spawn(async move {
+                    let mut seq = 0;
+                    for k in 0..messages {
+                        tokio::time::sleep_until(start + interval * k as u32).await;
+                        // Built when due: the timestamp is the send time.
+                        let frame = changes_frame(c, &id, &mut seq, ops_per_message);
+                        sink.send(frame).await.expect("send");
+                    }
+                    sink
+                }));
+            } else if let Some(tx) = tx.as_mut() {
+                tx.send(send_next(&mut seq)).await.expect("send");
+                sent += 1;
+            }
             let observer = c % 10 == 0;
             let total = clients * messages * ops_per_message;
             let mut received = 0;
@@ -154,7 +183,7 @@ async fn main() {
                     ServerMessage::Ack { acks, .. } => {
                         result.accepted += acks.len();
                         received += acks.len();
-                        if sent < messages {
+                        if let Some(tx) = tx.as_mut().filter(|_| sent < messages) {
                             tx.send(send_next(&mut seq)).await.expect("send");
                             sent += 1;
                         }
@@ -173,7 +202,12 @@ async fn main() {
                 }
             }
             result.finished = epoch.elapsed();
-            let _ = tx.close().await;
+            if let Some(sender) = sender {
+                tx = Some(sender.await.expect("sender task"));
+            }
+            if let Some(mut tx) = tx {
+                let _ = tx.close().await;
+            }
             result
         }));
     }
@@ -199,7 +233,8 @@ async fn main() {
             .unwrap_or(f64::NAN)
     };
     println!(
-        "loadgen: {clients} clients, {messages} messages x {ops_per_message} ops each: {accepted} changes accepted in {:.2} s = {:.0} changes/s; broadcast latency p50 {:.1} ms, p99 {:.1} ms over {} deliveries to {} observers ({} caught up from the log after lagging)",
+        "loadgen ({}): {clients} clients, {messages} messages x {ops_per_message} ops each: {accepted} changes accepted in {:.2} s = {:.0} changes/s; broadcast latency p50 {:.1} ms, p99 {:.1} ms over {} deliveries to {} observers ({} caught up from the log after lagging)",
+        if rate > 0 { format!("open loop, {rate} changes/s offered") } else { "closed loop".to_owned() },
         accepted_at.as_secs_f64(),
         accepted as f64 / accepted_at.as_secs_f64(),
         pct(0.5),
