@@ -3,6 +3,8 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use srvra_sync::core::room::ConflictKind;
+
 /// Server-wide counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -22,8 +24,9 @@ pub struct Metrics {
     pub catch_ups: AtomicU64,
     /// Snapshots served.
     pub snapshots: AtomicU64,
-    /// Conflicts detected (a change based on an older version than the key's).
-    pub conflicts: AtomicU64,
+    /// Conflicts detected (a change based on an older version than the key's), by kind
+    /// in the order of [`ConflictKind::ALL`].
+    pub conflicts: [AtomicU64; 5],
 }
 
 /// Adds one to a counter.
@@ -34,7 +37,7 @@ pub fn inc(counter: &AtomicU64) {
 impl Metrics {
     /// The Prometheus exposition text.
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, &str, &AtomicU64); 9] = [
+        let rows: [(&str, &str, &str, &AtomicU64); 8] = [
             (
                 "srvra_connections",
                 "gauge",
@@ -83,12 +86,6 @@ impl Metrics {
                 "Snapshots served",
                 &self.snapshots,
             ),
-            (
-                "srvra_conflicts_total",
-                "counter",
-                "Changes based on an outdated version",
-                &self.conflicts,
-            ),
         ];
         let mut out = String::new();
         for (name, kind, help, value) in rows {
@@ -98,6 +95,28 @@ impl Metrics {
                 value.load(Ordering::Relaxed)
             );
         }
+        let name = "srvra_conflicts_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Changes based on an outdated version, by conflict type\n# TYPE {name} counter"
+        );
+        for (kind, count) in ConflictKind::ALL.iter().zip(&self.conflicts) {
+            let _ = writeln!(
+                out,
+                "{name}{{type=\"{}\"}} {}",
+                kind.name(),
+                count.load(Ordering::Relaxed)
+            );
+        }
         out
+    }
+
+    /// Counts one conflict of `kind`.
+    pub fn conflict(&self, kind: ConflictKind) {
+        let index = ConflictKind::ALL
+            .iter()
+            .position(|k| *k == kind)
+            .unwrap_or(0);
+        inc(&self.conflicts[index]);
     }
 }

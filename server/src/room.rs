@@ -173,9 +173,9 @@ impl Room {
         metrics
             .changes_rejected
             .fetch_add(decided.rejected.len() as u64, Ordering::Relaxed);
-        metrics
-            .conflicts
-            .fetch_add(decided.conflicts, Ordering::Relaxed);
+        for kind in &decided.conflicts {
+            metrics.conflict(*kind);
+        }
         let mut outcome = Outcome {
             acks: decided
                 .committed

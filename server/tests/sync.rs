@@ -191,6 +191,30 @@ async fn health_and_metrics_are_served() {
         "{metrics}"
     );
     assert!(metrics.contains("srvra_connections 1"), "{metrics}");
+
+    // Conflicts are counted by type: b creates `k` too (add-add), then overwrites a's
+    // newer version (modify-modify) and deletes it (modify-delete); increments commute.
+    let (mut b, _) = Client::join(server.addr, "b", "room", 0).await;
+    b.catch_up().await;
+    let add = b.set("k", json!(2));
+    b.submit(vec![add], false).await;
+    let mut modify = b.set("k", json!(3));
+    modify.base_version = 1;
+    let mut delete = b.op("k", OpKind::Delete);
+    delete.base_version = 1;
+    let mut count = b.op("k2", OpKind::Increment(1.0));
+    count.base_version = 0;
+    b.submit(vec![modify, delete, count], false).await;
+    let metrics = http_get(server.addr, "/metrics").await;
+    for (kind, n) in [
+        ("add-add", 1),
+        ("modify-modify", 1),
+        ("modify-delete", 1),
+        ("type-change", 0),
+    ] {
+        let line = format!("srvra_conflicts_total{{type=\"{kind}\"}} {n}");
+        assert!(metrics.contains(&line), "{line} in {metrics}");
+    }
     server.shutdown().await;
 }
 

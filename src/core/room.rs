@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::core::operation::{apply, OpId, OpKind, Operation};
+use crate::core::operation::{apply, value_at, OpId, OpKind, Operation};
+use crate::core::path::type_name;
 use crate::core::protocol::message::{Rejected, SnapshotEntry};
 use crate::core::protocol::Committed;
 
@@ -19,6 +20,65 @@ pub struct KeyState {
     pub value: Option<Arc<Value>>,
     /// Accepted changes to the key so far.
     pub version: u64,
+}
+
+/// The kinds of conflict of SPEC section 6: how a change based on an outdated version
+/// relates to what the server holds now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConflictKind {
+    /// Both sides changed the value.
+    ModifyModify,
+    /// The server deleted what the change modifies.
+    DeleteModify,
+    /// The change deletes what the server changed.
+    ModifyDelete,
+    /// Both sides created the key.
+    AddAdd,
+    /// The change replaces the server's value with one of another type.
+    TypeChange,
+}
+
+impl ConflictKind {
+    /// Every kind, in a fixed order.
+    pub const ALL: [ConflictKind; 5] = [
+        Self::ModifyModify,
+        Self::DeleteModify,
+        Self::ModifyDelete,
+        Self::AddAdd,
+        Self::TypeChange,
+    ];
+
+    /// The name used in events and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ModifyModify => "modify-modify",
+            Self::DeleteModify => "delete-modify",
+            Self::ModifyDelete => "modify-delete",
+            Self::AddAdd => "add-add",
+            Self::TypeChange => "type-change",
+        }
+    }
+
+    /// The conflict `op` is in with the key's `current` state, if any: the change was
+    /// based on an older version than the key's. `increment` and `append` commute and
+    /// never conflict.
+    pub fn classify(current: &KeyState, op: &Operation) -> Option<Self> {
+        if op.base_version >= current.version
+            || matches!(op.kind, OpKind::Increment(_) | OpKind::Append(_))
+        {
+            return None;
+        }
+        let server = value_at(current.value.as_ref(), &op.fields);
+        Some(match (&op.kind, server) {
+            (OpKind::Delete, _) => Self::ModifyDelete,
+            (_, None) if current.value.is_none() => Self::DeleteModify,
+            _ if op.base_version == 0 => Self::AddAdd,
+            (OpKind::Set(value), Some(server)) if type_name(value) != type_name(server) => {
+                Self::TypeChange
+            }
+            _ => Self::ModifyModify,
+        })
+    }
 }
 
 /// The state of one room.
@@ -49,8 +109,8 @@ pub struct Decided {
     pub rejected: Vec<Rejected>,
     /// Changes processed before (acked with the position they got, if any).
     pub duplicates: Vec<OpId>,
-    /// Accepted changes based on an outdated version.
-    pub conflicts: u64,
+    /// The conflict of each accepted change based on an outdated version.
+    pub conflicts: Vec<ConflictKind>,
 }
 
 impl Decided {
@@ -80,11 +140,14 @@ impl RoomState {
 
     /// The conflict decision: the value a change leaves at its key, given the key's
     /// current state. For now changes apply in arrival order, so the later arrival wins
-    /// (last-write-wins); `increment` and `append` commute by construction. Returns
-    /// whether the change was based on an outdated version (a conflict).
-    fn decide(current: &KeyState, op: &Operation) -> Result<(Option<Arc<Value>>, bool), Rejected> {
-        let conflict = op.base_version < current.version
-            && !matches!(op.kind, OpKind::Increment(_) | OpKind::Append(_));
+    /// (last-write-wins); `increment` and `append` commute by construction. Also returns
+    /// the conflict the change was in, if any.
+    #[allow(clippy::type_complexity)]
+    fn decide(
+        current: &KeyState,
+        op: &Operation,
+    ) -> Result<(Option<Arc<Value>>, Option<ConflictKind>), Rejected> {
+        let conflict = ConflictKind::classify(current, op);
         apply(current.value.as_ref(), &op.fields, &op.kind)
             .map(|next| (next, conflict))
             .map_err(|e| Rejected {
@@ -133,7 +196,7 @@ impl RoomState {
                 });
             match Self::decide(&current, op) {
                 Ok((value, conflict)) => {
-                    decided.conflicts += u64::from(conflict);
+                    decided.conflicts.extend(conflict);
                     let version = current.version + 1;
                     overlay.insert(&op.key, KeyState { value, version });
                     accepted.push(op);
@@ -150,7 +213,7 @@ impl RoomState {
                 });
             }
             overlay.clear();
-            decided.conflicts = 0;
+            decided.conflicts.clear();
         }
         decided.rejected.extend(rejected);
         let first = self.head + 1;
@@ -179,5 +242,74 @@ impl RoomState {
         if let Some(seq) = decided.watermark {
             self.watermarks.insert(client.to_owned(), seq);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn op(kind: OpKind, fields: &[&str], base_version: u64) -> Operation {
+        Operation {
+            id: OpId {
+                client: Arc::from("a"),
+                seq: 1,
+            },
+            key: "k".into(),
+            fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+            kind,
+            base_version,
+            timestamp: 0.0,
+            batch: None,
+        }
+    }
+
+    fn key(value: Option<Value>, version: u64) -> KeyState {
+        KeyState {
+            value: value.map(Arc::new),
+            version,
+        }
+    }
+
+    #[test]
+    fn conflicts_are_classified_by_what_each_side_did() {
+        let set = |v: Value| OpKind::Set(Arc::new(v));
+        let live = key(Some(json!({ "n": 1 })), 3);
+        let classify = ConflictKind::classify;
+        assert_eq!(
+            classify(&live, &op(set(json!({ "n": 2 })), &[], 2)),
+            Some(ConflictKind::ModifyModify)
+        );
+        assert_eq!(
+            classify(&live, &op(OpKind::Delete, &[], 2)),
+            Some(ConflictKind::ModifyDelete)
+        );
+        assert_eq!(
+            classify(&key(None, 3), &op(set(json!(1)), &[], 2)),
+            Some(ConflictKind::DeleteModify)
+        );
+        assert_eq!(
+            classify(&live, &op(set(json!({ "n": 5 })), &[], 0)),
+            Some(ConflictKind::AddAdd)
+        );
+        assert_eq!(
+            classify(&live, &op(set(json!(5)), &["n"], 1)),
+            Some(ConflictKind::ModifyModify)
+        );
+        assert_eq!(
+            classify(&live, &op(set(json!("text")), &["n"], 1)),
+            Some(ConflictKind::TypeChange)
+        );
+        // Up to date, or commutative: no conflict.
+        assert_eq!(classify(&live, &op(set(json!(1)), &[], 3)), None);
+        assert_eq!(
+            classify(&live, &op(OpKind::Increment(1.0), &["n"], 0)),
+            None
+        );
+        assert_eq!(
+            classify(&live, &op(OpKind::Append(json!(1)), &["l"], 0)),
+            None
+        );
     }
 }
