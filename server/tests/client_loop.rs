@@ -112,7 +112,7 @@ async fn offline_changes_survive_a_reload_and_arrive_exactly_once() {
     b.idle(300).await;
     assert_eq!(b.get("n"), json!(51), "no change applied twice");
     assert!(
-        stored.borrow().ops.is_empty(),
+        stored.borrow().disk.outbox_len() == 0,
         "acknowledged changes leave the outbox"
     );
     server.shutdown().await;

@@ -9,10 +9,9 @@ use std::rc::Rc;
 use serde_json::{json, Value};
 use srvra_sync::core::clock::Clock;
 use srvra_sync::core::config::Config;
-use srvra_sync::core::engine::Snapshot;
 use srvra_sync::core::operation::OpId;
 use srvra_sync::core::sync::{
-    Io, OutboxLoad, OutboxStore, OutboxWork, SyncClient, Timer, Timers, Transport,
+    Io, MemoryStorage, OutboxStore, OutboxWork, SyncClient, Timer, Timers, Transport,
 };
 use srvra_sync::core::Engine;
 
@@ -72,14 +71,7 @@ impl OutboxStore for SimStore {
 }
 
 /// What survives a crash: the last flushed state cache and outbox.
-#[derive(Default)]
-pub struct Disk {
-    shards: BTreeMap<u32, Vec<u8>>,
-    meta: Option<String>,
-    ops: BTreeMap<u64, Vec<u8>>,
-    bases: BTreeMap<String, Vec<u8>>,
-    position: u64,
-}
+pub type Disk = MemoryStorage;
 
 /// One SDK instance.
 pub struct SimClient {
@@ -120,10 +112,7 @@ impl SimClient {
         let config = config(name);
         let mut engine = Engine::new(config.clone(), name, Box::new(clock.clone()));
         engine.set_journal(true);
-        let snapshot = Snapshot {
-            meta: disk.meta.clone(),
-            shards: disk.shards.iter().map(|(i, r)| (*i, r.clone())).collect(),
-        };
+        let snapshot = disk.snapshot();
         engine.restore(snapshot).expect("restores");
         let requests: Shared = Rc::default();
         let mut state = seed | 1;
@@ -140,15 +129,7 @@ impl SimClient {
             }),
         };
         let mut sync = SyncClient::new(config, io);
-        let load = OutboxLoad {
-            ops: disk.ops.values().cloned().collect(),
-            bases: disk
-                .bases
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            position: disk.position,
-        };
+        let load = disk.outbox();
         sync.restore(&mut engine, load);
         sync.start(&mut engine, online);
         Self {
@@ -180,33 +161,8 @@ impl SimClient {
     pub fn flush(&mut self) {
         self.flushed_changes = self.engine.changes();
         let state = self.engine.take_persist_work();
-        let work: Vec<OutboxWork> = std::mem::take(&mut self.unflushed);
-        let disk = &mut self.disk;
-        if let Some(state) = state {
-            for (i, r) in state.shards {
-                disk.shards.insert(i, r);
-            }
-            disk.meta = Some(state.meta);
-        }
-        let mut upto = 0;
-        for w in work {
-            for (seq, r) in w.puts {
-                disk.ops.insert(seq, r);
-            }
-            for seq in w.deletes {
-                disk.ops.remove(&seq);
-            }
-            for (key, r) in w.bases {
-                match r {
-                    Some(r) => disk.bases.insert(key, r),
-                    None => disk.bases.remove(&key),
-                };
-            }
-            if let Some(p) = w.position {
-                disk.position = p;
-            }
-            upto = upto.max(w.upto_seq);
-        }
+        let work = std::mem::take(&mut self.unflushed);
+        let upto = self.disk.write(state, work);
         if upto > 0 {
             self.durable = self.durable.max(upto);
             self.sync.durable(&mut self.engine, upto);
@@ -215,9 +171,7 @@ impl SimClient {
 
     /// Crash: everything not flushed is gone, including changes never made durable.
     pub fn crash(self) -> (Disk, Vec<OpId>) {
-        let durable = self
-            .durable
-            .max(self.disk.ops.keys().last().copied().unwrap_or(0));
+        let durable = self.durable.max(self.disk.last_seq());
         let kept = self
             .made
             .into_iter()

@@ -258,13 +258,9 @@ impl World {
                 self.at(delay, Event::Opened { conn });
             }
             Event::Opened { conn } => {
-                let Some(c) = self.conns.get(&conn) else {
+                let Some((client, local)) = self.listening(conn) else {
                     return;
                 };
-                if !c.client_side || c.life != self.lives[c.client] {
-                    return;
-                }
-                let (client, local) = (c.client, c.local);
                 let sim = &mut self.clients[client];
                 sim.sync.opened(&mut sim.engine, local, None);
                 self.collect(client);
@@ -286,13 +282,9 @@ impl World {
                 }
             }
             Event::ToClient { conn, frame } => {
-                let Some(c) = self.conns.get(&conn) else {
+                let Some((client, local)) = self.listening(conn) else {
                     return;
                 };
-                if !c.client_side || c.life != self.lives[c.client] {
-                    return;
-                }
-                let (client, local) = (c.client, c.local);
                 let sim = &mut self.clients[client];
                 sim.sync.received(&mut sim.engine, local, &frame);
                 self.collect(client);
@@ -349,6 +341,12 @@ impl World {
             }
             Event::ServerUp => self.server_up = true,
         }
+    }
+
+    /// The client and its connection id, if the client still listens on `conn`.
+    fn listening(&self, conn: u64) -> Option<(usize, u64)> {
+        let c = self.conns.get(&conn)?;
+        (c.client_side && c.life == self.lives[c.client]).then_some((c.client, c.local))
     }
 
     fn delay(&mut self) -> u64 {

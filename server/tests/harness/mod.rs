@@ -13,9 +13,8 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use srvra_sync::core::clock::SystemClock;
 use srvra_sync::core::config::Config;
-use srvra_sync::core::engine::Snapshot;
 use srvra_sync::core::sync::{
-    Io, OutboxLoad, OutboxStore, OutboxWork, Status, SyncClient, Timer, Timers, Transport,
+    Io, MemoryStorage, OutboxStore, OutboxWork, Status, SyncClient, Timer, Timers, Transport,
 };
 use srvra_sync::core::Engine;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
@@ -116,16 +115,12 @@ impl Timers for TokioTimers {
     }
 }
 
-/// What a client stored: its state cache and its outbox. Survives a simulated reload.
+/// What a client stored (survives a simulated reload), plus outbox work saved but not yet
+/// written: it is written on the next pump step, with the state, like the browser's single
+/// IndexedDB transaction.
 #[derive(Debug, Default)]
 pub struct Stored {
-    pub shards: HashMap<u32, Vec<u8>>,
-    pub meta: Option<String>,
-    pub ops: std::collections::BTreeMap<u64, Vec<u8>>,
-    pub bases: HashMap<String, Vec<u8>>,
-    pub position: u64,
-    /// Outbox work saved but not yet "written" (written on the next pump step, with the
-    /// state, like the browser's single IndexedDB transaction).
+    pub disk: MemoryStorage,
     queued: Vec<OutboxWork>,
 }
 
@@ -157,20 +152,7 @@ impl Peer {
         engine.set_journal(true);
         let (snapshot, load) = {
             let s = stored.borrow();
-            let snapshot = Snapshot {
-                meta: s.meta.clone(),
-                shards: s.shards.iter().map(|(i, r)| (*i, r.clone())).collect(),
-            };
-            let load = OutboxLoad {
-                ops: s.ops.values().cloned().collect(),
-                bases: s
-                    .bases
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-                position: s.position,
-            };
-            (snapshot, load)
+            (s.disk.snapshot(), s.disk.outbox())
         };
         engine.restore(snapshot).expect("restores");
         let io = Io {
@@ -209,36 +191,12 @@ impl Peer {
 
     /// Writes state and outbox together, then tells the loop what is durable.
     fn persist(&mut self) {
-        let work = self.engine.take_persist_work();
-        let queued = std::mem::take(&mut self.stored.borrow_mut().queued);
-        let mut upto = 0;
-        {
-            let mut s = self.stored.borrow_mut();
-            if let Some(work) = work {
-                for (i, r) in work.shards {
-                    s.shards.insert(i, r);
-                }
-                s.meta = Some(work.meta);
-            }
-            for w in queued {
-                for (seq, r) in w.puts {
-                    s.ops.insert(seq, r);
-                }
-                for seq in w.deletes {
-                    s.ops.remove(&seq);
-                }
-                for (key, r) in w.bases {
-                    match r {
-                        Some(r) => s.bases.insert(key, r),
-                        None => s.bases.remove(&key),
-                    };
-                }
-                if let Some(p) = w.position {
-                    s.position = p;
-                }
-                upto = upto.max(w.upto_seq);
-            }
-        }
+        let state = self.engine.take_persist_work();
+        let upto = {
+            let mut stored = self.stored.borrow_mut();
+            let queued = std::mem::take(&mut stored.queued);
+            stored.disk.write(state, queued)
+        };
         if upto > 0 {
             self.sync.durable(&mut self.engine, upto);
         }

@@ -6,6 +6,7 @@
 pub mod backoff;
 pub mod client;
 pub mod io;
+pub mod memory;
 pub mod outbox;
 pub mod replica;
 pub mod report;
@@ -13,6 +14,7 @@ pub mod status;
 
 pub use client::SyncClient;
 pub use io::{Io, OutboxStore, Timer, Timers, Transport};
+pub use memory::MemoryStorage;
 pub use outbox::{OutboxLoad, OutboxWork};
 pub use replica::Replica;
 pub use status::Status;

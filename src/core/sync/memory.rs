@@ -1,0 +1,79 @@
+//! Storage of the state cache and the outbox in memory, with the browser's semantics: one
+//! write stores changed shards, the meta record and outbox work together (outbox puts
+//! before deletes). Native hosts (the loop's tests, the simulation) use it; what it holds
+//! is what a restart keeps.
+
+use std::collections::BTreeMap;
+
+use crate::core::engine::{PersistWork, Snapshot};
+use crate::core::sync::outbox::{OutboxLoad, OutboxWork};
+
+/// Stored records.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStorage {
+    shards: BTreeMap<u32, Vec<u8>>,
+    meta: Option<String>,
+    ops: BTreeMap<u64, Vec<u8>>,
+    bases: BTreeMap<String, Vec<u8>>,
+    position: u64,
+}
+
+impl MemoryStorage {
+    /// Stores `state` and `outbox` as one write. Returns the highest change sequence the
+    /// outbox work made durable (0: none), for [`crate::core::sync::SyncClient::durable`].
+    pub fn write(&mut self, state: Option<PersistWork>, outbox: Vec<OutboxWork>) -> u64 {
+        if let Some(state) = state {
+            self.shards.extend(state.shards);
+            self.meta = Some(state.meta);
+        }
+        let mut upto = 0;
+        for work in outbox {
+            self.ops.extend(work.puts);
+            for seq in work.deletes {
+                self.ops.remove(&seq);
+            }
+            for (key, record) in work.bases {
+                match record {
+                    Some(record) => self.bases.insert(key, record),
+                    None => self.bases.remove(&key),
+                };
+            }
+            if let Some(position) = work.position {
+                self.position = position;
+            }
+            upto = upto.max(work.upto_seq);
+        }
+        upto
+    }
+
+    /// The state cache, for [`crate::core::Engine::restore`].
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            meta: self.meta.clone(),
+            shards: self.shards.iter().map(|(i, r)| (*i, r.clone())).collect(),
+        }
+    }
+
+    /// The outbox, for [`crate::core::sync::SyncClient::restore`].
+    pub fn outbox(&self) -> OutboxLoad {
+        OutboxLoad {
+            ops: self.ops.values().cloned().collect(),
+            bases: self
+                .bases
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            position: self.position,
+        }
+    }
+
+    /// Number of changes in the outbox.
+    pub fn outbox_len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// The highest change sequence in the outbox (0: none).
+    pub fn last_seq(&self) -> u64 {
+        self.ops.keys().last().copied().unwrap_or(0)
+    }
+}
