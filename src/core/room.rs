@@ -6,17 +6,25 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::core::history::present;
 use crate::core::operation::{apply, value_at, OpId, OpKind, Operation};
 use crate::core::path::type_name;
 use crate::core::protocol::message::{Rejected, SnapshotEntry};
 use crate::core::protocol::Committed;
 
-/// A key's state on the server.
-#[derive(Debug, Clone, PartialEq)]
+/// A key's state as the server decided it: in the room, and on a client as the confirmed
+/// base under its pending changes (stored in the outbox).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyState {
-    /// The value, `None` when absent or deleted.
+    /// The value, `None` when absent or deleted (JSON `null` is a value).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub value: Option<Arc<Value>>,
     /// Accepted changes to the key so far.
     pub version: u64,

@@ -10,5 +10,6 @@ mod socket;
 mod storage;
 mod sync_core;
 mod timers;
+mod waiters;
 
 pub use sync_core::SyncCore;

@@ -4,7 +4,7 @@
 
 use std::rc::{Rc, Weak};
 
-use js_sys::{Function, Promise};
+use js_sys::Promise;
 use wasm_bindgen::JsValue;
 
 use crate::core::sync::{Io, OutboxStore, OutboxWork, SyncClient};
@@ -13,13 +13,6 @@ use crate::wasm::errors::to_js;
 use crate::wasm::persister::{schedule, Shared};
 use crate::wasm::socket::BrowserSocket;
 use crate::wasm::timers::BrowserTimers;
-
-/// A `sync.sync()` promise waiting for every change up to `seq` to be acknowledged.
-pub struct SyncWaiter {
-    seq: u64,
-    resolve: Function,
-    reject: Function,
-}
 
 /// The outbox half of the persister: work waits in `Shared` and is written in the same
 /// IndexedDB transaction as the state it belongs to.
@@ -79,40 +72,21 @@ pub fn sync_now(shared: &Rc<Shared>) -> Promise {
             None => return Promise::resolve(&JsValue::UNDEFINED),
         }
     };
-    let mut parts = None;
-    let promise = Promise::new(&mut |resolve, reject| parts = Some((resolve, reject)));
-    if let Some((resolve, reject)) = parts {
-        shared.sync_waiters.borrow_mut().push(SyncWaiter {
-            seq,
-            resolve,
-            reject,
-        });
-    }
+    let promise = shared.sync_waiters.wait(seq);
     run(shared, |sync, engine| sync.sync_now(engine));
     promise
 }
 
 fn settle_waiters(shared: &Shared) {
-    let ready: Vec<SyncWaiter> = {
-        let sync = shared.sync.borrow();
-        let Some(sync) = sync.as_ref() else { return };
-        let mut waiters = shared.sync_waiters.borrow_mut();
-        let (ready, waiting) = waiters
-            .drain(..)
-            .partition(|w| sync.replica().settled_through(w.seq));
-        *waiters = waiting;
-        ready
-    };
-    for waiter in ready {
-        // Settling a promise cannot fail in a way we could act on.
-        let _ = waiter.resolve.call0(&JsValue::NULL);
+    if let Some(sync) = shared.sync.borrow().as_ref() {
+        let replica = sync.replica();
+        shared
+            .sync_waiters
+            .settle(|seq| replica.settled_through(seq), None);
     }
 }
 
 /// Rejects every `sync()` promise (the instance closed).
 pub fn reject_waiters(shared: &Shared, error: &CoreError) {
-    let error = to_js(error);
-    for waiter in shared.sync_waiters.borrow_mut().drain(..) {
-        let _ = waiter.reject.call1(&JsValue::NULL, &error);
-    }
+    shared.sync_waiters.settle(|_| true, Some(&to_js(error)));
 }

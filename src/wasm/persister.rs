@@ -12,15 +12,9 @@ use wasm_bindgen_futures::spawn_local;
 use crate::core::sync::{OutboxWork, SyncClient};
 use crate::core::Engine;
 use crate::wasm::errors::to_js;
-use crate::wasm::network::{run, SyncWaiter};
+use crate::wasm::network::run;
 use crate::wasm::storage::IdbStorage;
-
-/// A `whenPersisted()` promise waiting for the change counter to reach `upto`.
-struct Waiter {
-    upto: u64,
-    resolve: Function,
-    reject: Function,
-}
+use crate::wasm::waiters::Waiters;
 
 /// State shared by the exported `SyncCore` and its background tasks.
 pub struct Shared {
@@ -39,11 +33,11 @@ pub struct Shared {
     /// Outbox work waiting to be written with the next flush.
     pub outbox: RefCell<Vec<OutboxWork>>,
     /// `sync.sync()` promises.
-    pub sync_waiters: RefCell<Vec<SyncWaiter>>,
+    pub sync_waiters: Waiters,
     persist: bool,
     scheduled: Cell<bool>,
     persisted: Cell<u64>,
-    waiters: RefCell<Vec<Waiter>>,
+    waiters: Waiters,
 }
 
 impl Shared {
@@ -58,10 +52,10 @@ impl Shared {
             closed: Cell::new(false),
             sync: RefCell::new(None),
             outbox: RefCell::new(Vec::new()),
-            sync_waiters: RefCell::new(Vec::new()),
+            sync_waiters: Waiters::default(),
             scheduled: Cell::new(false),
             persisted: Cell::new(0),
-            waiters: RefCell::new(Vec::new()),
+            waiters: Waiters::default(),
         })
     }
 
@@ -97,15 +91,7 @@ pub fn when_persisted(shared: &Rc<Shared>) -> Promise {
     if !shared.persistence_enabled() || shared.persisted.get() >= upto {
         return Promise::resolve(&JsValue::UNDEFINED);
     }
-    let mut parts = None;
-    let promise = Promise::new(&mut |resolve, reject| parts = Some((resolve, reject)));
-    if let Some((resolve, reject)) = parts {
-        shared.waiters.borrow_mut().push(Waiter {
-            upto,
-            resolve,
-            reject,
-        });
-    }
+    let promise = shared.waiters.wait(upto);
     schedule(shared);
     promise
 }
@@ -162,19 +148,7 @@ async fn flush(shared: Rc<Shared>) {
 }
 
 fn settle(shared: &Shared, upto: u64, error: Option<JsValue>) {
-    let ready: Vec<Waiter> = {
-        let mut waiters = shared.waiters.borrow_mut();
-        let (ready, waiting) = waiters.drain(..).partition(|w| w.upto <= upto);
-        *waiters = waiting;
-        ready
-    };
-    for waiter in ready {
-        // Settling a promise cannot fail in a way we could act on.
-        let _ = match &error {
-            None => waiter.resolve.call0(&JsValue::NULL),
-            Some(error) => waiter.reject.call1(&JsValue::NULL, error),
-        };
-    }
+    shared.waiters.settle(|mark| mark <= upto, error.as_ref());
 }
 
 /// Rejects every waiter (storage could not be opened).

@@ -41,8 +41,6 @@ struct Connection {
 
 /// The client side of sync for one `SrvraDataSync` instance.
 pub struct SyncClient {
-    url: String,
-    room: String,
     config: Config,
     io: Io,
     replica: Replica,
@@ -70,8 +68,6 @@ impl SyncClient {
             .enabled
             .then_some(config.compression.threshold as usize);
         Self {
-            url: config.url.clone().unwrap_or_default(),
-            room: config.room.clone(),
             replica: Replica::new(threshold),
             config,
             io,
@@ -161,7 +157,7 @@ impl SyncClient {
         let hello = ClientMessage::Hello {
             protocol: u32::from(PROTOCOL_VERSION),
             client_id: engine.client_id().to_owned(),
-            room: self.room.clone(),
+            room: self.config.room.clone(),
             position: self.replica.position(),
             token,
         };
@@ -292,7 +288,8 @@ impl SyncClient {
         if self.status != Status::Error {
             self.set_status(engine, Status::Syncing, "connecting");
         }
-        self.io.transport.open(id, &self.url);
+        let url = self.config.url.as_deref().unwrap_or_default();
+        self.io.transport.open(id, url);
     }
 
     fn handle(&mut self, engine: &mut Engine, message: ServerMessage) {
@@ -433,16 +430,13 @@ impl SyncClient {
             self.send_changes(engine, ops, atomic);
         }
         if self.replica.is_empty() {
-            if self.acked_since > 0 || self.status != Status::Synced {
+            if self.acked_since > 0 {
                 let payload = json!({
-                    "sent": self.acked_since,
+                    "sent": std::mem::take(&mut self.acked_since),
                     "received": self.replica.take_received(),
                     "position": self.replica.position(),
                 });
-                self.acked_since = 0;
-                if payload["sent"] != json!(0) {
-                    engine.emit(EventType::SyncComplete, payload, None);
-                }
+                engine.emit(EventType::SyncComplete, payload, None);
             }
             self.set_status(engine, Status::Synced, "synced");
         } else {

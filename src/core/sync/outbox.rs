@@ -1,29 +1,11 @@
 //! What the outbox stores: each pending operation as one record, the confirmed value of
 //! every key that has pending operations (its base), and the confirmed server position.
-//! Records are MessagePack, LZ4-compressed at or over the compression threshold.
+//! A base is the key's [`crate::core::room::KeyState`]. Records are MessagePack, LZ4-compressed at or over the compression threshold.
 
-use std::sync::Arc;
-
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Serialize;
 
 use crate::core::compress::{pack, unpack};
 use crate::core::error::{CoreError, Result};
-use crate::core::history::present;
-
-/// The confirmed state of a key that has pending changes: what the server decided last.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Base {
-    /// The value, `None` when absent or deleted.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
-    )]
-    pub value: Option<Arc<Value>>,
-    /// The server's version of the key.
-    pub version: u64,
-}
 
 /// Storage changes for the outbox, applied together (and, in the browser, together with
 /// the state they belong to).

@@ -17,7 +17,8 @@ use crate::core::error::CoreError;
 use crate::core::operation::{apply, OpId, Operation};
 use crate::core::protocol::message::SnapshotEntry;
 use crate::core::protocol::Committed;
-use crate::core::sync::outbox::{decode_record, encode_record, Base, OutboxLoad, OutboxWork};
+use crate::core::room::KeyState;
+use crate::core::sync::outbox::{decode_record, encode_record, OutboxLoad, OutboxWork};
 use crate::core::Engine;
 
 /// A local change not yet acknowledged.
@@ -34,7 +35,7 @@ pub struct Replica {
     position: u64,
     pending: VecDeque<Pending>,
     per_key: FxHashMap<String, usize>,
-    bases: FxHashMap<String, Base>,
+    bases: FxHashMap<String, KeyState>,
     acked: BTreeMap<u64, OpId>,
     ahead: BTreeMap<u64, Committed>,
     durable_seq: u64,
@@ -77,7 +78,7 @@ impl Replica {
         }
         ops.sort_by_key(|op| op.id.seq);
         for (key, record) in &load.bases {
-            match decode_record::<Base>(record) {
+            match decode_record::<KeyState>(record) {
                 Ok(base) => {
                     self.bases.insert(key.clone(), base);
                 }
@@ -149,7 +150,7 @@ impl Replica {
     pub fn record(&mut self, recorded: Recorded) {
         let op = recorded.op;
         if !self.bases.contains_key(&op.key) {
-            let base = Base {
+            let base = KeyState {
                 value: recorded.previous,
                 version: op.base_version,
             };
@@ -342,7 +343,7 @@ impl Replica {
     ) {
         self.received += 1;
         if self.bases.contains_key(&key) {
-            self.bases.insert(key.clone(), Base { value, version });
+            self.bases.insert(key.clone(), KeyState { value, version });
             self.dirty_bases.insert(key.clone());
             self.settle(engine, &key, Vec::new(), server(), engine.now_ms());
         } else {
@@ -393,7 +394,7 @@ impl Replica {
         };
         self.work.deletes.push(op.id.seq);
         self.uncount(&op.key);
-        let base = self.bases.entry(op.key.clone()).or_insert(Base {
+        let base = self.bases.entry(op.key.clone()).or_insert(KeyState {
             value: None,
             version: op.base_version,
         });
