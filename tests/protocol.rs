@@ -5,6 +5,9 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use serde_json::json;
+use srvra_sync::core::conflict::{
+    ConflictInfo, ConflictKind, ConflictReport, Outcome, Resolution, Strategy,
+};
 use srvra_sync::core::operation::{OpId, OpKind, Operation};
 use srvra_sync::core::protocol::message::{Rejected, SnapshotEntry};
 use srvra_sync::core::protocol::{
@@ -23,6 +26,12 @@ fn op(seq: u64, kind: OpKind) -> Operation {
         base_version: seq.saturating_sub(1),
         timestamp: 1_700_000_000_123.0,
         batch: (seq % 2 == 0).then_some(7),
+        conflict: ConflictInfo {
+            clock: seq << 16,
+            strategy: (seq % 3 == 0).then_some(Strategy::SmartMerge),
+            threshold: (seq % 3 == 0).then_some(0.5),
+            base: (seq % 3 == 0).then(|| Arc::new(json!({ "title": null }))),
+        },
     }
 }
 
@@ -62,6 +71,11 @@ fn samples() -> (Vec<ClientMessage>, Vec<ServerMessage>) {
         .map(|(i, op)| Committed {
             position: i as u64 + 10,
             op: op.clone(),
+            resolution: (i % 2 == 1).then(|| Resolution {
+                kind: ConflictKind::AddAdd,
+                strategy: Strategy::SmartMerge,
+                outcome: Outcome::Merged(Arc::new(json!({ "merged": [1, null] }))),
+            }),
         })
         .collect();
     let server = vec![
@@ -78,9 +92,24 @@ fn samples() -> (Vec<ClientMessage>, Vec<ServerMessage>) {
             acks: ops.iter().map(|o| (o.id.clone(), o.id.seq + 100)).collect(),
             rejected: vec![Rejected {
                 id: ops[0].id.clone(),
-                code: "TYPE_MISMATCH".into(),
+                code: "CONFLICT".into(),
                 message: "m".into(),
+                conflict: Some(ConflictReport {
+                    kind: ConflictKind::ModifyDelete,
+                    strategy: Strategy::Custom("mine".into()),
+                    escalated: true,
+                    value: Some(Arc::new(json!(null))),
+                    version: 4,
+                }),
             }],
+            resolved: vec![(
+                ops[1].id.clone(),
+                Resolution {
+                    kind: ConflictKind::ModifyModify,
+                    strategy: Strategy::LastWriteWins,
+                    outcome: Outcome::Server,
+                },
+            )],
         },
         ServerMessage::Broadcast {
             changes: committed.clone(),

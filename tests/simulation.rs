@@ -3,7 +3,9 @@
 //! crashes, server restarts and compaction, with a random workload of every operation.
 //! After each run: every client holds the server's state; no durable change is lost; no
 //! change is applied twice; each client's changes keep their order; and the server's state
-//! is its accepted changes applied in order (last-write-wins by arrival).
+//! is its accepted changes replayed in order, with every conflict settled by its key's
+//! strategy's rule (`last-write-wins` by hybrid logical clock, `first-write-wins`,
+//! `smart-merge`; `manual` conflicts are settled by the simulated app).
 //!
 //! `SIM_SEEDS` (default 1000) sets how many seeds run, `SIM_OPS` (default 200) the changes
 //! per run; `SIM_SEED=n` replays one seed with its event log.
@@ -12,11 +14,9 @@
 mod sim;
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
 
-use serde_json::Value;
+use sim::oracle;
 use sim::world::{Plan, World};
-use srvra_sync::core::operation::apply;
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -25,8 +25,9 @@ fn env(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// Runs one seed; `Err` describes the first broken property.
-fn run_seed(seed: u64, ops: usize) -> Result<(), String> {
+/// Runs one seed; `Err` describes the first broken property. Tallies how conflicts
+/// were settled into `tally`.
+fn run_seed(seed: u64, ops: usize, tally: &mut BTreeMap<String, usize>) -> Result<(), String> {
     let plan = Plan {
         clients: 2 + (seed % 3) as usize,
         ops,
@@ -34,23 +35,22 @@ fn run_seed(seed: u64, ops: usize) -> Result<(), String> {
     };
     let mut world = World::new(seed, &plan);
     world.run()?;
+    for c in &world.server.all_committed {
+        if let Some(r) = &c.resolution {
+            *tally
+                .entry(format!("{} -> {}", r.strategy, r.outcome.name()))
+                .or_default() += 1;
+        }
+    }
+    *tally.entry("reported to the author".into()).or_default() += world.server.reported;
     check(&world)
 }
 
 fn check(world: &World) -> Result<(), String> {
     let server = world.server_state();
-    // The server's state is its accepted changes applied in order.
-    let mut replayed: BTreeMap<String, (Option<Arc<Value>>, u64)> = BTreeMap::new();
-    for c in &world.server.all_committed {
-        let entry = replayed.entry(c.op.key.clone()).or_insert((None, 0));
-        entry.0 = apply(entry.0.as_ref(), &c.op.fields, &c.op.kind)
-            .map_err(|e| format!("an accepted change does not apply on replay: {e}"))?;
-        entry.1 += 1;
-    }
-    let replayed: BTreeMap<String, (Value, u64)> = replayed
-        .into_iter()
-        .filter_map(|(k, (v, n))| v.map(|v| (k, ((*v).clone(), n))))
-        .collect();
+    // The server's state is its accepted changes applied in order, as their resolutions
+    // say, and every resolution follows its strategy's rule.
+    let replayed = oracle::replay(&world.server.all_committed)?;
     if replayed != server {
         return Err(format!(
             "server state is not its log replayed:\n{replayed:?}\n{server:?}"
@@ -111,10 +111,27 @@ fn every_seed_converges_without_loss_or_duplicates() {
     }
     let seeds = env("SIM_SEEDS", 1000);
     let first = env("SIM_FIRST_SEED", 1);
+    let mut tally = BTreeMap::new();
     for seed in first..first + seeds {
-        if let Err(error) = run_seed(seed, ops) {
+        if let Err(error) = run_seed(seed, ops, &mut tally) {
             panic!(
                 "simulation failed for seed {seed}: {error}\nreplay: SIM_SEED={seed} SIM_OPS={ops} cargo test --test simulation -- --nocapture"
+            );
+        }
+    }
+    println!("conflicts settled over {seeds} seeds: {tally:#?}");
+    // The workload must reach every way a conflict is settled, or the checks prove little.
+    if seeds >= 100 {
+        for outcome in [
+            "last-write-wins -> client",
+            "last-write-wins -> server",
+            "first-write-wins -> server",
+            "smart-merge -> merged",
+            "reported to the author",
+        ] {
+            assert!(
+                tally.get(outcome).is_some_and(|n| *n > 0),
+                "no conflict settled as {outcome}: {tally:?}"
             );
         }
     }

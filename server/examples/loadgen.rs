@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
+use srvra_sync::core::conflict::ConflictInfo;
 use srvra_sync::core::operation::{OpId, OpKind, Operation};
 use srvra_sync::core::protocol::{decode, encode, ClientMessage, Limits, ServerMessage};
 use srvra_sync_server::{start, ServerConfig};
@@ -63,6 +64,10 @@ fn changes_frame(c: usize, id: &str, seq: &mut u64, ops: usize) -> Message {
                 base_version: 0,
                 timestamp: now_ms(),
                 batch: None,
+                conflict: ConflictInfo {
+                    clock: (now_ms() as u64) << 16,
+                    ..ConflictInfo::default()
+                },
             }
         })
         .collect();

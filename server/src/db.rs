@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
-use srvra_sync::core::operation::Operation;
+use srvra_sync::core::conflict::Writers;
 use srvra_sync::core::protocol::Committed;
 
 /// A database failure, as text (the server logs it and closes the affected connection).
@@ -38,6 +38,8 @@ pub struct KeyRow {
     pub value: Option<Arc<Value>>,
     /// Its version.
     pub version: u64,
+    /// Who wrote it, for conflict detection and last-write-wins.
+    pub writers: Option<Writers>,
 }
 
 /// A room as persisted.
@@ -57,7 +59,7 @@ pub struct RoomRow {
 #[derive(Debug, Clone, Default)]
 pub struct CommitBatch<'a> {
     /// Accepted changes with their positions.
-    pub changes: Vec<(u64, &'a Operation)>,
+    pub changes: &'a [Committed],
     /// Keys whose state changed, with their new state.
     pub keys: Vec<KeyRow>,
     /// The sender and its new watermark.
@@ -89,6 +91,25 @@ CREATE TABLE IF NOT EXISTS watermarks (
   PRIMARY KEY (room, client));
 ";
 
+/// Columns added after the first release: `(table, column)`, added to older databases
+/// when they open.
+const ADDED_COLUMNS: [(&str, &str); 2] = [("changes", "resolution"), ("state", "writer")];
+
+/// Adds the columns an older database lacks.
+fn migrate(conn: &Connection) -> DbResult<()> {
+    for (table, column) in ADDED_COLUMNS {
+        let present: bool = conn.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
+            params![table, column],
+            |r| r.get(0),
+        )?;
+        if !present {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} TEXT"))?;
+        }
+    }
+    Ok(())
+}
+
 impl Db {
     /// Opens (creating) `dir/srvra-sync.db`.
     pub fn open(dir: &Path) -> DbResult<Self> {
@@ -96,6 +117,7 @@ impl Db {
             .map_err(|e| DbError(format!("cannot create {}: {e}", dir.display())))?;
         let conn = Connection::open(dir.join("srvra-sync.db"))?;
         conn.execute_batch(SCHEMA)?;
+        migrate(&conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -121,23 +143,27 @@ impl Db {
             .optional()?
             .unwrap_or((0, 0));
         let mut keys = Vec::new();
-        let mut stmt = conn.prepare("SELECT key, value, version FROM state WHERE room = ?1")?;
+        let mut stmt =
+            conn.prepare("SELECT key, value, version, writer FROM state WHERE room = ?1")?;
         let rows = stmt.query_map([room], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, Option<String>>(1)?,
                 r.get::<_, i64>(2)?,
+                r.get::<_, Option<String>>(3)?,
             ))
         })?;
         for row in rows {
-            let (key, value, version) = row?;
+            let (key, value, version, writer) = row?;
             let value = value
                 .map(|v| serde_json::from_str(&v).map(Arc::new))
                 .transpose()?;
+            let writers = writer.map(|w| serde_json::from_str(&w)).transpose()?;
             keys.push(KeyRow {
                 key,
                 value,
                 version: version as u64,
+                writers,
             });
         }
         let mut stmt = conn.prepare("SELECT client, seq FROM watermarks WHERE room = ?1")?;
@@ -160,22 +186,30 @@ impl Db {
         let tx = conn.transaction()?;
         {
             let mut insert = tx.prepare_cached(
-                "INSERT INTO changes (room, position, client, seq, op) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO changes (room, position, client, seq, op, resolution)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
-            for (position, op) in &batch.changes {
+            for committed in batch.changes {
+                let op = &committed.op;
                 let json = serde_json::to_string(op)?;
-                let id = &op.id;
+                let resolution = committed
+                    .resolution
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()?;
                 insert.execute(params![
                     room,
-                    *position as i64,
-                    &*id.client,
-                    id.seq as i64,
-                    json
+                    committed.position as i64,
+                    &*op.id.client,
+                    op.id.seq as i64,
+                    json,
+                    resolution
                 ])?;
             }
             let mut upsert = tx.prepare_cached(
-                "INSERT INTO state (room, key, value, version) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (room, key) DO UPDATE SET value = excluded.value, version = excluded.version",
+                "INSERT INTO state (room, key, value, version, writer) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (room, key) DO UPDATE SET value = excluded.value,
+                 version = excluded.version, writer = excluded.writer",
             )?;
             for key in &batch.keys {
                 let value = key
@@ -183,7 +217,12 @@ impl Db {
                     .as_deref()
                     .map(serde_json::to_string)
                     .transpose()?;
-                upsert.execute(params![room, key.key, value, key.version as i64])?;
+                let writers = key
+                    .writers
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()?;
+                upsert.execute(params![room, key.key, value, key.version as i64, writers])?;
             }
             if let Some((client, seq)) = batch.watermark {
                 tx.execute(
@@ -212,19 +251,26 @@ impl Db {
     ) -> DbResult<Vec<Committed>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT position, op FROM changes WHERE room = ?1 AND position > ?2 AND position <= ?3
-             ORDER BY position LIMIT ?4",
+            "SELECT position, op, resolution FROM changes
+             WHERE room = ?1 AND position > ?2 AND position <= ?3 ORDER BY position LIMIT ?4",
         )?;
         let rows = stmt.query_map(
             params![room, after as i64, upto as i64, limit as i64],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
+            },
         )?;
         let mut changes = Vec::new();
         for row in rows {
-            let (position, op) = row?;
+            let (position, op, resolution) = row?;
             changes.push(Committed {
                 position: position as u64,
                 op: serde_json::from_str(&op)?,
+                resolution: resolution.map(|r| serde_json::from_str(&r)).transpose()?,
             });
         }
         Ok(changes)

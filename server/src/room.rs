@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use srvra_sync::core::conflict::Resolution;
 use srvra_sync::core::operation::{OpId, Operation};
 use srvra_sync::core::protocol::message::{Rejected, SnapshotEntry};
 use srvra_sync::core::protocol::{encode, ServerMessage};
@@ -40,6 +41,15 @@ pub struct Outcome {
     pub acks: Vec<(OpId, u64)>,
     /// Changes that could not apply.
     pub rejected: Vec<Rejected>,
+    /// How conflicts among the accepted changes were settled.
+    pub resolved: Vec<(OpId, Resolution)>,
+}
+
+/// Wall time in ms since the epoch, for capping clock stamps.
+fn now_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
 /// Who sent a message: the client, and the connection it came on.
@@ -79,6 +89,7 @@ impl Room {
                 let state = KeyState {
                     value: k.value,
                     version: k.version,
+                    writers: k.writers,
                 };
                 (k.key, state)
             })
@@ -141,14 +152,10 @@ impl Room {
     ) -> DbResult<Outcome> {
         let Sender { client, session } = from;
         let mut state = self.state.lock().await;
-        let decided = state.decide_message(client, ops, atomic);
+        let decided = state.decide_message(client, ops, atomic, now_ms());
         if !decided.is_empty() {
             let batch = CommitBatch {
-                changes: decided
-                    .committed
-                    .iter()
-                    .map(|c| (c.position, &c.op))
-                    .collect(),
+                changes: &decided.committed,
                 keys: decided
                     .keys
                     .iter()
@@ -156,6 +163,7 @@ impl Room {
                         key: key.clone(),
                         value: k.value.clone(),
                         version: k.version,
+                        writers: k.writers.clone(),
                     })
                     .collect(),
                 watermark: decided.watermark.map(|seq| (client, seq)),
@@ -183,6 +191,11 @@ impl Room {
                 .map(|c| (c.op.id.clone(), c.position))
                 .collect(),
             rejected: decided.rejected,
+            resolved: decided
+                .committed
+                .iter()
+                .filter_map(|c| Some((c.op.id.clone(), c.resolution.clone()?)))
+                .collect(),
         };
         for id in decided.duplicates {
             inc(&metrics.changes_duplicate);

@@ -210,6 +210,7 @@ impl Session {
                 self.send(&ServerMessage::Ack {
                     acks: outcome.acks,
                     rejected: outcome.rejected,
+                    resolved: outcome.resolved,
                 })
                 .await
             }

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use common::{item, Client};
 use serde_json::json;
-use srvra_sync::core::operation::OpKind;
+use srvra_sync::core::conflict::{ConflictInfo, ConflictKind, Outcome, Strategy};
+use srvra_sync::core::operation::{OpKind, Operation};
 use srvra_sync::core::protocol::ServerMessage;
 
 fn acks(message: &ServerMessage) -> Vec<u64> {
@@ -135,7 +136,7 @@ async fn an_atomic_batch_with_a_failing_change_applies_nothing() {
     .await;
     let batch = vec![a.set("ok", json!(1)), a.op("text", OpKind::Increment(1.0))];
     match a.submit(batch, true).await {
-        ServerMessage::Ack { acks, rejected } => {
+        ServerMessage::Ack { acks, rejected, .. } => {
             assert!(acks.is_empty());
             let codes: Vec<_> = rejected.iter().map(|r| r.code.as_str()).collect();
             assert_eq!(codes, vec!["TYPE_MISMATCH", "BATCH_REJECTED"]);
@@ -192,16 +193,20 @@ async fn health_and_metrics_are_served() {
     );
     assert!(metrics.contains("srvra_connections 1"), "{metrics}");
 
-    // Conflicts are counted by type: b creates `k` too (add-add), then overwrites a's
-    // newer version (modify-modify) and deletes it (modify-delete); increments commute.
+    // Conflicts are counted by type: b creates `k` too (add-add); a writes again; b
+    // then overwrites a's newer version (modify-modify) and deletes it (modify-delete);
+    // increments commute.
     let (mut b, _) = Client::join(server.addr, "b", "room", 0).await;
     b.catch_up().await;
     let add = b.set("k", json!(2));
     b.submit(vec![add], false).await;
+    let mut again = a.set("k", json!(4));
+    again.base_version = 2;
+    a.submit(vec![again], false).await;
     let mut modify = b.set("k", json!(3));
-    modify.base_version = 1;
+    modify.base_version = 2;
     let mut delete = b.op("k", OpKind::Delete);
-    delete.base_version = 1;
+    delete.base_version = 2;
     let mut count = b.op("k2", OpKind::Increment(1.0));
     count.base_version = 0;
     b.submit(vec![modify, delete, count], false).await;
@@ -288,5 +293,85 @@ async fn concurrent_writers_each_see_every_other_change_once_in_order() {
         let expected: Vec<u64> = (1..=(writers * messages * 3) as u64).collect();
         assert_eq!(seen, expected, "every position exactly once");
     }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conflicts_are_settled_by_each_changes_strategy_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::server(dir.path(), |_| {}).await;
+    let (mut a, _) = Client::join(server.addr, "a", "room", 0).await;
+    a.catch_up().await;
+    let (mut b, _) = Client::join(server.addr, "b", "room", 0).await;
+    b.catch_up().await;
+    let stamp = |mut op: Operation, clock: u64, strategy: Option<Strategy>| {
+        op.conflict = ConflictInfo {
+            clock,
+            strategy,
+            ..ConflictInfo::default()
+        };
+        op
+    };
+    let first = stamp(a.set("k", json!("a")), 200, None);
+    a.submit(vec![first], false).await;
+    // b's change is older by clock: last-write-wins keeps a's value, and says so.
+    let older = stamp(b.set("k", json!("b")), 100, None);
+    let older_id = older.id.clone();
+    let ack = b.submit(vec![older], false).await;
+    let ServerMessage::Ack { acks, resolved, .. } = ack else {
+        panic!("{ack:?}")
+    };
+    assert_eq!(acks, vec![(older_id.clone(), 2)]);
+    assert_eq!(resolved[0].0, older_id);
+    assert_eq!(resolved[0].1.outcome, Outcome::Server);
+    assert_eq!(resolved[0].1.kind, ConflictKind::AddAdd);
+    // a hears of it with the resolution, so it does not apply b's value.
+    let ServerMessage::Broadcast { changes } = a.recv().await else {
+        panic!("expected a broadcast")
+    };
+    assert_eq!(
+        changes[0].resolution.as_ref().map(|r| &r.outcome),
+        Some(&Outcome::Server)
+    );
+    // A manual change goes back to its author with the server's state.
+    let manual = stamp(b.set("k", json!("mine")), 300, Some(Strategy::Manual));
+    let ack = b.submit(vec![manual], false).await;
+    let ServerMessage::Ack { rejected, .. } = ack else {
+        panic!("{ack:?}")
+    };
+    assert_eq!(rejected[0].code, "CONFLICT");
+    let report = rejected[0].conflict.as_ref().expect("a conflict report");
+    assert_eq!(report.value.as_deref(), Some(&json!("a")));
+    assert_eq!(report.version, 1);
+    server.shutdown().await;
+
+    // The key's writers were persisted: after a restart, b's stale write still conflicts
+    // and first-write-wins keeps a's value.
+    let server = common::server(dir.path(), |_| {}).await;
+    let (mut b, _) = Client::join(server.addr, "b", "room", 2).await;
+    b.catch_up().await;
+    b.seq = 10;
+    let stale = stamp(
+        b.set("k", json!("late")),
+        400,
+        Some(Strategy::FirstWriteWins),
+    );
+    let ack = b.submit(vec![stale], false).await;
+    let ServerMessage::Ack { resolved, .. } = ack else {
+        panic!("{ack:?}")
+    };
+    assert_eq!(resolved[0].1.outcome, Outcome::Server);
+    assert_eq!(resolved[0].1.strategy, Strategy::FirstWriteWins);
+    // A catch-up from the start carries every resolution from the log.
+    let (mut c, _) = Client::join(server.addr, "c", "room", 0).await;
+    let parts = c.catch_up().await;
+    let ServerMessage::CatchUp { changes, .. } = &parts[0] else {
+        panic!("{parts:?}")
+    };
+    let outcomes: Vec<Option<&str>> = changes
+        .iter()
+        .map(|c| c.resolution.as_ref().map(|r| r.outcome.name()))
+        .collect();
+    assert_eq!(outcomes, vec![None, Some("server"), Some("server")]);
     server.shutdown().await;
 }

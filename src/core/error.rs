@@ -13,6 +13,8 @@ pub enum ErrorKind {
     Storage,
     /// The network or the server failed (JS `NetworkError`).
     Network,
+    /// A conflict could not be settled as asked (JS `ConflictError`).
+    Conflict,
     /// Anything else (JS `SrvraError`).
     Internal,
 }
@@ -60,6 +62,15 @@ impl CoreError {
     pub fn network(code: &'static str, message: impl Into<String>) -> Self {
         Self {
             kind: ErrorKind::Network,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A `ConflictError`.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            kind: ErrorKind::Conflict,
             code,
             message: message.into(),
         }

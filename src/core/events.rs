@@ -135,6 +135,7 @@ impl From<&CoreError> for ErrorInfo {
             ErrorKind::Validation => "validation",
             ErrorKind::Storage => "storage",
             ErrorKind::Network => "network",
+            ErrorKind::Conflict => "conflict",
             ErrorKind::Internal => "internal",
         };
         Self {

@@ -4,6 +4,7 @@ pub mod batch;
 pub mod clock;
 pub mod compress;
 pub mod config;
+pub mod conflict;
 pub mod delta;
 pub mod engine;
 pub mod error;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 
+use crate::core::conflict::ConflictInfo;
 use crate::core::error::{CoreError, Result};
 use crate::core::path::{get_in, get_in_mut_or_create, remove_in, type_name};
 
@@ -84,6 +85,9 @@ pub struct Operation {
     /// Batch sequence shared by the operations of one atomic batch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<u64>,
+    /// Clock, strategy and base the server needs to settle a conflict.
+    #[serde(default, skip_serializing_if = "ConflictInfo::is_empty")]
+    pub conflict: ConflictInfo,
 }
 
 /// Applies `kind` at `fields` to a key's current value (`None` = absent or deleted).

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::core::conflict::ConflictKind;
+use crate::core::conflict::{hlc, settle, Resolution, Settled, Writers};
 use crate::core::history::present;
-use crate::core::operation::{apply, value_at, OpId, OpKind, Operation};
-use crate::core::path::type_name;
+use crate::core::operation::{apply, OpId, Operation};
 use crate::core::protocol::message::{Rejected, SnapshotEntry};
 use crate::core::protocol::Committed;
 
@@ -28,64 +29,20 @@ pub struct KeyState {
     pub value: Option<Arc<Value>>,
     /// Accepted changes to the key so far.
     pub version: u64,
+    /// Who wrote the key, for conflict detection and last-write-wins (kept by the
+    /// server only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writers: Option<Writers>,
 }
 
-/// The kinds of conflict of SPEC section 6: how a change based on an outdated version
-/// relates to what the server holds now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ConflictKind {
-    /// Both sides changed the value.
-    ModifyModify,
-    /// The server deleted what the change modifies.
-    DeleteModify,
-    /// The change deletes what the server changed.
-    ModifyDelete,
-    /// Both sides created the key.
-    AddAdd,
-    /// The change replaces the server's value with one of another type.
-    TypeChange,
-}
-
-impl ConflictKind {
-    /// Every kind, in a fixed order.
-    pub const ALL: [ConflictKind; 5] = [
-        Self::ModifyModify,
-        Self::DeleteModify,
-        Self::ModifyDelete,
-        Self::AddAdd,
-        Self::TypeChange,
-    ];
-
-    /// The name used in events and metrics.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::ModifyModify => "modify-modify",
-            Self::DeleteModify => "delete-modify",
-            Self::ModifyDelete => "modify-delete",
-            Self::AddAdd => "add-add",
-            Self::TypeChange => "type-change",
+impl KeyState {
+    /// An absent key that was never written.
+    pub fn absent() -> Self {
+        Self {
+            value: None,
+            version: 0,
+            writers: None,
         }
-    }
-
-    /// The conflict `op` is in with the key's `current` state, if any: the change was
-    /// based on an older version than the key's. `increment` and `append` commute and
-    /// never conflict.
-    pub fn classify(current: &KeyState, op: &Operation) -> Option<Self> {
-        if op.base_version >= current.version
-            || matches!(op.kind, OpKind::Increment(_) | OpKind::Append(_))
-        {
-            return None;
-        }
-        let server = value_at(current.value.as_ref(), &op.fields);
-        Some(match (&op.kind, server) {
-            (OpKind::Delete, _) => Self::ModifyDelete,
-            (_, None) if current.value.is_none() => Self::DeleteModify,
-            _ if op.base_version == 0 => Self::AddAdd,
-            (OpKind::Set(value), Some(server)) if type_name(value) != type_name(server) => {
-                Self::TypeChange
-            }
-            _ => Self::ModifyModify,
-        })
     }
 }
 
@@ -117,7 +74,7 @@ pub struct Decided {
     pub rejected: Vec<Rejected>,
     /// Changes processed before (acked with the position they got, if any).
     pub duplicates: Vec<OpId>,
-    /// The conflict of each accepted change based on an outdated version.
+    /// The kind of every conflict detected (settled or reported to the author).
     pub conflicts: Vec<ConflictKind>,
 }
 
@@ -146,28 +103,58 @@ impl RoomState {
             .collect()
     }
 
-    /// The conflict decision: the value a change leaves at its key, given the key's
-    /// current state. For now changes apply in arrival order, so the later arrival wins
-    /// (last-write-wins); `increment` and `append` commute by construction. Also returns
-    /// the conflict the change was in, if any.
+    /// The key's next state after `op`, as its conflict strategy settles it, with the
+    /// resolution of a conflict the server settled. `None` state: the key stays.
     #[allow(clippy::type_complexity)]
     fn decide(
         current: &KeyState,
         op: &Operation,
-    ) -> Result<(Option<Arc<Value>>, Option<ConflictKind>), Rejected> {
-        let conflict = ConflictKind::classify(current, op);
-        apply(current.value.as_ref(), &op.fields, &op.kind)
-            .map(|next| (next, conflict))
-            .map_err(|e| Rejected {
-                id: op.id.clone(),
-                code: e.code.into(),
-                message: e.message,
-            })
+    ) -> Result<(Option<KeyState>, Option<Resolution>), Rejected> {
+        let rejected = |code: &str, message: String| Rejected {
+            id: op.id.clone(),
+            code: code.into(),
+            message,
+            conflict: None,
+        };
+        let next = |value| KeyState {
+            value,
+            version: current.version + 1,
+            writers: Some(Writers::after(
+                current.writers.as_ref(),
+                op,
+                current.version + 1,
+            )),
+        };
+        match settle(current, op) {
+            Settled::Apply(resolution) => apply(current.value.as_ref(), &op.fields, &op.kind)
+                .map(|value| (Some(next(value)), resolution))
+                .map_err(|e| rejected(e.code, e.message)),
+            Settled::Skip(resolution) => Ok((None, Some(resolution))),
+            Settled::Replace(value, resolution) => Ok((Some(next(Some(value))), Some(resolution))),
+            Settled::Report(report) => {
+                let message = format!(
+                    "{} conflict on '{}' for the author to settle ({})",
+                    report.kind.name(),
+                    op.key,
+                    report.strategy
+                );
+                let mut rejection = rejected("CONFLICT", message);
+                rejection.conflict = Some(report);
+                Err(rejection)
+            }
+        }
     }
 
     /// Decides a message's changes from `client`: drops ids it already processed, decides
-    /// the rest in order (an `atomic` message all or none). Changes nothing.
-    pub fn decide_message(&self, client: &str, ops: Vec<Operation>, atomic: bool) -> Decided {
+    /// the rest in order (an `atomic` message all or none). Clock stamps more than
+    /// [`hlc::MAX_SKEW_MS`] ahead of `now_ms` are capped. Changes nothing.
+    pub fn decide_message(
+        &self,
+        client: &str,
+        ops: Vec<Operation>,
+        atomic: bool,
+        now_ms: f64,
+    ) -> Decided {
         let mut decided = Decided::default();
         let watermark = self.watermark(client);
         let mut fresh = Vec::new();
@@ -177,10 +164,13 @@ impl RoomState {
                     id: op.id.clone(),
                     code: "FOREIGN_ID".into(),
                     message: format!("change id belongs to client '{}'", op.id.client),
+                    conflict: None,
                 });
             } else if op.id.seq <= watermark {
                 decided.duplicates.push(op.id);
             } else {
+                let mut op = op;
+                op.conflict.clock = hlc::cap(op.conflict.clock, now_ms);
                 fresh.push(op);
             }
         }
@@ -191,46 +181,53 @@ impl RoomState {
             .filter(|seq| *seq > watermark);
 
         let mut overlay: HashMap<&str, KeyState> = HashMap::new();
-        let mut accepted: Vec<&Operation> = Vec::new();
+        let mut accepted: Vec<(&Operation, Option<Resolution>)> = Vec::new();
         let mut rejected = Vec::new();
         for op in &fresh {
             let current = overlay
                 .get(op.key.as_str())
                 .or_else(|| self.keys.get(&op.key))
                 .cloned()
-                .unwrap_or(KeyState {
-                    value: None,
-                    version: 0,
-                });
+                .unwrap_or_else(KeyState::absent);
             match Self::decide(&current, op) {
-                Ok((value, conflict)) => {
-                    decided.conflicts.extend(conflict);
-                    let version = current.version + 1;
-                    overlay.insert(&op.key, KeyState { value, version });
-                    accepted.push(op);
+                Ok((next, resolution)) => {
+                    if let Some(next) = next {
+                        overlay.insert(&op.key, next);
+                    }
+                    accepted.push((op, resolution));
                 }
                 Err(rejection) => rejected.push(rejection),
             }
         }
         if atomic && !rejected.is_empty() {
-            for op in accepted.drain(..) {
+            for (op, _) in accepted.drain(..) {
                 rejected.push(Rejected {
                     id: op.id.clone(),
                     code: "BATCH_REJECTED".into(),
                     message: "another change of this atomic batch could not apply".into(),
+                    conflict: None,
                 });
             }
             overlay.clear();
-            decided.conflicts.clear();
         }
+        decided.conflicts = rejected
+            .iter()
+            .filter_map(|r| r.conflict.as_ref().map(|c| c.kind))
+            .chain(
+                accepted
+                    .iter()
+                    .filter_map(|(_, r)| r.as_ref().map(|r| r.kind)),
+            )
+            .collect();
         decided.rejected.extend(rejected);
         let first = self.head + 1;
         decided.committed = accepted
-            .iter()
+            .into_iter()
             .enumerate()
-            .map(|(i, op)| Committed {
+            .map(|(i, (op, resolution))| Committed {
                 position: first + i as u64,
-                op: (*op).clone(),
+                op: op.clone(),
+                resolution,
             })
             .collect();
         decided.head = self.head + decided.committed.len() as u64;
@@ -256,6 +253,8 @@ impl RoomState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::conflict::{ConflictInfo, Outcome, Strategy, Writer};
+    use crate::core::operation::OpKind;
     use serde_json::json;
 
     fn op(kind: OpKind, fields: &[&str], base_version: u64) -> Operation {
@@ -270,14 +269,144 @@ mod tests {
             base_version,
             timestamp: 0.0,
             batch: None,
+            conflict: Default::default(),
         }
     }
 
+    /// A key last written by client `b` at clock 100.
     fn key(value: Option<Value>, version: u64) -> KeyState {
         KeyState {
             value: value.map(Arc::new),
             version,
+            writers: Some(Writers {
+                last: Writer {
+                    client: Arc::from("b"),
+                    clock: 100,
+                    version,
+                },
+                other: None,
+            }),
         }
+    }
+
+    fn room_with(state: KeyState) -> RoomState {
+        RoomState {
+            head: state.version,
+            keys: HashMap::from([("k".to_owned(), state)]),
+            ..RoomState::default()
+        }
+    }
+
+    fn with(mut op: Operation, strategy: Strategy, clock: u64, base: Option<Value>) -> Operation {
+        op.conflict = ConflictInfo {
+            clock,
+            strategy: Some(strategy),
+            threshold: None,
+            base: base.map(Arc::new),
+        };
+        op
+    }
+
+    #[test]
+    fn last_write_wins_by_clock_and_first_write_wins_keeps_the_server_value() {
+        let set = |v: Value| OpKind::Set(Arc::new(v));
+        let room = room_with(key(Some(json!(1)), 2));
+        let late = with(
+            op(set(json!(2)), &[], 1),
+            Strategy::LastWriteWins,
+            200,
+            None,
+        );
+        let decided = room.decide_message("a", vec![late], false, 0.0);
+        assert_eq!(decided.keys[0].1.value.as_deref(), Some(&json!(2)));
+        let outcome = decided.committed[0].resolution.as_ref().map(|r| &r.outcome);
+        assert_eq!(outcome, Some(&Outcome::Client));
+
+        let early = with(op(set(json!(2)), &[], 1), Strategy::LastWriteWins, 50, None);
+        let decided = room.decide_message("a", vec![early], false, 0.0);
+        assert!(decided.keys.is_empty(), "the key stays");
+        assert_eq!(decided.committed.len(), 1, "still committed, as skipped");
+        let outcome = decided.committed[0].resolution.as_ref().map(|r| &r.outcome);
+        assert_eq!(outcome, Some(&Outcome::Server));
+
+        let first = with(
+            op(set(json!(2)), &[], 1),
+            Strategy::FirstWriteWins,
+            900,
+            None,
+        );
+        let decided = room.decide_message("a", vec![first], false, 0.0);
+        assert!(decided.keys.is_empty());
+        assert_eq!(decided.conflicts, vec![ConflictKind::ModifyModify]);
+    }
+
+    #[test]
+    fn a_clients_own_later_change_is_no_conflict() {
+        let set = |v: Value| OpKind::Set(Arc::new(v));
+        let mut state = key(Some(json!(1)), 5);
+        state.writers = Some(Writers {
+            last: Writer {
+                client: Arc::from("a"),
+                clock: 100,
+                version: 5,
+            },
+            other: Some(Writer {
+                client: Arc::from("b"),
+                clock: 90,
+                version: 3,
+            }),
+        });
+        let room = room_with(state);
+        let next = with(op(set(json!(2)), &[], 3), Strategy::FirstWriteWins, 1, None);
+        let decided = room.decide_message("a", vec![next], false, 0.0);
+        assert!(decided.conflicts.is_empty());
+        assert_eq!(decided.keys[0].1.version, 6);
+    }
+
+    #[test]
+    fn smart_merge_merges_fields_or_escalates_below_the_threshold() {
+        let base = json!({ "a": 1, "b": 1 });
+        let room = room_with(key(Some(json!({ "a": 2, "b": 1 })), 2));
+        let client = with(
+            op(OpKind::Set(Arc::new(json!({ "a": 1, "b": 3 }))), &[], 1),
+            Strategy::SmartMerge,
+            200,
+            Some(base.clone()),
+        );
+        let decided = room.decide_message("a", vec![client], false, 0.0);
+        assert_eq!(
+            decided.keys[0].1.value.as_deref(),
+            Some(&json!({ "a": 2, "b": 3 }))
+        );
+        let both = with(
+            op(OpKind::Set(Arc::new(json!({ "a": 3, "b": 1 }))), &[], 1),
+            Strategy::SmartMerge,
+            200,
+            Some(base),
+        );
+        let decided = room.decide_message("a", vec![both], false, 0.0);
+        let report = decided.rejected[0].conflict.as_ref().unwrap();
+        assert!(report.escalated);
+        assert_eq!(report.version, 2);
+    }
+
+    #[test]
+    fn manual_conflicts_go_back_to_the_author_and_far_future_clocks_are_capped() {
+        let room = room_with(key(Some(json!(1)), 2));
+        let manual = with(
+            op(OpKind::Set(Arc::new(json!(5))), &[], 1),
+            Strategy::Manual,
+            hlc::Hlc::default().tick(1e12),
+            None,
+        );
+        let decided = room.decide_message("a", vec![manual.clone()], false, 1_000.0);
+        assert_eq!(decided.rejected[0].code, "CONFLICT");
+        assert!(decided.committed.is_empty());
+        let mut fresh = manual;
+        fresh.base_version = 2;
+        let decided = room.decide_message("a", vec![fresh], false, 1_000.0);
+        let clock = decided.committed[0].op.conflict.clock;
+        assert_eq!(hlc::wall(clock), 1_000 + hlc::MAX_SKEW_MS);
     }
 
     #[test]

@@ -16,8 +16,12 @@ pub struct Stats {
     pub batches: u64,
     /// Rollbacks performed.
     pub rollbacks: u64,
-    /// Conflicts detected.
+    /// Conflicts detected on this client's changes.
     pub conflicts: u64,
+    /// Conflicts settled (by the server's strategy or by the app).
+    pub conflicts_resolved: u64,
+    /// Conflicts waiting for the app's `resolve(value)`.
+    pub conflicts_pending: u64,
     /// Bytes sent to the server.
     pub bytes_sent: u64,
     /// Bytes received from the server.

@@ -90,6 +90,14 @@ pub struct SimClient {
     pub flushed_changes: u64,
 }
 
+/// The merge rules every simulated client sets (`k0` and other keys: last-write-wins).
+pub const RULES: [(&str, &str); 4] = [
+    ("k1", "first-write-wins"),
+    ("k2", "smart-merge"),
+    ("k3", "manual"),
+    ("k3.a", "last-write-wins"),
+];
+
 /// The config every simulated client uses.
 pub fn config(name: &str) -> Config {
     Config::parse(&json!({
@@ -129,6 +137,9 @@ impl SimClient {
             }),
         };
         let mut sync = SyncClient::new(config, io);
+        for (pattern, strategy) in RULES {
+            sync.set_merge_rule(pattern, strategy).expect("valid rule");
+        }
         let load = disk.outbox();
         sync.restore(&mut engine, load);
         sync.start(&mut engine, online);
@@ -154,6 +165,24 @@ impl SimClient {
         let recorded = self.engine.take_operations();
         self.made.extend(recorded.iter().map(|r| r.op.id.clone()));
         self.sync.record(&mut self.engine, recorded);
+    }
+
+    /// Settles held conflict `id` with `value` (`None`: delete), as the app's
+    /// `resolve(value)` would; the resubmitted change counts as made.
+    pub fn resolve(&mut self, id: u64, value: Option<Value>) {
+        let before = self.sync.replica().last_seq();
+        let result = self.sync.resolve_conflict(&mut self.engine, id, value);
+        let after = self.sync.replica().last_seq();
+        if let Ok(replaced) = &result {
+            let replaced: Vec<u64> = replaced.clone();
+            self.made.retain(|m| !replaced.contains(&m.seq));
+        }
+        if result.is_ok() && after > before {
+            self.made.push(OpId {
+                client: self.name.as_str().into(),
+                seq: after,
+            });
+        }
     }
 
     /// Writes the state cache and the saved outbox work, like one IndexedDB transaction,

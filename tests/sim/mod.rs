@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod oracle;
 pub mod server;
 pub mod workload;
 pub mod world;

@@ -30,6 +30,8 @@ pub struct SimServer {
     pub all_committed: Vec<Committed>,
     /// Every change ever rejected, for the checks.
     pub all_rejected: Vec<OpId>,
+    /// Conflicts reported back to their authors to settle.
+    pub reported: usize,
     sessions: HashMap<u64, Session>,
 }
 
@@ -40,6 +42,7 @@ impl SimServer {
             log: Vec::new(),
             all_committed: Vec::new(),
             all_rejected: Vec::new(),
+            reported: 0,
             sessions: HashMap::new(),
         }
     }
@@ -75,7 +78,7 @@ impl SimServer {
 
     /// Handles one frame from `conn`; returns the frames to send. `Err` closes the
     /// connection (a malformed frame: never expected from the real client).
-    pub fn receive(&mut self, conn: u64, frame: &[u8]) -> Result<Vec<Outgoing>, String> {
+    pub fn receive(&mut self, conn: u64, frame: &[u8], now: f64) -> Result<Vec<Outgoing>, String> {
         let message: ClientMessage = decode(frame, Limits::default()).map_err(|e| e.message())?;
         let mut out = Vec::new();
         let send = |out: &mut Vec<Outgoing>, conn: u64, message: &ServerMessage| {
@@ -116,12 +119,17 @@ impl SimServer {
                 let Some(client) = self.sessions.get(&conn).and_then(|s| s.client.clone()) else {
                     return Err("changes before hello".into());
                 };
-                let decided = self.room.decide_message(&client, ops, atomic);
+                let decided = self.room.decide_message(&client, ops, atomic, now);
                 self.room.apply(&client, &decided);
                 self.log.extend(decided.committed.iter().cloned());
                 self.all_committed.extend(decided.committed.iter().cloned());
                 self.all_rejected
                     .extend(decided.rejected.iter().map(|r| r.id.clone()));
+                self.reported += decided
+                    .rejected
+                    .iter()
+                    .filter(|r| r.conflict.is_some())
+                    .count();
                 let mut acks: Vec<(OpId, u64)> = decided
                     .committed
                     .iter()
@@ -141,6 +149,11 @@ impl SimServer {
                     &ServerMessage::Ack {
                         acks,
                         rejected: decided.rejected,
+                        resolved: decided
+                            .committed
+                            .iter()
+                            .filter_map(|c| Some((c.op.id.clone(), c.resolution.clone()?)))
+                            .collect(),
                     },
                 );
                 if !decided.committed.is_empty() {

@@ -174,8 +174,13 @@ impl World {
                 self.faults = false;
                 self.heal_all();
             }
-            if !self.faults && self.settled() {
-                return Ok(());
+            if !self.faults {
+                for client in 0..self.clients.len() {
+                    self.resolve_conflicts(client);
+                }
+                if self.settled() {
+                    return Ok(());
+                }
             }
             let Some(Reverse((time, _, index))) = self.queue.pop() else {
                 return Err("no events left but not settled".into());
@@ -227,6 +232,9 @@ impl World {
                     let client = self.rng.random_range(0..self.clients.len());
                     workload::change(&mut self.clients[client], client, &mut self.rng, self.keys);
                     self.collect(client);
+                    if self.rng.random_bool(0.2) {
+                        self.resolve_conflicts(client);
+                    }
                     let delay = self.rng.random_range(1..40);
                     self.at(delay, Event::Work);
                 }
@@ -269,7 +277,7 @@ impl World {
                 if !self.conns.get(&conn).is_some_and(|c| c.server_side) || !self.server.has(conn) {
                     return;
                 }
-                match self.server.receive(conn, &frame) {
+                match self.server.receive(conn, &frame, self.clock.0.get()) {
                     Ok(out) => {
                         for o in out {
                             self.deliver_to_client(o.conn, o.frame);
@@ -535,6 +543,22 @@ impl World {
                 self.server.compact(retain);
             }
         }
+    }
+
+    /// The app settles every conflict `client` holds: keeps its own value, takes a new
+    /// one, or deletes the key.
+    fn resolve_conflicts(&mut self, client: usize) {
+        let held = self.clients[client].sync.replica().held_ids();
+        for id in held {
+            let value = match self.rng.random_range(0..3) {
+                0 => None,
+                1 => Some(serde_json::json!({ "resolved": self.rng.random_range(0..1000) })),
+                _ => Some(serde_json::json!(self.rng.random_range(0..1000))),
+            };
+            self.note(format!("c{client} resolves conflict {id} with {value:?}"));
+            self.clients[client].resolve(id, value);
+        }
+        self.collect(client);
     }
 
     fn crash(&mut self, client: usize) {

@@ -117,6 +117,7 @@ impl Client {
             base_version: 0,
             timestamp: 0.0,
             batch: None,
+            conflict: Default::default(),
         }
     }
 

@@ -112,6 +112,18 @@ impl Engine {
         self.single(path, OpKind::Set(Arc::new(value)))
     }
 
+    /// Sets (`None`: deletes) a key's whole value as a change that carries the whole
+    /// value, never a delta: how a settled conflict is resubmitted.
+    pub fn replace_state(&mut self, key: &str, value: Option<Value>) -> Result<Version> {
+        let delta = std::mem::replace(&mut self.config.enable_delta_updates, false);
+        let result = match value {
+            Some(value) => self.set_state(key, value),
+            None => self.delete_state(key),
+        };
+        self.config.enable_delta_updates = delta;
+        result
+    }
+
     /// `updateState(path, partial)`: shallow-merges fields into the object at `path`.
     pub fn update_state(&mut self, path: &str, partial: Map<String, Value>) -> Result<Version> {
         self.single(path, OpKind::Merge(partial))
@@ -296,6 +308,7 @@ impl Engine {
                     base_version: written.previous_version,
                     timestamp: at,
                     batch: batch_id,
+                    conflict: Default::default(),
                 },
                 previous,
             );

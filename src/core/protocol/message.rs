@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::core::conflict::{ConflictReport, Resolution};
 use crate::core::history::present;
 
 use crate::core::operation::{OpId, Operation};
@@ -51,6 +52,9 @@ pub struct Committed {
     pub position: u64,
     /// The change.
     pub op: Operation,
+    /// How the server settled the change's conflict, if it was in one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<Resolution>,
 }
 
 /// A key's state in a snapshot.
@@ -78,6 +82,9 @@ pub struct Rejected {
     pub code: String,
     /// Explanation.
     pub message: String,
+    /// The conflict its author has to settle (code `CONFLICT`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<ConflictReport>,
 }
 
 fn default_max_ops() -> u64 {
@@ -125,6 +132,9 @@ pub enum ServerMessage {
         /// Changes that could not apply.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         rejected: Vec<Rejected>,
+        /// How conflicts among the accepted changes were settled.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        resolved: Vec<(OpId, Resolution)>,
     },
     /// Changes accepted from other clients, in order.
     Broadcast {

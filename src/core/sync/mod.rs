@@ -5,6 +5,7 @@
 
 pub mod backoff;
 pub mod client;
+pub mod conflicts;
 pub mod io;
 pub mod memory;
 pub mod outbox;

@@ -12,14 +12,18 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::Value;
 
+use crate::core::conflict::{ConflictInfo, Hlc, Outcome, Resolution, Rules, Strategy};
 use crate::core::engine::{Recorded, RemoteWrite};
 use crate::core::error::CoreError;
 use crate::core::operation::{apply, OpId, Operation};
-use crate::core::protocol::message::SnapshotEntry;
+use crate::core::protocol::message::{Rejected, SnapshotEntry};
 use crate::core::protocol::Committed;
 use crate::core::room::KeyState;
+use crate::core::sync::conflicts::{BaseRecord, ConflictBook, Held};
 use crate::core::sync::outbox::{decode_record, encode_record, OutboxLoad, OutboxWork};
 use crate::core::Engine;
+
+mod held;
 
 /// A local change not yet acknowledged.
 #[derive(Debug, Clone)]
@@ -36,7 +40,7 @@ pub struct Replica {
     pending: VecDeque<Pending>,
     per_key: FxHashMap<String, usize>,
     bases: FxHashMap<String, KeyState>,
-    acked: BTreeMap<u64, OpId>,
+    acked: BTreeMap<u64, (OpId, Option<Resolution>)>,
     ahead: BTreeMap<u64, Committed>,
     durable_seq: u64,
     threshold: Option<usize>,
@@ -44,6 +48,10 @@ pub struct Replica {
     dirty_bases: FxHashSet<String>,
     snapshot: Vec<SnapshotEntry>,
     received: u64,
+    clock: Hlc,
+    held: FxHashMap<String, Held>,
+    rebase: FxHashMap<String, KeyState>,
+    book: ConflictBook,
 }
 
 impl Replica {
@@ -62,6 +70,10 @@ impl Replica {
             dirty_bases: FxHashSet::default(),
             snapshot: Vec::new(),
             received: 0,
+            clock: Hlc::default(),
+            held: FxHashMap::default(),
+            rebase: FxHashMap::default(),
+            book: ConflictBook::default(),
         }
     }
 
@@ -78,15 +90,19 @@ impl Replica {
         }
         ops.sort_by_key(|op| op.id.seq);
         for (key, record) in &load.bases {
-            match decode_record::<KeyState>(record) {
+            match decode_record::<BaseRecord>(record) {
                 Ok(base) => {
-                    self.bases.insert(key.clone(), base);
+                    self.bases.insert(key.clone(), KeyState::from(&base));
+                    if let Some(held) = base.held {
+                        self.held.insert(key.clone(), held);
+                    }
                 }
                 Err(e) => errors.push(e),
             }
         }
         self.position = self.position.max(load.position);
         for op in ops {
+            self.clock.observe(op.conflict.clock);
             self.durable_seq = self.durable_seq.max(op.id.seq);
             *self.per_key.entry(op.key.clone()).or_default() += 1;
             self.pending.push_back(Pending { op, sent: false });
@@ -100,6 +116,7 @@ impl Replica {
             .collect();
         for key in stale {
             self.bases.remove(&key);
+            self.held.remove(&key);
             self.dirty_bases.insert(key);
         }
         errors
@@ -125,9 +142,13 @@ impl Replica {
         self.per_key.contains_key(key)
     }
 
-    /// Whether every change up to sequence `seq` has been acknowledged (or rejected).
+    /// Whether every change up to sequence `seq` has been acknowledged (or rejected), or
+    /// waits on a conflict the app has to settle.
     pub fn settled_through(&self, seq: u64) -> bool {
-        self.pending.front().map_or(true, |p| p.op.id.seq > seq)
+        self.pending
+            .iter()
+            .find(|p| !self.held.contains_key(&p.op.key))
+            .map_or(true, |p| p.op.id.seq > seq)
     }
 
     /// The highest sequence recorded so far (0: none).
@@ -145,18 +166,36 @@ impl Replica {
         std::mem::take(&mut self.received)
     }
 
-    /// Records a local change: stores it, and remembers the key's confirmed value if it
-    /// is the key's first pending change.
-    pub fn record(&mut self, recorded: Recorded) {
-        let op = recorded.op;
+    /// Records a local change: remembers the key's confirmed value if it is the key's
+    /// first pending change, stamps the change for conflict decisions (clock, the
+    /// strategy `rules` give its path, the confirmed version it is based on) and stores it.
+    pub fn record(&mut self, recorded: Recorded, rules: &Rules, threshold: f64, now: f64) {
+        let mut op = recorded.op;
         if !self.bases.contains_key(&op.key) {
             let base = KeyState {
                 value: recorded.previous,
                 version: op.base_version,
+                writers: None,
             };
             self.bases.insert(op.key.clone(), base);
             self.dirty_bases.insert(op.key.clone());
         }
+        let path: Vec<&str> = std::iter::once(op.key.as_str())
+            .chain(op.fields.iter().map(String::as_str))
+            .collect();
+        let strategy = rules.for_path(&path).clone();
+        let based_on = self
+            .rebase
+            .remove(&op.key)
+            .or_else(|| self.bases.get(&op.key).cloned());
+        let (base, base_version) = based_on.map_or((None, 0), |b| (b.value, b.version));
+        op.base_version = base_version;
+        op.conflict = ConflictInfo {
+            clock: self.clock.tick(now),
+            threshold: (strategy == Strategy::SmartMerge).then_some(threshold),
+            base: base.filter(|_| strategy.needs_base()),
+            strategy: (strategy != Strategy::LastWriteWins).then_some(strategy),
+        };
         *self.per_key.entry(op.key.clone()).or_default() += 1;
         self.work
             .puts
@@ -168,10 +207,14 @@ impl Replica {
     /// Storage work since the last call.
     pub fn take_work(&mut self) -> Option<OutboxWork> {
         for key in std::mem::take(&mut self.dirty_bases) {
-            let record = self
-                .bases
-                .get(&key)
-                .map(|base| encode_record(base, self.threshold));
+            let record = self.bases.get(&key).map(|base| {
+                let record = BaseRecord {
+                    value: base.value.clone(),
+                    version: base.version,
+                    held: self.held.get(&key).cloned(),
+                };
+                encode_record(&record, self.threshold)
+            });
             self.work.bases.push((key, record));
         }
         if self.work.is_empty() {
@@ -193,9 +236,13 @@ impl Replica {
         let mut messages: Vec<(Vec<Operation>, bool)> = Vec::new();
         let mut run: Vec<Operation> = Vec::new();
         let mut batch: Option<(u64, Vec<Operation>)> = None;
+        let held = &self.held;
         for pending in self.pending.iter_mut().filter(|p| !p.sent) {
             if pending.op.id.seq > self.durable_seq {
                 break;
+            }
+            if held.contains_key(&pending.op.key) {
+                continue;
             }
             pending.sent = true;
             let op = pending.op.clone();
@@ -254,19 +301,37 @@ impl Replica {
         !self.ahead.is_empty()
     }
 
-    /// The server accepted `id` at `position` (0: so long ago that the log was compacted).
-    pub fn ack(&mut self, engine: &mut Engine, id: OpId, position: u64) {
+    /// The server accepted `id` at `position` (0: so long ago that the log was compacted),
+    /// settling its conflict as `resolution` says.
+    pub fn ack(
+        &mut self,
+        engine: &mut Engine,
+        id: OpId,
+        position: u64,
+        resolution: Option<Resolution>,
+    ) {
         if position == 0 || position <= self.position {
             // Already part of the confirmed state (catch-up or snapshot).
             self.forget(engine, &id);
             return;
         }
-        self.acked.insert(position, id);
+        self.acked.insert(position, (id, resolution));
         self.drain(engine);
     }
 
-    /// The server rejected `id`: the change is dropped and its key recomputed.
-    pub fn reject(&mut self, engine: &mut Engine, id: &OpId) -> Option<Operation> {
+    /// The server rejected a change: a conflict for the app to settle is held (the change
+    /// stays pending); anything else is dropped, its key recomputed, and returned.
+    pub fn reject(&mut self, engine: &mut Engine, rejected: Rejected) -> Option<Operation> {
+        if let Some(report) = rejected.conflict {
+            if self.hold(engine, &rejected.id, report) {
+                return None;
+            }
+        }
+        self.forget(engine, &rejected.id)
+    }
+
+    /// Drops a pending change the server cannot take (too large); recomputes its key.
+    pub fn discard(&mut self, engine: &mut Engine, id: &OpId) -> Option<Operation> {
         self.forget(engine, id)
     }
 
@@ -277,7 +342,7 @@ impl Replica {
         let ids: Vec<OpId> = self
             .pending
             .iter()
-            .filter(|p| p.op.id.seq <= seq)
+            .filter(|p| p.op.id.seq <= seq && !self.held.contains_key(&p.op.key))
             .map(|p| p.op.id.clone())
             .collect();
         ids.iter()
@@ -301,16 +366,16 @@ impl Replica {
         }
         let entries = std::mem::take(&mut self.snapshot);
         let mut keys: Vec<String> = Vec::new();
-        while self
-            .pending
-            .front()
-            .is_some_and(|p| p.op.id.seq <= processed)
-        {
-            if let Some(p) = self.pending.pop_front() {
-                self.work.deletes.push(p.op.id.seq);
-                self.uncount(&p.op.key);
-                keys.push(p.op.key);
-            }
+        let held = &self.held;
+        let (done_ops, rest): (VecDeque<Pending>, VecDeque<Pending>) =
+            std::mem::take(&mut self.pending)
+                .into_iter()
+                .partition(|p| p.op.id.seq <= processed && !held.contains_key(&p.op.key));
+        self.pending = rest;
+        for p in done_ops {
+            self.work.deletes.push(p.op.id.seq);
+            self.uncount(&p.op.key);
+            keys.push(p.op.key);
         }
         let mut seen: FxHashSet<String> = FxHashSet::default();
         for entry in entries {
@@ -343,7 +408,12 @@ impl Replica {
     ) {
         self.received += 1;
         if self.bases.contains_key(&key) {
-            self.bases.insert(key.clone(), KeyState { value, version });
+            let state = KeyState {
+                value,
+                version,
+                writers: None,
+            };
+            self.bases.insert(key.clone(), state);
             self.dirty_bases.insert(key.clone());
             self.settle(engine, &key, Vec::new(), server(), engine.now_ms());
         } else {
@@ -372,11 +442,12 @@ impl Replica {
             let next = self.position + 1;
             if let Some(committed) = self.ahead.remove(&next) {
                 self.acked.remove(&next);
-                if !self.confirm_own(engine, &committed.op.id) {
-                    self.apply_foreign(engine, committed.op);
+                self.clock.observe(committed.op.conflict.clock);
+                if !self.confirm_own(engine, &committed.op.id, committed.resolution.as_ref()) {
+                    self.apply_foreign(engine, committed);
                 }
-            } else if let Some(id) = self.acked.remove(&next) {
-                self.confirm_own(engine, &id);
+            } else if let Some((id, resolution)) = self.acked.remove(&next) {
+                self.confirm_own(engine, &id, resolution.as_ref());
             } else {
                 return;
             }
@@ -384,8 +455,14 @@ impl Replica {
         }
     }
 
-    /// Moves a pending change of this client into the confirmed state.
-    fn confirm_own(&mut self, engine: &mut Engine, id: &OpId) -> bool {
+    /// Moves a pending change of this client into the confirmed state, as the server
+    /// settled it.
+    fn confirm_own(
+        &mut self,
+        engine: &mut Engine,
+        id: &OpId,
+        resolution: Option<&Resolution>,
+    ) -> bool {
         let Some(index) = self.pending.iter().position(|p| p.op.id == *id) else {
             return false;
         };
@@ -397,22 +474,47 @@ impl Replica {
         let base = self.bases.entry(op.key.clone()).or_insert(KeyState {
             value: None,
             version: op.base_version,
+            writers: None,
         });
-        if let Ok(next) = apply(base.value.as_ref(), &op.fields, &op.kind) {
-            base.value = next;
+        let server = base.value.clone();
+        match resolution.map(|r| &r.outcome) {
+            Some(Outcome::Server) => {}
+            Some(Outcome::Merged(value)) => {
+                base.value = Some(Arc::clone(value));
+                base.version += 1;
+            }
+            Some(Outcome::Client) | None => {
+                if let Ok(next) = apply(base.value.as_ref(), &op.fields, &op.kind) {
+                    base.value = next;
+                }
+                base.version += 1;
+            }
         }
-        base.version += 1;
+        let after = base.value.clone();
         self.dirty_bases.insert(op.key.clone());
+        if let Some(resolution) = resolution {
+            self.settled(engine, &op, resolution, server, after);
+        }
         self.settle(engine, &op.key, op.fields, op.id.client, op.timestamp);
         true
     }
 
-    /// Applies another client's change.
-    fn apply_foreign(&mut self, engine: &mut Engine, op: Operation) {
+    /// Applies another client's change, as the server settled it.
+    fn apply_foreign(&mut self, engine: &mut Engine, committed: Committed) {
         self.received += 1;
+        let op = committed.op;
+        let merged = match committed.resolution.map(|r| r.outcome) {
+            Some(Outcome::Server) => return,
+            Some(Outcome::Merged(value)) => Some(value),
+            _ => None,
+        };
+        let next = |current: Option<&Arc<Value>>| match &merged {
+            Some(value) => Ok(Some(Arc::clone(value))),
+            None => apply(current, &op.fields, &op.kind),
+        };
         if let Some(base) = self.bases.get_mut(&op.key) {
-            match apply(base.value.as_ref(), &op.fields, &op.kind) {
-                Ok(next) => base.value = next,
+            match next(base.value.as_ref()) {
+                Ok(value) => base.value = value,
                 Err(e) => engine.report_error("sync", &e),
             }
             base.version += 1;
@@ -421,8 +523,7 @@ impl Replica {
             return;
         }
         let version = engine.version_of(&op.key) + 1;
-        let next = apply(engine.value_of(&op.key), &op.fields, &op.kind);
-        match next {
+        match next(engine.value_of(&op.key)) {
             Ok(value) => engine.apply_remote(RemoteWrite {
                 key: op.key,
                 value,

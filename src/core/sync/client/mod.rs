@@ -4,10 +4,13 @@
 
 use serde_json::{json, Value};
 
+use rustc_hash::FxHashMap;
+
 use crate::core::config::Config;
+use crate::core::conflict::{Resolution, Rules, Strategy};
 use crate::core::engine::Recorded;
 use crate::core::event_bus::EventType;
-use crate::core::operation::Operation;
+use crate::core::operation::{OpId, Operation};
 use crate::core::protocol::{
     close, decode, encode, ClientMessage, Limits, ServerMessage, PROTOCOL_VERSION,
 };
@@ -18,6 +21,8 @@ use crate::core::sync::replica::Replica;
 use crate::core::sync::report::{error_json, rejected_event};
 use crate::core::sync::status::Status;
 use crate::core::{CoreError, Engine};
+
+mod conflicts;
 
 /// Largest frame the client accepts from the server (catch-up parts can be large).
 const INBOUND: Limits = Limits {
@@ -57,12 +62,15 @@ pub struct SyncClient {
     nonce: u64,
     ping_at: f64,
     acked_since: u64,
+    rules: Rules,
     server_reason: Option<String>,
 }
 
 impl SyncClient {
     /// A loop for `config` (whose `url` is set), with its I/O.
     pub fn new(config: Config, io: Io) -> Self {
+        let default = Strategy::parse(&config.merge_strategy).unwrap_or(Strategy::LastWriteWins);
+        let rules = Rules::new(default);
         let threshold = config
             .compression
             .enabled
@@ -84,6 +92,7 @@ impl SyncClient {
             nonce: 0,
             ping_at: 0.0,
             acked_since: 0,
+            rules,
             server_reason: None,
         }
     }
@@ -109,6 +118,7 @@ impl SyncClient {
     /// Starts syncing: connects now, or waits for `online`.
     pub fn start(&mut self, engine: &mut Engine, online: bool) {
         self.online = online;
+        self.replica.announce_held(engine);
         if online {
             self.connect(engine);
         } else {
@@ -125,7 +135,9 @@ impl SyncClient {
     /// Takes local changes the host already took from the engine into the outbox.
     pub fn record(&mut self, engine: &mut Engine, recorded: Vec<Recorded>) {
         for recorded in recorded {
-            self.replica.record(recorded);
+            let threshold = self.config.auto_resolve_threshold;
+            let now = engine.now_ms();
+            self.replica.record(recorded, &self.rules, threshold, now);
         }
         self.save(engine);
     }
@@ -348,11 +360,17 @@ impl SyncClient {
                 // Early acks of this client's changes may have become confirmed.
                 self.flush(engine);
             }
-            ServerMessage::Ack { acks, rejected } => {
+            ServerMessage::Ack {
+                acks,
+                rejected,
+                resolved,
+            } => {
                 self.acked_since += acks.len() as u64;
                 let compacted = acks.iter().any(|(_, position)| *position == 0);
+                let mut resolved: FxHashMap<OpId, Resolution> = resolved.into_iter().collect();
                 for (id, position) in acks {
-                    self.replica.ack(engine, id, position);
+                    let resolution = resolved.remove(&id);
+                    self.replica.ack(engine, id, position, resolution);
                 }
                 if compacted && self.replica.has_gap() {
                     // The missing position is ours but only the compacted log had it:
@@ -360,8 +378,8 @@ impl SyncClient {
                     return self.restart_connection(engine, "gap in the server's order");
                 }
                 for rejection in rejected {
-                    if let Some(op) = self.replica.reject(engine, &rejection.id) {
-                        let error = error_json("validation", &rejection.code, &rejection.message);
+                    let error = error_json("validation", &rejection.code, &rejection.message);
+                    if let Some(op) = self.replica.reject(engine, rejection) {
                         rejected_event(engine, &op, error);
                     }
                 }
@@ -487,7 +505,7 @@ impl SyncClient {
         message: &str,
     ) {
         for op in ops {
-            if let Some(op) = self.replica.reject(engine, &op.id) {
+            if let Some(op) = self.replica.discard(engine, &op.id) {
                 rejected_event(engine, &op, error_json("validation", code, message));
             }
         }

@@ -1,0 +1,16 @@
+//! Conflicts (SPEC section 6): detection, the hybrid logical clock, strategies and the
+//! per-path rules that choose them, the three-way merge, and how the server settles a
+//! conflicting change. Pure: the server and the client loop both use it.
+
+pub mod hlc;
+pub mod kind;
+pub mod merge;
+pub mod settle;
+pub mod strategy;
+
+pub use hlc::{Hlc, Stamp};
+pub use kind::ConflictKind;
+pub use settle::{
+    settle, ConflictInfo, ConflictReport, Outcome, Resolution, Settled, Writer, Writers,
+};
+pub use strategy::{Rules, Strategy};

@@ -1,0 +1,230 @@
+//! How the server settles a change that is in conflict, by the change's strategy.
+//! Deterministic strategies are decided here, once, and every client follows the
+//! outcome; `manual` and custom ones (and `smart-merge` below its threshold) are reported
+//! back to the author, which settles them and resubmits.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::core::conflict::hlc::Stamp;
+use crate::core::conflict::merge::merge3;
+use crate::core::conflict::{ConflictKind, Strategy};
+use crate::core::history::present;
+use crate::core::operation::{apply, Operation};
+use crate::core::room::KeyState;
+
+/// `autoResolveThreshold` when a change does not carry one.
+pub const DEFAULT_THRESHOLD: f64 = 0.8;
+
+/// What a change carries for conflict decisions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConflictInfo {
+    /// Hybrid logical clock stamp of the change (0: none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub clock: Stamp,
+    /// The strategy for the change's path (none: `last-write-wins`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<Strategy>,
+    /// `autoResolveThreshold`, for `smart-merge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// The key's value the change was based on, for strategies that need it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub base: Option<Arc<Value>>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl ConflictInfo {
+    /// Whether nothing is set (not serialized then).
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// The strategy, `last-write-wins` when unset.
+    pub fn strategy(&self) -> Strategy {
+        self.strategy.clone().unwrap_or(Strategy::LastWriteWins)
+    }
+}
+
+/// One write to a key: who made it, its clock stamp, the version it made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Writer {
+    /// Its client id.
+    pub client: Arc<str>,
+    /// Its change's clock stamp.
+    pub clock: Stamp,
+    /// The key's version after it.
+    pub version: u64,
+}
+
+/// A key's latest write, and the latest write by any other client: enough to tell
+/// whether a change based on some version missed another client's write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Writers {
+    /// The latest write.
+    pub last: Writer,
+    /// The latest write by a client other than `last`'s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other: Option<Writer>,
+}
+
+impl Writers {
+    /// The writers after `op` made `version`.
+    pub fn after(previous: Option<&Writers>, op: &Operation, version: u64) -> Self {
+        let last = Writer {
+            client: Arc::clone(&op.id.client),
+            clock: op.conflict.clock,
+            version,
+        };
+        let other = match previous {
+            Some(p) if p.last.client == last.client => p.other.clone(),
+            Some(p) => Some(p.last.clone()),
+            None => None,
+        };
+        Self { last, other }
+    }
+
+    /// The latest write by a client other than `client`.
+    pub fn latest_not_by(&self, client: &str) -> Option<&Writer> {
+        if &*self.last.client == client {
+            self.other.as_ref()
+        } else {
+            Some(&self.last)
+        }
+    }
+}
+
+/// Which value a settled conflict kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The change applied.
+    Client,
+    /// The server's value stayed; the change had no effect.
+    Server,
+    /// The key took this merged value.
+    Merged(Arc<Value>),
+}
+
+impl Outcome {
+    /// `client`, `server` or `merged`, as in `conflict-resolved`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Client => "client",
+            Self::Server => "server",
+            Self::Merged(_) => "merged",
+        }
+    }
+}
+
+/// A conflict the server settled, carried with the committed change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resolution {
+    /// The kind of conflict.
+    pub kind: ConflictKind,
+    /// The strategy that settled it.
+    pub strategy: Strategy,
+    /// What it kept.
+    pub outcome: Outcome,
+}
+
+/// A conflict the author has to settle (sent with the change's rejection).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConflictReport {
+    /// The kind of conflict.
+    pub kind: ConflictKind,
+    /// The change's strategy.
+    pub strategy: Strategy,
+    /// Whether `smart-merge` escalated it for lack of clean fields.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub escalated: bool,
+    /// The server's value now.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub value: Option<Arc<Value>>,
+    /// The server's version now: the resolution is based on it.
+    pub version: u64,
+}
+
+/// What the server does with a change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settled {
+    /// Apply it (after a conflict when a resolution is given).
+    Apply(Option<Resolution>),
+    /// Leave the key as it is.
+    Skip(Resolution),
+    /// Replace the key's value with a merge.
+    Replace(Arc<Value>, Resolution),
+    /// Reject it back to its author to settle.
+    Report(ConflictReport),
+}
+
+/// Settles `op` against the key's `current` state.
+pub fn settle(current: &KeyState, op: &Operation) -> Settled {
+    let Some(kind) = ConflictKind::classify(current, op) else {
+        return Settled::Apply(None);
+    };
+    let strategy = op.conflict.strategy();
+    let rival = current
+        .writers
+        .as_ref()
+        .and_then(|w| w.latest_not_by(&op.id.client));
+    let client_wins = rival.map_or(true, |w| {
+        (op.conflict.clock, &*op.id.client) > (w.clock, &*w.client)
+    });
+    let resolution = |outcome| Resolution {
+        kind,
+        strategy: strategy.clone(),
+        outcome,
+    };
+    let report = |escalated| ConflictReport {
+        kind,
+        strategy: strategy.clone(),
+        escalated,
+        value: current.value.clone(),
+        version: current.version,
+    };
+    let by_clock = || {
+        if client_wins {
+            Settled::Apply(Some(resolution(Outcome::Client)))
+        } else {
+            Settled::Skip(resolution(Outcome::Server))
+        }
+    };
+    match &strategy {
+        Strategy::LastWriteWins => by_clock(),
+        Strategy::FirstWriteWins => Settled::Skip(resolution(Outcome::Server)),
+        Strategy::Manual | Strategy::Custom(_) => Settled::Report(report(false)),
+        Strategy::SmartMerge => {
+            let base = op.conflict.base.as_ref();
+            let client = apply(base, &op.fields, &op.kind).ok().flatten();
+            let merged = match (base, current.value.as_ref(), client) {
+                (Some(b), Some(s), Some(c)) => merge3(b, s, &c, client_wins),
+                _ => None,
+            };
+            let Some(merged) = merged else {
+                // Not three objects: nothing to merge field by field.
+                return by_clock();
+            };
+            let threshold = op.conflict.threshold.unwrap_or(DEFAULT_THRESHOLD);
+            if merged.clean_share() >= threshold {
+                let value = Arc::new(merged.value);
+                Settled::Replace(Arc::clone(&value), resolution(Outcome::Merged(value)))
+            } else {
+                Settled::Report(report(true))
+            }
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! The client's side of conflicts: `conflict` and `conflict-resolved` events, the
+//! conflict history, the counters in `getStatistics()`, and conflicts held for the app
+//! to settle (`manual`, custom, escalated `smart-merge`), which are stored with the key's
+//! base so they survive a reload.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::core::conflict::{ConflictKind, ConflictReport, Resolution, Strategy};
+use crate::core::event_bus::EventType;
+use crate::core::history::present;
+use crate::core::room::KeyState;
+use crate::core::Engine;
+
+/// Conflicts kept in `getConflictHistory()`, oldest dropped first.
+pub const HISTORY_LIMIT: usize = 1000;
+
+/// A conflict waiting for the app's `resolve(value)`. The key's changes stay pending
+/// (and unsent) until then.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Held {
+    /// Id handed to `resolve`.
+    pub id: u64,
+    /// What the server reported.
+    pub report: ConflictReport,
+    /// The value the changes were based on.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub base: Option<Arc<Value>>,
+}
+
+/// A stored base: the key's confirmed state and the conflict held on it, if any.
+/// Reads records written before conflicts were stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaseRecord {
+    /// Confirmed value.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub value: Option<Arc<Value>>,
+    /// Confirmed version.
+    pub version: u64,
+    /// The held conflict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<Held>,
+}
+
+/// What happened to one conflict, for events and history.
+#[derive(Debug, Clone)]
+pub struct Seen<'a> {
+    /// The key.
+    pub key: &'a str,
+    /// Its kind.
+    pub kind: ConflictKind,
+    /// The strategy that applies.
+    pub strategy: &'a Strategy,
+    /// What this client's changes would have made of the key.
+    pub client: Option<&'a Arc<Value>>,
+    /// The server's value.
+    pub server: Option<&'a Arc<Value>>,
+    /// The value the changes were based on.
+    pub base: Option<&'a Arc<Value>>,
+}
+
+impl Seen<'_> {
+    fn payload(&self) -> Value {
+        json!({
+            "key": self.key,
+            "type": self.kind.name(),
+            "strategy": self.strategy.name(),
+            "clientValue": self.client.map(|v| &**v),
+            "serverValue": self.server.map(|v| &**v),
+            "baseValue": self.base.map(|v| &**v),
+        })
+    }
+}
+
+/// Conflict history and counters.
+#[derive(Debug, Default)]
+pub struct ConflictBook {
+    next_id: u64,
+    history: VecDeque<Value>,
+    /// Conflicts detected on this client's changes.
+    pub detected: u64,
+    /// Conflicts settled (by the server or by the app).
+    pub resolved: u64,
+}
+
+impl ConflictBook {
+    /// A conflict the server settled: `conflict`, then `conflict-resolved` with the
+    /// key's value after it.
+    pub fn settled(
+        &mut self,
+        engine: &mut Engine,
+        seen: Seen<'_>,
+        resolution: &Resolution,
+        value: Option<&Arc<Value>>,
+    ) {
+        self.detected += 1;
+        self.resolved += 1;
+        let mut payload = seen.payload();
+        engine.emit(EventType::Conflict, payload.clone(), None);
+        let outcome = resolution.outcome.name();
+        let done = resolved_payload(&seen, outcome, value);
+        engine.emit(EventType::ConflictResolved, done, None);
+        payload["outcome"] = json!(outcome);
+        payload["value"] = json!(value.map(|v| &**v));
+        self.remember(engine, payload);
+    }
+
+    /// A new conflict for the app to settle; returns its id.
+    pub fn hold(&mut self, engine: &mut Engine, seen: Seen<'_>, escalated: bool) -> u64 {
+        self.detected += 1;
+        self.next_id += 1;
+        self.announce(engine, seen, self.next_id, escalated);
+        self.next_id
+    }
+
+    /// Emits `conflict` for a held conflict (again after a reload).
+    pub fn announce(&mut self, engine: &mut Engine, seen: Seen<'_>, id: u64, escalated: bool) {
+        self.next_id = self.next_id.max(id);
+        let mut payload = seen.payload();
+        payload["id"] = json!(id);
+        payload["escalated"] = json!(escalated);
+        engine.emit(EventType::Conflict, payload, None);
+    }
+
+    /// The app settled a held conflict with `value`.
+    pub fn resolved_by_app(
+        &mut self,
+        engine: &mut Engine,
+        seen: Seen<'_>,
+        value: Option<&Arc<Value>>,
+    ) {
+        self.resolved += 1;
+        let done = resolved_payload(&seen, "resolved", value);
+        engine.emit(EventType::ConflictResolved, done, None);
+        let mut entry = seen.payload();
+        entry["outcome"] = json!("resolved");
+        entry["value"] = json!(value.map(|v| &**v));
+        self.remember(engine, entry);
+    }
+
+    /// The conflicts settled so far, oldest first.
+    pub fn history(&self) -> Vec<Value> {
+        self.history.iter().cloned().collect()
+    }
+
+    fn remember(&mut self, engine: &Engine, mut entry: Value) {
+        entry["at"] = json!(engine.now_ms());
+        if self.history.len() == HISTORY_LIMIT {
+            self.history.pop_front();
+        }
+        self.history.push_back(entry);
+    }
+}
+
+fn resolved_payload(seen: &Seen<'_>, outcome: &str, value: Option<&Arc<Value>>) -> Value {
+    json!({
+        "key": seen.key,
+        "type": seen.kind.name(),
+        "strategy": seen.strategy.name(),
+        "outcome": outcome,
+        "value": value.map(|v| &**v),
+    })
+}
+
+impl From<&BaseRecord> for KeyState {
+    fn from(record: &BaseRecord) -> Self {
+        KeyState {
+            value: record.value.clone(),
+            version: record.version,
+            writers: None,
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! The replica's conflict handling: conflicts the server settled (events, history) and
+//! conflicts held for the app to settle with `resolve(value)`.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::Replica;
+use crate::core::conflict::{ConflictReport, Resolution, Strategy};
+use crate::core::engine::RemoteWrite;
+use crate::core::operation::{apply, OpId, Operation};
+use crate::core::room::KeyState;
+use crate::core::sync::conflicts::{Held, Seen};
+use crate::core::Engine;
+
+impl Replica {
+    /// A change of this client was settled by the server after a conflict: `conflict`
+    /// and `conflict-resolved` events, history, counters.
+    pub(super) fn settled(
+        &mut self,
+        engine: &mut Engine,
+        op: &Operation,
+        resolution: &Resolution,
+        server: Option<Arc<Value>>,
+        after: Option<Arc<Value>>,
+    ) {
+        let base = op.conflict.base.clone();
+        let client = apply(base.as_ref().or(server.as_ref()), &op.fields, &op.kind)
+            .ok()
+            .flatten();
+        let seen = Seen {
+            key: &op.key,
+            kind: resolution.kind,
+            strategy: &resolution.strategy,
+            client: client.as_ref(),
+            server: server.as_ref(),
+            base: base.as_ref(),
+        };
+        self.book.settled(engine, seen, resolution, after.as_ref());
+        self.count(engine);
+    }
+
+    /// Holds the conflict the server reported on pending change `id`: the key's changes
+    /// stay pending and unsent until the app settles it. False when `id` is not pending.
+    pub(super) fn hold(&mut self, engine: &mut Engine, id: &OpId, report: ConflictReport) -> bool {
+        let Some(pending) = self.pending.iter_mut().find(|p| p.op.id == *id) else {
+            return false;
+        };
+        pending.sent = false;
+        let key = pending.op.key.clone();
+        let base = pending.op.conflict.base.clone();
+        self.dirty_bases.insert(key.clone());
+        if let Some(held) = self.held.get_mut(&key) {
+            // A later change of the same key: one conflict, against the newest state.
+            if report.version > held.report.version {
+                held.report = report;
+            }
+            return true;
+        }
+        let client = engine.value_of(&key).cloned();
+        let strategy = app_strategy(&report);
+        let seen = Seen {
+            key: &key,
+            kind: report.kind,
+            strategy: &strategy,
+            client: client.as_ref(),
+            server: report.value.as_ref(),
+            base: base.as_ref(),
+        };
+        let id = self.book.hold(engine, seen, report.escalated);
+        self.held.insert(key, Held { id, report, base });
+        self.count(engine);
+        true
+    }
+
+    /// Emits `conflict` again for every held conflict (after a reload).
+    pub fn announce_held(&mut self, engine: &mut Engine) {
+        let mut held: Vec<(String, Held)> = self
+            .held
+            .iter()
+            .map(|(k, h)| (k.clone(), h.clone()))
+            .collect();
+        held.sort_by_key(|(_, h)| h.id);
+        for (key, held) in held {
+            let client = engine.value_of(&key).cloned();
+            let strategy = app_strategy(&held.report);
+            let seen = Seen {
+                key: &key,
+                kind: held.report.kind,
+                strategy: &strategy,
+                client: client.as_ref(),
+                server: held.report.value.as_ref(),
+                base: held.base.as_ref(),
+            };
+            self.book
+                .announce(engine, seen, held.id, held.report.escalated);
+        }
+        self.count(engine);
+    }
+
+    /// The app settled held conflict `id`: every pending change of the key not in flight
+    /// (the ones the server reported and any made since) is dropped, and the next change recorded for
+    /// the key is based on the server state the conflict reported. Returns the key and
+    /// the dropped sequences, or `None` when no such conflict is held.
+    pub fn resolve_held(
+        &mut self,
+        engine: &mut Engine,
+        id: u64,
+        value: Option<&Arc<Value>>,
+    ) -> Option<(String, Vec<u64>)> {
+        let key = self.held.iter().find(|(_, h)| h.id == id)?.0.clone();
+        let held = self.held.remove(&key)?;
+        let client = engine.value_of(&key).cloned();
+        let dropped: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|p| p.op.key == key && !p.sent)
+            .map(|p| p.op.id.seq)
+            .collect();
+        self.pending.retain(|p| p.op.key != key || p.sent);
+        for _ in &dropped {
+            self.uncount(&key);
+        }
+        self.work.deletes.extend(&dropped);
+        self.dirty_bases.insert(key.clone());
+        // The key shows its confirmed state again (plus changes still in flight).
+        let (me, at) = (Arc::from(engine.client_id()), engine.now_ms());
+        self.settle(engine, &key, Vec::new(), me, at);
+        let strategy = app_strategy(&held.report);
+        let seen = Seen {
+            key: &key,
+            kind: held.report.kind,
+            strategy: &strategy,
+            client: client.as_ref(),
+            server: held.report.value.as_ref(),
+            base: held.base.as_ref(),
+        };
+        self.book.resolved_by_app(engine, seen, value);
+        if value.is_none() && engine.value_of(&key).is_none() && held.report.value.is_some() {
+            // Deleting needs something to delete here: show the server's value first.
+            let version = engine.version_of(&key);
+            let at = engine.now_ms();
+            engine.apply_remote(RemoteWrite {
+                key: key.clone(),
+                value: held.report.value.clone(),
+                version,
+                fields: Vec::new(),
+                by: Arc::from("server"),
+                at,
+            });
+        }
+        let based_on = KeyState {
+            value: held.report.value,
+            version: held.report.version,
+            writers: None,
+        };
+        self.rebase.insert(key.clone(), based_on);
+        self.count(engine);
+        Some((key, dropped))
+    }
+
+    /// The conflicts settled so far, oldest first.
+    pub fn conflict_history(&self) -> Vec<Value> {
+        self.book.history()
+    }
+
+    /// Ids of the conflicts held for the app.
+    pub fn held_ids(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = self.held.values().map(|h| h.id).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    fn count(&self, engine: &mut Engine) {
+        let stats = engine.stats_mut();
+        stats.conflicts = self.book.detected;
+        stats.conflicts_resolved = self.book.resolved;
+        stats.conflicts_pending = self.held.len() as u64;
+    }
+}
+
+/// The strategy the app sees: an escalated `smart-merge` is settled like `manual`.
+fn app_strategy(report: &ConflictReport) -> Strategy {
+    if report.escalated {
+        Strategy::Manual
+    } else {
+        report.strategy.clone()
+    }
+}
