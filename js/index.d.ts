@@ -81,6 +81,8 @@ export interface Statistics {
   batches: number;
   rollbacks: number;
   conflicts: number;
+  conflictsResolved: number;
+  conflictsPending: number;
   bytesSent: number;
   bytesReceived: number;
   compressionRatio: number;
@@ -110,6 +112,53 @@ export interface SyncErrorEvent {
   id?: { client: string; seq: number };
 }
 
+export type ConflictType = 'modify-modify' | 'delete-modify' | 'modify-delete' | 'add-add' | 'type-change';
+
+/**
+ * A conflict on one of this client's changes (SPEC section 6). Conflicts the app settles
+ * (`manual`, custom strategies, `smart-merge` below `autoResolveThreshold`) carry `id`
+ * and `resolve`; the others are settled by the server and followed by `conflict-resolved`.
+ */
+export interface Conflict {
+  key: string;
+  type: ConflictType;
+  strategy: MergeStrategyName | (string & {});
+  clientValue: JsonValue | undefined;
+  serverValue: JsonValue | undefined;
+  baseValue: JsonValue | undefined;
+  id?: number;
+  /** `smart-merge` could not merge enough fields cleanly and asks the app. */
+  escalated?: boolean;
+  /** Settles the conflict with `value` (`undefined` deletes the key); throws `ConflictError` once settled. */
+  resolve?(value: JsonValue | undefined): void;
+}
+
+export interface ConflictResolved {
+  key: string;
+  type: ConflictType;
+  strategy: string;
+  /** `client`, `server`, `merged` (server-settled) or `resolved` (by the app). */
+  outcome: 'client' | 'server' | 'merged' | 'resolved';
+  value: JsonValue | undefined;
+}
+
+/** One entry of `conflictResolver.getConflictHistory()`. */
+export interface ConflictRecord extends Omit<Conflict, 'resolve' | 'id' | 'escalated'> {
+  outcome: ConflictResolved['outcome'];
+  value: JsonValue | undefined;
+  at: number;
+}
+
+export type CustomStrategy = (conflict: Conflict) => { value: JsonValue | undefined } | Promise<{ value: JsonValue | undefined }>;
+
+/** `sync.conflictResolver`. */
+export declare class ConflictResolver {
+  setMergeRule(pattern: string, strategy: MergeStrategyName | (string & {})): void;
+  registerCustomStrategy(name: string, fn: CustomStrategy): void;
+  getConflictHistory(): ConflictRecord[];
+  getPendingConflicts(): Array<Conflict & { id: number; resolve(value: JsonValue | undefined): void }>;
+}
+
 /** Payload of each event type. */
 export interface EventMap {
   'data-change': ChangeEvent;
@@ -117,15 +166,8 @@ export interface EventMap {
   'version-change': { key: string; version: number; previousVersion: number };
   'batch-complete': { keys: string[]; count: number; origin: Origin };
   'sync-complete': { sent: number; received: number; position: number };
-  conflict: {
-    key: string;
-    type: string;
-    clientValue: JsonValue | undefined;
-    serverValue: JsonValue | undefined;
-    baseValue: JsonValue | undefined;
-    resolve(value: JsonValue): void;
-  };
-  'conflict-resolved': { key: string; type: string; value: JsonValue | undefined; strategy: string };
+  conflict: Conflict;
+  'conflict-resolved': ConflictResolved;
   'network-status': 'online' | 'offline';
   reconnecting: { attempt: number; delay: number };
   'sync-error': SyncErrorEvent;
@@ -172,6 +214,7 @@ export declare class SrvraDataSync {
   constructor(config?: SrvraConfig);
   readonly stateManager: StateManager;
   readonly eventBus: EventBus;
+  readonly conflictResolver: ConflictResolver;
   /** Resolves when cached state is loaded from IndexedDB. */
   readonly ready: Promise<void>;
   readonly status: SyncStatus;

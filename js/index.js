@@ -5,6 +5,7 @@
 import init, { SyncCore } from './srvra_sync.js';
 import { decode, encode, requireFunction, requireString } from './codec.js';
 import { makeError, typeError } from './errors.js';
+import { ConflictResolver, withResolve } from './conflicts.js';
 
 export { SrvraError, ValidationError, ConflictError, NetworkError, StorageError } from './errors.js';
 
@@ -81,6 +82,8 @@ class Link {
     if (item.type === 'sync-error' && payload.error && !(payload.error instanceof Error)) {
       const { kind, code, message } = payload.error;
       payload = { ...payload, error: makeError(kind, code, message) };
+    } else if (item.type === 'conflict') {
+      payload = withResolve(this, payload);
     }
     this.call(item.ids, item.type, payload, item.ts, item.detail);
   }
@@ -251,6 +254,8 @@ export class SrvraDataSync {
     this.stateManager = new StateManager(this.#link);
     /** Events. */
     this.eventBus = new EventBus(this.#link);
+    /** Conflict rules, custom strategies, pending conflicts and history. */
+    this.conflictResolver = new ConflictResolver(this.#link);
     /** Resolves when cached state is loaded; rejects with `StorageError` if it cannot be. */
     this.ready = this.#link.core.ready;
   }

@@ -29,7 +29,7 @@ run(join(root, 'node_modules/.bin/wasm-opt'), [
   '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue',
 ]);
 
-for (const file of ['index.js', 'codec.js', 'index.d.ts']) copyFileSync(join(root, 'js', file), join(pkg, file));
+for (const file of ['index.js', 'codec.js', 'conflicts.js', 'index.d.ts']) copyFileSync(join(root, 'js', file), join(pkg, file));
 
 // The binding imports js/errors.js as a wasm-bindgen snippet; re-export that very module so
 // errors thrown from Rust are instances of the classes the package exports.

@@ -3,6 +3,7 @@
 //! interfaces.
 
 mod clock;
+mod conflicts;
 mod errors;
 mod network;
 mod persister;

@@ -37,7 +37,12 @@ pub fn build(shared: &Rc<Shared>, token: JsValue) -> SyncClient {
         store: Box::new(BrowserOutbox(weak)),
         random: Box::new(js_sys::Math::random),
     };
-    SyncClient::new(config, io)
+    let mut sync = SyncClient::new(config, io);
+    for (pattern, strategy) in shared.merge_rules.borrow().iter() {
+        // Checked when they were set.
+        let _ = sync.set_merge_rule(pattern, strategy);
+    }
+    sync
 }
 
 /// Runs `f` on the sync loop and engine, then persists, settles `sync()` promises and

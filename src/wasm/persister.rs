@@ -34,6 +34,8 @@ pub struct Shared {
     pub outbox: RefCell<Vec<OutboxWork>>,
     /// `sync.sync()` promises.
     pub sync_waiters: Waiters,
+    /// `setMergeRule` calls so far, for a sync loop that starts later.
+    pub merge_rules: RefCell<Vec<(String, String)>>,
     persist: bool,
     scheduled: Cell<bool>,
     persisted: Cell<u64>,
@@ -53,6 +55,7 @@ impl Shared {
             sync: RefCell::new(None),
             outbox: RefCell::new(Vec::new()),
             sync_waiters: Waiters::default(),
+            merge_rules: RefCell::new(Vec::new()),
             scheduled: Cell::new(false),
             persisted: Cell::new(0),
             waiters: Waiters::default(),

@@ -24,7 +24,7 @@ use crate::wasm::storage::IdbStorage;
 /// The engine of one `SrvraDataSync` instance, as seen from JS.
 #[wasm_bindgen]
 pub struct SyncCore {
-    shared: Rc<Shared>,
+    pub(crate) shared: Rc<Shared>,
     ready: Promise,
 }
 
@@ -34,7 +34,7 @@ struct Start {
     online: bool,
 }
 
-fn parse_json(text: &str, what: &str) -> Result<Value, JsValue> {
+pub(crate) fn parse_json(text: &str, what: &str) -> Result<Value, JsValue> {
     serde_json::from_str(text).map_err(|e| {
         to_js(&CoreError::validation(
             "INVALID_VALUE",
@@ -43,7 +43,7 @@ fn parse_json(text: &str, what: &str) -> Result<Value, JsValue> {
     })
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> String {
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
     // Serialising JSON values and plain structs cannot fail.
     serde_json::to_string(value).unwrap_or_default()
 }
@@ -127,7 +127,7 @@ impl SyncCore {
         Ok(applied as f64)
     }
 
-    fn check_open(&self) -> Result<(), JsValue> {
+    pub(crate) fn check_open(&self) -> Result<(), JsValue> {
         if self.shared.closed.get() {
             return Err(to_js(&CoreError::internal(
                 "CLOSED",

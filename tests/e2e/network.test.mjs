@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
 import { openSdkPage, useBrowser } from './harness.mjs';
+import { fast, openPeer, waitFor } from './peers.mjs';
 import { startSyncServer } from './sync-server.mjs';
 
 const env = useBrowser();
@@ -16,42 +17,8 @@ after(async () => {
   await server?.stop();
 });
 
-const fast = {
-  backoff: { initialDelay: 50, maxDelay: 500, factor: 2, jitter: true },
-  heartbeatInterval: 1000,
-  heartbeatTimeout: 1000,
-};
-
 /** Opens a page whose `window.sync` is an instance in `room` with database `db`. */
-async function peer(room, db, context, { waitSynced = true } = {}) {
-  const handle = await openSdkPage(env, context);
-  await handle.page.evaluate(
-    async ({ url, room, db, fast, waitSynced }) => {
-      window.events = [];
-      const sync = new sdk.SrvraDataSync({ url, room, offline: { dbName: db }, ...fast });
-      window.sync = sync;
-      for (const type of ['network-status', 'reconnecting', 'sync-complete', 'sync-error']) {
-        sync.eventBus.subscribe(type, (payload, meta) => {
-          const error = payload?.error;
-          window.events.push({ type, payload: error ? { ...payload, error: { name: error.name, code: error.code } } : payload, detail: meta.detail });
-        });
-      }
-      await sync.ready;
-      if (waitSynced) {
-        await new Promise((resolve) => {
-          const check = () => (sync.status === 'synced' ? resolve() : setTimeout(check, 10));
-          check();
-        });
-      }
-    },
-    { url: server.ws, room, db, fast, waitSynced },
-  );
-  return handle;
-}
-
-async function waitFor(page, fn, arg, timeout = 20_000) {
-  await page.waitForFunction(fn, arg, { timeout, polling: 20 });
-}
+const peer = (room, db, context, options) => openPeer(env, server.ws, room, db, context, options);
 
 test('two browser contexts converge in real time', async () => {
   const a = await peer('converge', 'a');

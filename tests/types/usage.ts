@@ -51,6 +51,21 @@ async function main(): Promise<void> {
     void s;
   });
   sync.eventBus.subscribe('sync-error', ({ phase, error }) => void [phase, error.message]);
+  sync.conflictResolver.setMergeRule('settings.*', 'first-write-wins');
+  sync.conflictResolver.registerCustomStrategy('longest', ({ clientValue, serverValue, baseValue }) => {
+    void baseValue;
+    return { value: JSON.stringify(clientValue).length > JSON.stringify(serverValue).length ? clientValue : serverValue };
+  });
+  sync.eventBus.subscribe('conflict', (conflict) => {
+    const type: string = conflict.type;
+    if (conflict.resolve) conflict.resolve(conflict.clientValue);
+    void type;
+  });
+  sync.eventBus.subscribe('conflict-resolved', ({ outcome, value }) => void [outcome, value]);
+  for (const pending of sync.conflictResolver.getPendingConflicts()) pending.resolve(pending.serverValue);
+  const settled: number = sync.conflictResolver.getConflictHistory().length;
+  const pendingCount: number = sync.getStatistics().conflictsPending;
+  void [settled, pendingCount];
   const stats: Statistics = sync.getStatistics();
   const status: string = sync.status;
   await sync.whenPersisted();

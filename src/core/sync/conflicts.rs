@@ -71,6 +71,14 @@ pub struct Seen<'a> {
 }
 
 impl Seen<'_> {
+    /// The `conflict` payload of a conflict held for the app as `id`.
+    pub fn held_payload(&self, id: u64, escalated: bool) -> Value {
+        let mut payload = self.payload();
+        payload["id"] = json!(id);
+        payload["escalated"] = json!(escalated);
+        payload
+    }
+
     fn payload(&self) -> Value {
         json!({
             "key": self.key,
@@ -127,10 +135,7 @@ impl ConflictBook {
     /// Emits `conflict` for a held conflict (again after a reload).
     pub fn announce(&mut self, engine: &mut Engine, seen: Seen<'_>, id: u64, escalated: bool) {
         self.next_id = self.next_id.max(id);
-        let mut payload = seen.payload();
-        payload["id"] = json!(id);
-        payload["escalated"] = json!(escalated);
-        engine.emit(EventType::Conflict, payload, None);
+        engine.emit(EventType::Conflict, seen.held_payload(id, escalated), None);
     }
 
     /// The app settled a held conflict with `value`.

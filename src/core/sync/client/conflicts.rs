@@ -12,17 +12,10 @@ impl SyncClient {
     /// `conflictResolver.setMergeRule(pattern, strategy)`: applies to changes made from
     /// now on.
     pub fn set_merge_rule(&mut self, pattern: &str, strategy: &str) -> Result<(), CoreError> {
-        let strategy = Strategy::parse(strategy).ok_or_else(|| {
-            CoreError::type_error("INVALID_STRATEGY", "a strategy name must not be empty")
-        })?;
-        if self.rules.set(pattern, strategy) {
-            Ok(())
-        } else {
-            Err(CoreError::type_error(
-                "INVALID_PATTERN",
-                format!("'{pattern}' is not a dotted path pattern"),
-            ))
-        }
+        check_rule(pattern, strategy)?;
+        let strategy = Strategy::parse(strategy).unwrap_or(Strategy::LastWriteWins);
+        self.rules.set(pattern, strategy);
+        Ok(())
     }
 
     /// The app settled held conflict `id` with `value` (`None`: delete the key): the
@@ -46,8 +39,31 @@ impl SyncClient {
         result.map(|_| replaced)
     }
 
+    /// Conflicts waiting for the app's `resolve(value)`, as `conflict` payloads with ids.
+    pub fn pending_conflicts(&self, engine: &Engine) -> Vec<Value> {
+        self.replica.held_payloads(engine)
+    }
+
     /// `conflictResolver.getConflictHistory()`: settled conflicts, oldest first.
     pub fn conflict_history(&self) -> Vec<Value> {
         self.replica.conflict_history()
     }
+}
+
+/// Checks a `setMergeRule(pattern, strategy)` call: a dotted path pattern without empty
+/// segments, and a strategy name.
+pub fn check_rule(pattern: &str, strategy: &str) -> Result<(), CoreError> {
+    if Strategy::parse(strategy).is_none() {
+        return Err(CoreError::validation(
+            "INVALID_STRATEGY",
+            "a strategy name must not be empty",
+        ));
+    }
+    if pattern.split('.').any(str::is_empty) {
+        return Err(CoreError::validation(
+            "INVALID_PATTERN",
+            format!("'{pattern}' is not a dotted path pattern"),
+        ));
+    }
+    Ok(())
 }

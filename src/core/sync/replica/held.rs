@@ -164,6 +164,27 @@ impl Replica {
         self.book.history()
     }
 
+    /// The held conflicts as `conflict` payloads (with ids), oldest first.
+    pub fn held_payloads(&self, engine: &Engine) -> Vec<Value> {
+        let mut held: Vec<(&String, &Held)> = self.held.iter().collect();
+        held.sort_by_key(|(_, h)| h.id);
+        held.into_iter()
+            .map(|(key, held)| {
+                let client = engine.value_of(key).cloned();
+                let strategy = app_strategy(&held.report);
+                let seen = Seen {
+                    key,
+                    kind: held.report.kind,
+                    strategy: &strategy,
+                    client: client.as_ref(),
+                    server: held.report.value.as_ref(),
+                    base: held.base.as_ref(),
+                };
+                seen.held_payload(held.id, held.report.escalated)
+            })
+            .collect()
+    }
+
     /// Ids of the conflicts held for the app.
     pub fn held_ids(&self) -> Vec<u64> {
         let mut ids: Vec<u64> = self.held.values().map(|h| h.id).collect();

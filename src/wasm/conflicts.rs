@@ -1,0 +1,66 @@
+//! `sync.conflictResolver` on the wasm side: merge rules, settling held conflicts,
+//! pending conflicts and history. Rules set before the sync loop exists are kept and
+//! handed to it when it starts.
+
+use wasm_bindgen::prelude::*;
+
+use crate::core::sync::client::check_rule;
+use crate::wasm::errors::{to_js, IntoJsResult};
+use crate::wasm::network;
+use crate::wasm::sync_core::{parse_json, to_json, SyncCore};
+
+#[wasm_bindgen]
+impl SyncCore {
+    /// `conflictResolver.setMergeRule(pattern, strategy)`.
+    #[wasm_bindgen(js_name = setMergeRule)]
+    pub fn set_merge_rule(&self, pattern: &str, strategy: &str) -> Result<(), JsValue> {
+        check_rule(pattern, strategy).js()?;
+        let shared = &self.shared;
+        shared
+            .merge_rules
+            .borrow_mut()
+            .push((pattern.to_owned(), strategy.to_owned()));
+        if let Some(sync) = shared.sync.borrow_mut().as_mut() {
+            sync.set_merge_rule(pattern, strategy).js()?;
+        }
+        Ok(())
+    }
+
+    /// `resolve(value)` of held conflict `id`; `value_json` absent deletes the key.
+    #[wasm_bindgen(js_name = resolveConflict)]
+    pub fn resolve_conflict(&self, id: f64, value_json: Option<String>) -> Result<(), JsValue> {
+        self.check_open()?;
+        let value = value_json
+            .map(|text| parse_json(&text, "the resolved value"))
+            .transpose()?;
+        let mut result = Ok(());
+        network::run(&self.shared, |sync, engine| {
+            result = sync.resolve_conflict(engine, id as u64, value).map(|_| ());
+        });
+        result.map_err(|e| to_js(&e))
+    }
+
+    /// Conflicts waiting for `resolve(value)`, as a JSON array of `conflict` payloads.
+    #[wasm_bindgen(js_name = pendingConflicts)]
+    pub fn pending_conflicts(&self) -> String {
+        let sync = self.shared.sync.borrow();
+        let engine = self.shared.engine.borrow();
+        let pending = sync
+            .as_ref()
+            .map(|s| s.pending_conflicts(&engine))
+            .unwrap_or_default();
+        to_json(&pending)
+    }
+
+    /// `conflictResolver.getConflictHistory()`, as a JSON array.
+    #[wasm_bindgen(js_name = conflictHistory)]
+    pub fn conflict_history(&self) -> String {
+        let sync = self.shared.sync.borrow();
+        to_json(
+            &sync
+                .as_ref()
+                .map(|s| s.conflict_history())
+                .unwrap_or_default(),
+        )
+    }
+}
