@@ -12,7 +12,7 @@ import { WebSocketServer } from 'ws';
 const require = createRequire(import.meta.url);
 
 /** y-websocket's reference relay server, in this process. */
-async function startYjsServer() {
+export async function startYjsServer() {
   const { setupWSConnection } = require('y-websocket/bin/utils');
   const http = createServer((_, res) => res.end('ok'));
   const wss = new WebSocketServer({ server: http });
@@ -25,7 +25,7 @@ async function startYjsServer() {
 }
 
 /** The srvra-sync release server on a free port with a temporary data directory. */
-async function startSrvraServer(root) {
+export async function startSrvraServer(root) {
   const data = mkdtempSync(join(tmpdir(), 'srvra-bench-data-'));
   const child = spawn(join(root, 'target/release/srvra-sync-server'), ['--listen', '127.0.0.1:0', '--data', data], {
     stdio: ['ignore', 'pipe', 'inherit'],

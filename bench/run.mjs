@@ -10,6 +10,7 @@ import { gzipSync } from 'node:zlib';
 import { launchChromium } from '../scripts/browser.mjs';
 import { startStaticServer } from '../scripts/static-server.mjs';
 import { runNetworkBench } from './network.mjs';
+import { runConflictBench } from './conflicts.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const peers = mkdtempSync(join(tmpdir(), 'srvra-bench-'));
@@ -81,6 +82,7 @@ try {
   console.log(`srvra-sync pkg/                 ${pad(num(ours.raw), 13)}${num(ours.gzip)}   (wasm alone: ${num(wasmOnly.raw)} raw, ${num(wasmOnly.gzip)} gzip)`);
   console.log(`Yjs (esbuild --minify bundle)   ${pad(num(yjs.raw), 13)}${num(yjs.gzip)}`);
   await runNetworkBench({ root, browser, pageUrl: server.url });
+  await runConflictBench({ root, browser, pageUrl: server.url });
   // Server load: native clients over real WebSockets on 127.0.0.1 (server/examples/loadgen.rs).
   // Closed loop (saturation), then open loop at the target rate and at half of it.
   console.log('\nServer load (200 clients in one room, 10 messages x 100 changes each per client)');

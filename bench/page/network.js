@@ -89,4 +89,48 @@ window.catchUp = async (lib, options, count) => {
   return now() - start;
 };
 
+/**
+ * Two clients in one room holding the same 2 x `count` keys each write `count` of them at
+ * once: with `conflicting` the same ones (each change of one side is in conflict, settled
+ * by the default last-write-wins), otherwise a half each. Returns ms until both clients
+ * hold the same values and have nothing left to send, and the conflicts they counted.
+ */
+window.twoWriters = async (lib, { url, room, db }, count, conflicting) => {
+  // 2 x count keys either way: a writes the first half; b the second, or the first too.
+  const all = Array.from({ length: 2 * count }, (_, i) => `x${i}`);
+  const keysA = all.slice(0, count);
+  const keysB = conflicting ? keysA : all.slice(count);
+  const written = [...new Set([...keysA, ...keysB])];
+  if (lib === 'srvra') {
+    const open = (name) => openSrvra({ url, room, db: `${db}-${name}` });
+    const [a, b] = [await open('a'), await open('b')];
+    // The keys exist first, so every conflicting change is a modify-modify.
+    for (const key of all) a.setState(key, { v: 0 });
+    await a.sync();
+    await waitUntil(() => all.every((k) => b.getState(k) !== undefined));
+    const start = now();
+    keysA.forEach((key, i) => a.setState(key, { v: i, by: 'a' }));
+    keysB.forEach((key, i) => b.setState(key, { v: i, by: 'b' }));
+    await Promise.all([a.sync(), b.sync()]);
+    await waitUntil(() => written.every((k) => a.getState(k).by !== undefined)
+      && all.every((k) => JSON.stringify(a.getState(k)) === JSON.stringify(b.getState(k))));
+    const ms = now() - start;
+    const conflicts = b.getStatistics().conflicts + a.getStatistics().conflicts;
+    await Promise.all([a.close(), b.close()]);
+    return { ms, conflicts };
+  }
+  const [a, b] = [await openYjs({ url, room }), await openYjs({ url, room })];
+  for (const key of all) a.map.set(key, { v: 0 });
+  await waitUntil(() => all.every((k) => b.map.get(k) !== undefined));
+  const start = now();
+  keysA.forEach((key, i) => a.map.set(key, { v: i, by: 'a' }));
+  keysB.forEach((key, i) => b.map.set(key, { v: i, by: 'b' }));
+  await waitUntil(() => written.every((k) => a.map.get(k).by !== undefined)
+    && all.every((k) => JSON.stringify(a.map.get(k)) === JSON.stringify(b.map.get(k))));
+  const ms = now() - start;
+  a.provider.destroy();
+  b.provider.destroy();
+  return { ms, conflicts: null };
+};
+
 window.benchReady = true;
