@@ -40,3 +40,20 @@ pub fn change(sim: &mut SimClient, client: usize, rng: &mut StdRng, keys: usize)
         }
     });
 }
+
+/// The app settles every conflict `sim` holds: keeps a new value, a number, or deletes the
+/// key, at random. Returns what it did, for the event log.
+pub fn resolve(sim: &mut SimClient, rng: &mut StdRng) -> Vec<String> {
+    let held = sim.sync.replica().held_ids();
+    let mut notes = Vec::new();
+    for id in held {
+        let value = match rng.random_range(0..3) {
+            0 => None,
+            1 => Some(json!({ "resolved": rng.random_range(0..1000) })),
+            _ => Some(json!(rng.random_range(0..1000))),
+        };
+        notes.push(format!("resolves conflict {id} with {value:?}"));
+        sim.resolve(id, value);
+    }
+    notes
+}

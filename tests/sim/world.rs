@@ -545,18 +545,10 @@ impl World {
         }
     }
 
-    /// The app settles every conflict `client` holds: keeps its own value, takes a new
-    /// one, or deletes the key.
+    /// The app settles every conflict `client` holds (see [`workload::resolve`]).
     fn resolve_conflicts(&mut self, client: usize) {
-        let held = self.clients[client].sync.replica().held_ids();
-        for id in held {
-            let value = match self.rng.random_range(0..3) {
-                0 => None,
-                1 => Some(serde_json::json!({ "resolved": self.rng.random_range(0..1000) })),
-                _ => Some(serde_json::json!(self.rng.random_range(0..1000))),
-            };
-            self.note(format!("c{client} resolves conflict {id} with {value:?}"));
-            self.clients[client].resolve(id, value);
+        for note in workload::resolve(&mut self.clients[client], &mut self.rng) {
+            self.note(format!("c{client} {note}"));
         }
         self.collect(client);
     }
