@@ -50,6 +50,8 @@ pub struct Engine {
     meta_dirty: bool,
     before_restore: Vec<Operation>,
     journal: Option<Vec<Recorded>>,
+    /// Set while `replace_state` runs: a delete of an absent value is still recorded.
+    replacing: bool,
 }
 
 impl Engine {
@@ -78,6 +80,7 @@ impl Engine {
             meta_dirty: false,
             before_restore: Vec::new(),
             journal: None,
+            replacing: false,
         }
     }
 
@@ -113,13 +116,16 @@ impl Engine {
     }
 
     /// Sets (`None`: deletes) a key's whole value as a change that carries the whole
-    /// value, never a delta: how a settled conflict is resubmitted.
+    /// value, never a delta, and is recorded even when it changes nothing here: how a
+    /// settled conflict is resubmitted (the server's value may differ from this view).
     pub fn replace_state(&mut self, key: &str, value: Option<Value>) -> Result<Version> {
         let delta = std::mem::replace(&mut self.config.enable_delta_updates, false);
+        self.replacing = true;
         let result = match value {
             Some(value) => self.set_state(key, value),
             None => self.delete_state(key),
         };
+        self.replacing = false;
         self.config.enable_delta_updates = delta;
         result
     }
@@ -217,6 +223,7 @@ impl Engine {
             };
             if matches!(draft.kind, OpKind::Delete)
                 && value_at(current, &draft.path.fields).is_none()
+                && !self.replacing
             {
                 plan.push(None);
                 continue;

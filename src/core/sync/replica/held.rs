@@ -7,7 +7,6 @@ use serde_json::Value;
 
 use super::Replica;
 use crate::core::conflict::{ConflictReport, Resolution, Strategy};
-use crate::core::engine::RemoteWrite;
 use crate::core::operation::{apply, OpId, Operation};
 use crate::core::room::KeyState;
 use crate::core::sync::conflicts::{Held, Seen};
@@ -136,19 +135,6 @@ impl Replica {
             base: held.base.as_ref(),
         };
         self.book.resolved_by_app(engine, seen, value);
-        if value.is_none() && engine.value_of(&key).is_none() && held.report.value.is_some() {
-            // Deleting needs something to delete here: show the server's value first.
-            let version = engine.version_of(&key);
-            let at = engine.now_ms();
-            engine.apply_remote(RemoteWrite {
-                key: key.clone(),
-                value: held.report.value.clone(),
-                version,
-                fields: Vec::new(),
-                by: Arc::from("server"),
-                at,
-            });
-        }
         let based_on = KeyState {
             value: held.report.value,
             version: held.report.version,
