@@ -73,7 +73,6 @@ fn samples() -> (Vec<ClientMessage>, Vec<ServerMessage>) {
             op: op.clone(),
             resolution: (i % 2 == 1).then(|| Resolution {
                 kind: ConflictKind::AddAdd,
-                strategy: Strategy::SmartMerge,
                 outcome: Outcome::Merged(Arc::new(json!({ "merged": [1, null] }))),
             }),
         })
@@ -106,7 +105,6 @@ fn samples() -> (Vec<ClientMessage>, Vec<ServerMessage>) {
                 ops[1].id.clone(),
                 Resolution {
                     kind: ConflictKind::ModifyModify,
-                    strategy: Strategy::LastWriteWins,
                     outcome: Outcome::Server,
                 },
             )],

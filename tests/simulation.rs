@@ -38,7 +38,11 @@ fn run_seed(seed: u64, ops: usize, tally: &mut BTreeMap<String, usize>) -> Resul
     for c in &world.server.all_committed {
         if let Some(r) = &c.resolution {
             *tally
-                .entry(format!("{} -> {}", r.strategy, r.outcome.name()))
+                .entry(format!(
+                    "{} -> {}",
+                    c.op.conflict.strategy(),
+                    r.outcome.name()
+                ))
                 .or_default() += 1;
         }
     }

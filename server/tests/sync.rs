@@ -361,7 +361,7 @@ async fn conflicts_are_settled_by_each_changes_strategy_and_survive_a_restart() 
         panic!("{ack:?}")
     };
     assert_eq!(resolved[0].1.outcome, Outcome::Server);
-    assert_eq!(resolved[0].1.strategy, Strategy::FirstWriteWins);
+    assert_eq!(resolved[0].1.kind, ConflictKind::AddAdd);
     // A catch-up from the start carries every resolution from the log.
     let (mut c, _) = Client::join(server.addr, "c", "room", 0).await;
     let parts = c.catch_up().await;

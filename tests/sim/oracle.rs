@@ -56,12 +56,6 @@ pub fn replay(log: &[Committed]) -> Result<BTreeMap<String, (Value, u64)>, Strin
             .unwrap_or(Strategy::LastWriteWins);
         let outcome = c.resolution.as_ref().map(|r| &r.outcome);
         if let Some(resolution) = &c.resolution {
-            if resolution.strategy != strategy {
-                return Err(format!(
-                    "{at}: settled by {} not {strategy}",
-                    resolution.strategy
-                ));
-            }
             let by_clock = if client_wins { "client" } else { "server" };
             let fits = match (&strategy, &resolution.outcome) {
                 (Strategy::LastWriteWins, o) => o.name() == by_clock,

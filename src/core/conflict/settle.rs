@@ -126,13 +126,13 @@ impl Outcome {
     }
 }
 
-/// A conflict the server settled, carried with the committed change.
+/// A conflict the server settled, carried with the committed change (which names the
+/// strategy that settled it: `op.conflict.strategy`). Kept small: every broadcast of a
+/// settled change carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Resolution {
     /// The kind of conflict.
     pub kind: ConflictKind,
-    /// The strategy that settled it.
-    pub strategy: Strategy,
     /// What it kept.
     pub outcome: Outcome,
 }
@@ -184,11 +184,7 @@ pub fn settle(current: &KeyState, op: &Operation) -> Settled {
     let client_wins = rival.map_or(true, |w| {
         (op.conflict.clock, &*op.id.client) > (w.clock, &*w.client)
     });
-    let resolution = |outcome| Resolution {
-        kind,
-        strategy: strategy.clone(),
-        outcome,
-    };
+    let resolution = |outcome| Resolution { kind, outcome };
     let report = |escalated| ConflictReport {
         kind,
         strategy: strategy.clone(),

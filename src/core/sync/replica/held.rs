@@ -24,13 +24,14 @@ impl Replica {
         after: Option<Arc<Value>>,
     ) {
         let base = op.conflict.base.clone();
+        let strategy = op.conflict.strategy();
         let client = apply(base.as_ref().or(server.as_ref()), &op.fields, &op.kind)
             .ok()
             .flatten();
         let seen = Seen {
             key: &op.key,
             kind: resolution.kind,
-            strategy: &resolution.strategy,
+            strategy: &strategy,
             client: client.as_ref(),
             server: server.as_ref(),
             base: base.as_ref(),
