@@ -1,0 +1,102 @@
+//! The sending side of the loop: flushing the outbox in messages that fit the server's
+//! limits, and dropping what never can.
+
+use serde_json::json;
+
+use super::{Phase, SyncClient};
+use crate::core::event_bus::EventType;
+use crate::core::operation::Operation;
+use crate::core::protocol::{encode, ClientMessage};
+use crate::core::sync::report::{error_json, rejected_event};
+use crate::core::sync::status::Status;
+use crate::core::Engine;
+
+impl SyncClient {
+    /// Sends what is stored and unsent; updates the status when nothing is left.
+    pub(super) fn flush(&mut self, engine: &mut Engine) {
+        let live = self
+            .connection
+            .as_ref()
+            .is_some_and(|c| c.phase == Phase::Live);
+        if !live {
+            return;
+        }
+        let max = (self.config.batch_size as usize).min(self.max_ops);
+        for (ops, atomic) in self.replica.take_unsent(max) {
+            self.send_changes(engine, ops, atomic);
+        }
+        if self.replica.is_empty() {
+            if self.acked_since > 0 {
+                let payload = json!({
+                    "sent": std::mem::take(&mut self.acked_since),
+                    "received": self.replica.take_received(),
+                    "position": self.replica.position(),
+                });
+                engine.emit(EventType::SyncComplete, payload, None);
+            }
+            self.set_status(engine, Status::Synced, "synced");
+        } else {
+            self.set_status(engine, Status::Syncing, "sending");
+        }
+    }
+
+    /// Sends one `changes` message, splitting a run that is over the server's frame limit
+    /// and dropping (with `sync-error`) a change or atomic batch that can never fit.
+    fn send_changes(&mut self, engine: &mut Engine, ops: Vec<Operation>, atomic: bool) {
+        if atomic && ops.len() > self.max_ops {
+            let message = format!(
+                "an atomic batch of {} changes is over the server's limit of {}",
+                ops.len(),
+                self.max_ops
+            );
+            return self.drop_unsendable(engine, ops, "TOO_MANY_OPS", &message);
+        }
+        let count = ops.len();
+        let message = ClientMessage::Changes { ops, atomic };
+        let frame = encode(&message, self.threshold());
+        if frame.len() <= self.max_frame {
+            engine.stats_mut().bytes_sent += frame.len() as u64;
+            self.io.transport.send(frame);
+            return;
+        }
+        let ClientMessage::Changes { mut ops, .. } = message else {
+            return;
+        };
+        if atomic || count == 1 {
+            let message = format!(
+                "{} bytes is over the server's frame limit of {}",
+                frame.len(),
+                self.max_frame
+            );
+            return self.drop_unsendable(engine, ops, "FRAME_TOO_LARGE", &message);
+        }
+        let second = ops.split_off(count / 2);
+        self.send_changes(engine, ops, false);
+        self.send_changes(engine, second, false);
+    }
+
+    fn drop_unsendable(
+        &mut self,
+        engine: &mut Engine,
+        ops: Vec<Operation>,
+        code: &str,
+        message: &str,
+    ) {
+        for op in ops {
+            if let Some(op) = self.replica.discard(engine, &op.id) {
+                rejected_event(engine, &op, error_json("validation", code, message));
+            }
+        }
+    }
+
+    pub(super) fn threshold(&self) -> Option<usize> {
+        let c = &self.config.compression;
+        c.enabled.then_some(c.threshold as usize)
+    }
+
+    pub(super) fn send(&mut self, engine: &mut Engine, message: &ClientMessage) {
+        let frame = encode(message, self.threshold());
+        engine.stats_mut().bytes_sent += frame.len() as u64;
+        self.io.transport.send(frame);
+    }
+}
