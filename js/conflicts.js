@@ -54,15 +54,13 @@ export class ConflictResolver {
       if (result === null || typeof result !== 'object' || !('value' in result)) {
         throw typeError(`custom strategy '${conflict.strategy}' must return { value }`, 'INVALID_RESOLUTION');
       }
-      if (isPending(this.#link, conflict.id)) conflict.resolve(result.value);
+      conflict.resolve(result.value);
     } catch (error) {
+      // The app's own handler may have settled it first.
+      if (error?.code === 'UNKNOWN_CONFLICT') return;
       this.#link.emit('sync-error', { phase: 'conflict', error, key: conflict.key });
     }
   }
-}
-
-function isPending(link, id) {
-  return JSON.parse(link.core.pendingConflicts()).some((c) => c.id === id);
 }
 
 /** Adds `resolve(value)` to a held conflict's payload (`undefined` deletes the key). */

@@ -185,17 +185,9 @@ impl Room {
             metrics.conflict(*kind);
         }
         let mut outcome = Outcome {
-            acks: decided
-                .committed
-                .iter()
-                .map(|c| (c.op.id.clone(), c.position))
-                .collect(),
+            acks: decided.acks(),
+            resolved: decided.resolved(),
             rejected: decided.rejected,
-            resolved: decided
-                .committed
-                .iter()
-                .filter_map(|c| Some((c.op.id.clone(), c.resolution.clone()?)))
-                .collect(),
         };
         for id in decided.duplicates {
             inc(&metrics.changes_duplicate);

@@ -83,6 +83,22 @@ impl Decided {
     pub fn is_empty(&self) -> bool {
         self.committed.is_empty() && self.watermark.is_none()
     }
+
+    /// The accepted changes' ids and positions, for the `ack`.
+    pub fn acks(&self) -> Vec<(OpId, u64)> {
+        self.committed
+            .iter()
+            .map(|c| (c.op.id.clone(), c.position))
+            .collect()
+    }
+
+    /// How conflicts among the accepted changes were settled, for the `ack`.
+    pub fn resolved(&self) -> Vec<(OpId, Resolution)> {
+        self.committed
+            .iter()
+            .filter_map(|c| Some((c.op.id.clone(), c.resolution.clone()?)))
+            .collect()
+    }
 }
 
 impl RoomState {

@@ -4,7 +4,7 @@
 
 use wasm_bindgen::prelude::*;
 
-use crate::core::sync::client::check_rule;
+use crate::core::conflict::Rule;
 use crate::wasm::errors::{to_js, IntoJsResult};
 use crate::wasm::network;
 use crate::wasm::sync_core::{parse_json, to_json, SyncCore};
@@ -14,7 +14,7 @@ impl SyncCore {
     /// `conflictResolver.setMergeRule(pattern, strategy)`.
     #[wasm_bindgen(js_name = setMergeRule)]
     pub fn set_merge_rule(&self, pattern: &str, strategy: &str) -> Result<(), JsValue> {
-        check_rule(pattern, strategy).js()?;
+        Rule::parse(pattern, strategy).js()?;
         let shared = &self.shared;
         shared
             .merge_rules

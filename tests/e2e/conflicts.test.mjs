@@ -2,20 +2,13 @@
 // offline, reconnect one after the other, and must end with the same value, the one each
 // key's strategy picks. Real server binary, real WebSockets, real IndexedDB.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { useBrowser } from './harness.mjs';
 import { openPeer, waitFor } from './peers.mjs';
-import { startSyncServer } from './sync-server.mjs';
+import { useSyncServer } from './sync-server.mjs';
 
 const env = useBrowser();
-let server;
-
-before(async () => {
-  server = await startSyncServer();
-});
-after(async () => {
-  await server?.stop();
-});
+const server = useSyncServer();
 
 // Rules both sides use, and a recorder of conflict events.
 const setUp = `

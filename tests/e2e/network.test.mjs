@@ -1,21 +1,14 @@
 // Network sync end to end: the built package in real headless Chromium, the real server
 // binary over real WebSockets on 127.0.0.1, real IndexedDB.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import WebSocket from 'ws';
 import { openSdkPage, useBrowser } from './harness.mjs';
 import { fast, openPeer, waitFor } from './peers.mjs';
-import { startSyncServer } from './sync-server.mjs';
+import { startSyncServer, useSyncServer } from './sync-server.mjs';
 
 const env = useBrowser();
-let server;
-
-before(async () => {
-  server = await startSyncServer();
-});
-after(async () => {
-  await server?.stop();
-});
+const server = useSyncServer();
 
 /** Opens a page whose `window.sync` is an instance in `room` with database `db`. */
 const peer = (room, db, context, options) => openPeer(env, server.ws, room, db, context, options);

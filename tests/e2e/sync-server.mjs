@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { root } from './harness.mjs';
 
 const binary = process.env.SRVRA_SERVER_BIN ?? join(root, 'target/debug/srvra-sync-server');
@@ -34,6 +35,18 @@ async function waitHealthy(url, child) {
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error('server did not become healthy within 20 s');
+}
+
+/** A server for one test file: started in `before`, stopped in `after`. */
+export function useSyncServer(extraArgs = []) {
+  const server = {};
+  before(async () => {
+    Object.assign(server, await startSyncServer(extraArgs));
+  });
+  after(async () => {
+    await server.stop?.();
+  });
+  return server;
 }
 
 /** A running server; `kill()` sends SIGKILL, `restart()` starts it again on the same data. */

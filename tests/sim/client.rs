@@ -174,7 +174,6 @@ impl SimClient {
         let result = self.sync.resolve_conflict(&mut self.engine, id, value);
         let after = self.sync.replica().last_seq();
         if let Ok(replaced) = &result {
-            let replaced: Vec<u64> = replaced.clone();
             self.made.retain(|m| !replaced.contains(&m.seq));
         }
         if result.is_ok() && after > before {

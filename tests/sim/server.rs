@@ -119,7 +119,7 @@ impl SimServer {
                 let Some(client) = self.sessions.get(&conn).and_then(|s| s.client.clone()) else {
                     return Err("changes before hello".into());
                 };
-                let decided = self.room.decide_message(&client, ops, atomic, now);
+                let mut decided = self.room.decide_message(&client, ops, atomic, now);
                 self.room.apply(&client, &decided);
                 self.log.extend(decided.committed.iter().cloned());
                 self.all_committed.extend(decided.committed.iter().cloned());
@@ -130,12 +130,8 @@ impl SimServer {
                     .iter()
                     .filter(|r| r.conflict.is_some())
                     .count();
-                let mut acks: Vec<(OpId, u64)> = decided
-                    .committed
-                    .iter()
-                    .map(|c| (c.op.id.clone(), c.position))
-                    .collect();
-                for id in decided.duplicates {
+                let mut acks = decided.acks();
+                for id in std::mem::take(&mut decided.duplicates) {
                     let position = self
                         .log
                         .iter()
@@ -148,12 +144,8 @@ impl SimServer {
                     conn,
                     &ServerMessage::Ack {
                         acks,
+                        resolved: decided.resolved(),
                         rejected: decided.rejected,
-                        resolved: decided
-                            .committed
-                            .iter()
-                            .filter_map(|c| Some((c.op.id.clone(), c.resolution.clone()?)))
-                            .collect(),
                     },
                 );
                 if !decided.committed.is_empty() {

@@ -13,4 +13,4 @@ pub use kind::ConflictKind;
 pub use settle::{
     settle, ConflictInfo, ConflictReport, Outcome, Resolution, Settled, Writer, Writers,
 };
-pub use strategy::{Rules, Strategy};
+pub use strategy::{Rule, Rules, Strategy};

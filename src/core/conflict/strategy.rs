@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::core::error::CoreError;
+
 /// How a conflict on a key is settled.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Strategy {
@@ -75,10 +77,33 @@ impl<'de> Deserialize<'de> for Strategy {
 
 /// One `setMergeRule(pattern, strategy)`.
 #[derive(Debug, Clone, PartialEq)]
-struct Rule {
+pub struct Rule {
     segments: Vec<String>,
     strategy: Strategy,
     literal: usize,
+}
+
+impl Rule {
+    /// Checks and parses a rule: `pattern` is a dotted path where `*` matches any
+    /// characters inside one segment (no empty segment); `strategy` a strategy name.
+    pub fn parse(pattern: &str, strategy: &str) -> Result<Self, CoreError> {
+        let strategy = Strategy::parse(strategy).ok_or_else(|| {
+            CoreError::validation("INVALID_STRATEGY", "a strategy name must not be empty")
+        })?;
+        let segments: Vec<String> = pattern.split('.').map(str::to_owned).collect();
+        if segments.iter().any(String::is_empty) {
+            return Err(CoreError::validation(
+                "INVALID_PATTERN",
+                format!("'{pattern}' is not a dotted path pattern"),
+            ));
+        }
+        let literal = segments.iter().map(|s| s.replace('*', "").len()).sum();
+        Ok(Self {
+            segments,
+            strategy,
+            literal,
+        })
+    }
 }
 
 /// The default strategy plus the rules set on top of it.
@@ -103,36 +128,25 @@ impl Rules {
         }
     }
 
-    /// Adds a rule: `pattern` is a dotted path where `*` matches any characters inside one
-    /// segment; it covers its path and everything beneath. Returns false for an empty
-    /// pattern or segment.
-    pub fn set(&mut self, pattern: &str, strategy: Strategy) -> bool {
-        let segments: Vec<String> = pattern.split('.').map(str::to_owned).collect();
-        if segments.iter().any(String::is_empty) {
-            return false;
-        }
-        let literal = segments.iter().map(|s| s.replace('*', "").len()).sum();
-        self.rules.push(Rule {
-            segments,
-            strategy,
-            literal,
-        });
-        true
+    /// Adds a rule on top of the earlier ones; it covers its path and everything beneath.
+    pub fn add(&mut self, rule: Rule) {
+        self.rules.push(rule);
     }
 
-    /// The strategy for a change at `path` (key, then fields): the most specific matching
-    /// rule (more segments, then more literal characters), the latest among equals, else
-    /// the default.
-    pub fn for_path(&self, path: &[&str]) -> &Strategy {
+    /// The strategy for a change at `key` and `fields`: the most specific matching rule
+    /// (more segments, then more literal characters), the latest among equals, else the
+    /// default.
+    pub fn for_path(&self, key: &str, fields: &[String]) -> &Strategy {
+        let path = || std::iter::once(key).chain(fields.iter().map(String::as_str));
         self.rules
             .iter()
             .enumerate()
             .filter(|(_, rule)| {
-                rule.segments.len() <= path.len()
+                rule.segments.len() <= 1 + fields.len()
                     && rule
                         .segments
                         .iter()
-                        .zip(path)
+                        .zip(path())
                         .all(|(pattern, segment)| glob(pattern, segment))
             })
             .max_by_key(|(i, rule)| (rule.segments.len(), rule.literal, *i))
@@ -169,30 +183,35 @@ mod tests {
     #[test]
     fn the_most_specific_rule_wins_and_the_latest_among_equals() {
         let mut rules = Rules::new(Strategy::LastWriteWins);
-        rules.set("settings", Strategy::FirstWriteWins);
-        rules.set("settings.theme", Strategy::Manual);
-        rules.set("user*.profile", Strategy::SmartMerge);
-        rules.set("users.profile", Strategy::Custom("mine".into()));
-        rules.set("doc.*", Strategy::FirstWriteWins);
-        rules.set("doc.*", Strategy::SmartMerge);
-        assert_eq!(rules.for_path(&["settings"]), &Strategy::FirstWriteWins);
+        for (pattern, strategy) in [
+            ("settings", "first-write-wins"),
+            ("settings.theme", "manual"),
+            ("user*.profile", "smart-merge"),
+            ("users.profile", "mine"),
+            ("doc.*", "first-write-wins"),
+            ("doc.*", "smart-merge"),
+        ] {
+            rules.add(Rule::parse(pattern, strategy).unwrap());
+        }
+        let at = |path: &str| {
+            let mut parts = path.split('.').map(str::to_owned);
+            let key = parts.next().unwrap();
+            let fields: Vec<String> = parts.collect();
+            rules.for_path(&key, &fields).clone()
+        };
+        assert_eq!(at("settings"), Strategy::FirstWriteWins);
+        assert_eq!(at("settings.lang"), Strategy::FirstWriteWins);
+        assert_eq!(at("settings.theme.x"), Strategy::Manual);
+        assert_eq!(at("userA.profile"), Strategy::SmartMerge);
+        assert_eq!(at("users.profile"), Strategy::Custom("mine".into()));
+        assert_eq!(at("doc.a"), Strategy::SmartMerge);
+        assert_eq!(at("doc"), Strategy::LastWriteWins);
+        assert_eq!(at("other"), Strategy::LastWriteWins);
         assert_eq!(
-            rules.for_path(&["settings", "lang"]),
-            &Strategy::FirstWriteWins
+            Rule::parse("a..b", "manual").unwrap_err().code,
+            "INVALID_PATTERN"
         );
-        assert_eq!(
-            rules.for_path(&["settings", "theme", "x"]),
-            &Strategy::Manual
-        );
-        assert_eq!(rules.for_path(&["userA", "profile"]), &Strategy::SmartMerge);
-        assert_eq!(
-            rules.for_path(&["users", "profile"]),
-            &Strategy::Custom("mine".into())
-        );
-        assert_eq!(rules.for_path(&["doc", "a"]), &Strategy::SmartMerge);
-        assert_eq!(rules.for_path(&["doc"]), &Strategy::LastWriteWins);
-        assert_eq!(rules.for_path(&["other"]), &Strategy::LastWriteWins);
-        assert!(!rules.set("a..b", Strategy::Manual));
+        assert_eq!(Rule::parse("a", "").unwrap_err().code, "INVALID_STRATEGY");
     }
 
     #[test]

@@ -61,13 +61,33 @@ pub struct Seen<'a> {
     /// Its kind.
     pub kind: ConflictKind,
     /// The strategy that applies.
-    pub strategy: &'a Strategy,
+    pub strategy: Strategy,
     /// What this client's changes would have made of the key.
-    pub client: Option<&'a Arc<Value>>,
+    pub client: Option<Arc<Value>>,
     /// The server's value.
-    pub server: Option<&'a Arc<Value>>,
+    pub server: Option<Arc<Value>>,
     /// The value the changes were based on.
-    pub base: Option<&'a Arc<Value>>,
+    pub base: Option<Arc<Value>>,
+}
+
+impl Held {
+    /// The conflict as the app sees it, with `client` (the key's local value) as the
+    /// client's side. An escalated `smart-merge` is settled like `manual`.
+    pub fn seen<'a>(&self, key: &'a str, client: Option<Arc<Value>>) -> Seen<'a> {
+        let strategy = if self.report.escalated {
+            Strategy::Manual
+        } else {
+            self.report.strategy.clone()
+        };
+        Seen {
+            key,
+            kind: self.report.kind,
+            strategy,
+            client,
+            server: self.report.value.clone(),
+            base: self.base.clone(),
+        }
+    }
 }
 
 impl Seen<'_> {
@@ -84,9 +104,9 @@ impl Seen<'_> {
             "key": self.key,
             "type": self.kind.name(),
             "strategy": self.strategy.name(),
-            "clientValue": self.client.map(|v| &**v),
-            "serverValue": self.server.map(|v| &**v),
-            "baseValue": self.base.map(|v| &**v),
+            "clientValue": self.client.as_deref(),
+            "serverValue": self.server.as_deref(),
+            "baseValue": self.base.as_deref(),
         })
     }
 }
@@ -124,18 +144,21 @@ impl ConflictBook {
         self.remember(engine, payload);
     }
 
-    /// A new conflict for the app to settle; returns its id.
+    /// A new conflict for the app to settle: emits `conflict`; returns its id.
     pub fn hold(&mut self, engine: &mut Engine, seen: Seen<'_>, escalated: bool) -> u64 {
         self.detected += 1;
         self.next_id += 1;
-        self.announce(engine, seen, self.next_id, escalated);
+        engine.emit(
+            EventType::Conflict,
+            seen.held_payload(self.next_id, escalated),
+            None,
+        );
         self.next_id
     }
 
-    /// Emits `conflict` for a held conflict (again after a reload).
-    pub fn announce(&mut self, engine: &mut Engine, seen: Seen<'_>, id: u64, escalated: bool) {
+    /// Keeps new ids above `id` (a held conflict restored from storage).
+    pub fn reserve(&mut self, id: u64) {
         self.next_id = self.next_id.max(id);
-        engine.emit(EventType::Conflict, seen.held_payload(id, escalated), None);
     }
 
     /// The app settled a held conflict with `value`.

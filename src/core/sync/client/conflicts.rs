@@ -5,16 +5,14 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::SyncClient;
-use crate::core::conflict::Strategy;
+use crate::core::conflict::Rule;
 use crate::core::{CoreError, Engine};
 
 impl SyncClient {
     /// `conflictResolver.setMergeRule(pattern, strategy)`: applies to changes made from
     /// now on.
     pub fn set_merge_rule(&mut self, pattern: &str, strategy: &str) -> Result<(), CoreError> {
-        check_rule(pattern, strategy)?;
-        let strategy = Strategy::parse(strategy).unwrap_or(Strategy::LastWriteWins);
-        self.rules.set(pattern, strategy);
+        self.rules.add(Rule::parse(pattern, strategy)?);
         Ok(())
     }
 
@@ -48,22 +46,4 @@ impl SyncClient {
     pub fn conflict_history(&self) -> Vec<Value> {
         self.replica.conflict_history()
     }
-}
-
-/// Checks a `setMergeRule(pattern, strategy)` call: a dotted path pattern without empty
-/// segments, and a strategy name.
-pub fn check_rule(pattern: &str, strategy: &str) -> Result<(), CoreError> {
-    if Strategy::parse(strategy).is_none() {
-        return Err(CoreError::validation(
-            "INVALID_STRATEGY",
-            "a strategy name must not be empty",
-        ));
-    }
-    if pattern.split('.').any(str::is_empty) {
-        return Err(CoreError::validation(
-            "INVALID_PATTERN",
-            format!("'{pattern}' is not a dotted path pattern"),
-        ));
-    }
-    Ok(())
 }

@@ -25,8 +25,6 @@ use crate::core::{CoreError, Engine};
 mod conflicts;
 mod send;
 
-pub use conflicts::check_rule;
-
 /// Largest frame the client accepts from the server (catch-up parts can be large).
 const INBOUND: Limits = Limits {
     max_frame: 64 * 1024 * 1024,

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::Replica;
-use crate::core::conflict::{ConflictReport, Resolution, Strategy};
+use crate::core::conflict::{ConflictReport, Resolution};
+use crate::core::event_bus::EventType;
 use crate::core::operation::{apply, OpId, Operation};
 use crate::core::room::KeyState;
 use crate::core::sync::conflicts::{Held, Seen};
@@ -31,10 +32,10 @@ impl Replica {
         let seen = Seen {
             key: &op.key,
             kind: resolution.kind,
-            strategy: &strategy,
-            client: client.as_ref(),
-            server: server.as_ref(),
-            base: base.as_ref(),
+            strategy,
+            client,
+            server,
+            base,
         };
         self.book.settled(engine, seen, resolution, after.as_ref());
         self.count(engine);
@@ -57,43 +58,22 @@ impl Replica {
             }
             return true;
         }
-        let client = engine.value_of(&key).cloned();
-        let strategy = app_strategy(&report);
-        let seen = Seen {
-            key: &key,
-            kind: report.kind,
-            strategy: &strategy,
-            client: client.as_ref(),
-            server: report.value.as_ref(),
-            base: base.as_ref(),
+        let mut held = Held {
+            id: 0,
+            report,
+            base,
         };
-        let id = self.book.hold(engine, seen, report.escalated);
-        self.held.insert(key, Held { id, report, base });
+        let seen = held.seen(&key, engine.value_of(&key).cloned());
+        held.id = self.book.hold(engine, seen, held.report.escalated);
+        self.held.insert(key, held);
         self.count(engine);
         true
     }
 
     /// Emits `conflict` again for every held conflict (after a reload).
     pub fn announce_held(&mut self, engine: &mut Engine) {
-        let mut held: Vec<(String, Held)> = self
-            .held
-            .iter()
-            .map(|(k, h)| (k.clone(), h.clone()))
-            .collect();
-        held.sort_by_key(|(_, h)| h.id);
-        for (key, held) in held {
-            let client = engine.value_of(&key).cloned();
-            let strategy = app_strategy(&held.report);
-            let seen = Seen {
-                key: &key,
-                kind: held.report.kind,
-                strategy: &strategy,
-                client: client.as_ref(),
-                server: held.report.value.as_ref(),
-                base: held.base.as_ref(),
-            };
-            self.book
-                .announce(engine, seen, held.id, held.report.escalated);
+        for payload in self.held_payloads(engine) {
+            engine.emit(EventType::Conflict, payload, None);
         }
         self.count(engine);
     }
@@ -126,16 +106,8 @@ impl Replica {
         // The key shows its confirmed state again (plus changes still in flight).
         let (me, at) = (Arc::from(engine.client_id()), engine.now_ms());
         self.settle(engine, &key, Vec::new(), me, at);
-        let strategy = app_strategy(&held.report);
-        let seen = Seen {
-            key: &key,
-            kind: held.report.kind,
-            strategy: &strategy,
-            client: client.as_ref(),
-            server: held.report.value.as_ref(),
-            base: held.base.as_ref(),
-        };
-        self.book.resolved_by_app(engine, seen, value);
+        self.book
+            .resolved_by_app(engine, held.seen(&key, client), value);
         let based_on = KeyState {
             value: held.report.value,
             version: held.report.version,
@@ -157,16 +129,7 @@ impl Replica {
         held.sort_by_key(|(_, h)| h.id);
         held.into_iter()
             .map(|(key, held)| {
-                let client = engine.value_of(key).cloned();
-                let strategy = app_strategy(&held.report);
-                let seen = Seen {
-                    key,
-                    kind: held.report.kind,
-                    strategy: &strategy,
-                    client: client.as_ref(),
-                    server: held.report.value.as_ref(),
-                    base: held.base.as_ref(),
-                };
+                let seen = held.seen(key, engine.value_of(key).cloned());
                 seen.held_payload(held.id, held.report.escalated)
             })
             .collect()
@@ -184,14 +147,5 @@ impl Replica {
         stats.conflicts = self.book.detected;
         stats.conflicts_resolved = self.book.resolved;
         stats.conflicts_pending = self.held.len() as u64;
-    }
-}
-
-/// The strategy the app sees: an escalated `smart-merge` is settled like `manual`.
-fn app_strategy(report: &ConflictReport) -> Strategy {
-    if report.escalated {
-        Strategy::Manual
-    } else {
-        report.strategy.clone()
     }
 }

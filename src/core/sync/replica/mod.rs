@@ -94,6 +94,7 @@ impl Replica {
                 Ok(base) => {
                     self.bases.insert(key.clone(), KeyState::from(&base));
                     if let Some(held) = base.held {
+                        self.book.reserve(held.id);
                         self.held.insert(key.clone(), held);
                     }
                 }
@@ -180,10 +181,7 @@ impl Replica {
             self.bases.insert(op.key.clone(), base);
             self.dirty_bases.insert(op.key.clone());
         }
-        let path: Vec<&str> = std::iter::once(op.key.as_str())
-            .chain(op.fields.iter().map(String::as_str))
-            .collect();
-        let strategy = rules.for_path(&path).clone();
+        let strategy = rules.for_path(&op.key, &op.fields).clone();
         let based_on = self
             .rebase
             .remove(&op.key)
