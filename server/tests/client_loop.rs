@@ -64,8 +64,8 @@ async fn two_clients_converge_on_every_kind_of_change() {
     for key in ["doc", "count", "log", "x", "y"] {
         assert_eq!(a.get(key), b.get(key), "key {key}");
         assert_eq!(
-            a.engine.version_of(key),
-            b.engine.version_of(key),
+            a.engine().version_of(key),
+            b.engine().version_of(key),
             "version of {key}"
         );
     }
@@ -75,7 +75,7 @@ async fn two_clients_converge_on_every_kind_of_change() {
         a.get("doc"),
         json!({"title": "y", "tags": ["t"], "n": {"deep": 1}})
     );
-    assert!(a.sync.replica().is_empty() && b.sync.replica().is_empty());
+    assert!(a.sync().replica().is_empty() && b.sync().replica().is_empty());
     server.shutdown().await;
 }
 
@@ -90,20 +90,20 @@ async fn offline_changes_survive_a_reload_and_arrive_exactly_once() {
     a.change(|e| e.increment("n", 1.0)).unwrap();
     a.until(10, Peer::synced).await;
 
-    a.sync.set_online(&mut a.engine, false);
+    a.with_sync(|s, e| s.set_online(e, false));
     assert_eq!(a.status(), Status::Offline);
     for _ in 0..50 {
         a.change(|e| e.increment("n", 1.0)).unwrap();
     }
     a.change(|e| e.set_state("note", json!("offline"))).unwrap();
-    assert_eq!(a.sync.replica().len(), 51);
+    assert_eq!(a.sync().replica().len(), 51);
     drop(a);
 
     // Reload while still offline: state and outbox come back from storage.
     let mut a = Peer::new(config(server.addr, "r", "a"), Rc::clone(&stored), false);
     assert_eq!(a.get("n"), json!(51));
-    assert_eq!(a.sync.replica().len(), 51);
-    a.sync.set_online(&mut a.engine, true);
+    assert_eq!(a.sync().replica().len(), 51);
+    a.with_sync(|s, e| s.set_online(e, true));
     a.until(10, Peer::synced).await;
     b.until(10, |p| {
         p.get("n") == json!(51) && p.get("note") == json!("offline")
@@ -135,7 +135,7 @@ async fn resent_changes_after_a_lost_ack_apply_once() {
     let mut b = Peer::new(config(server.addr, "r", "b"), fresh(), true);
     b.until(10, |p| p.synced() && p.get("n") == json!(20)).await;
     assert_eq!(a.get("n"), json!(20));
-    assert_eq!(a.engine.version_of("n"), b.engine.version_of("n"));
+    assert_eq!(a.engine().version_of("n"), b.engine().version_of("n"));
     server.shutdown().await;
 }
 
@@ -156,7 +156,7 @@ async fn clients_reconnect_by_themselves_after_a_server_restart() {
     let server = common::server(dir.path(), |c| c.listen = addr).await;
     a.until(20, Peer::synced).await;
     b.until(20, |p| p.synced() && p.get("k") == json!(2)).await;
-    assert!(a.engine.statistics().reconnects >= 1);
+    assert!(a.engine().statistics().reconnects >= 1);
     server.shutdown().await;
 }
 
@@ -172,18 +172,18 @@ async fn a_change_the_server_rejects_is_dropped_and_reported() {
     b.change(|e| e.set_state("v", json!(1))).unwrap();
     b.until(10, Peer::synced).await;
     a.until(10, |p| p.get("v") == json!(1)).await;
-    b.sync.set_online(&mut b.engine, false);
+    b.with_sync(|s, e| s.set_online(e, false));
     b.change(|e| e.increment("v", 1.0)).unwrap();
     a.change(|e| e.set_state("v", json!("text"))).unwrap();
     a.until(10, Peer::synced).await;
-    let errors = b.engine.on(
+    let errors = b.engine_mut().on(
         srvra_sync::core::event_bus::EventType::SyncError,
         srvra_sync::core::registry::Priority::Normal,
     );
-    b.sync.set_online(&mut b.engine, true);
+    b.with_sync(|s, e| s.set_online(e, true));
     b.until(10, |p| p.synced()).await;
     assert_eq!(b.get("v"), json!("text"));
-    let dispatches = serde_json::to_string(&b.engine.take_dispatches()).unwrap();
+    let dispatches = serde_json::to_string(&b.engine_mut().take_dispatches()).unwrap();
     assert!(dispatches.contains("TYPE_MISMATCH"), "{dispatches}");
     assert!(dispatches.contains(&format!("[{errors}]")), "{dispatches}");
     server.shutdown().await;
@@ -195,20 +195,20 @@ async fn a_wrong_token_stops_retrying_with_an_error() {
     let server = common::server(dir.path(), |c| c.auth_token = Some("right".into())).await;
     let mut a = Peer::new(config(server.addr, "r", "a"), fresh(), false);
     a.token = Some("wrong".into());
-    let errors = a.engine.on(
+    let errors = a.engine_mut().on(
         srvra_sync::core::event_bus::EventType::SyncError,
         srvra_sync::core::registry::Priority::Normal,
     );
-    a.sync.set_online(&mut a.engine, true);
+    a.with_sync(|s, e| s.set_online(e, true));
     a.until(10, |p| p.status() == Status::Error).await;
     a.idle(400).await;
     assert_eq!(a.status(), Status::Error);
     assert_eq!(
-        a.engine.statistics().reconnects,
+        a.engine().statistics().reconnects,
         0,
         "a fatal close is not retried"
     );
-    let reported = serde_json::to_value(a.engine.take_dispatches()).unwrap();
+    let reported = serde_json::to_value(a.engine_mut().take_dispatches()).unwrap();
     let errors: Vec<_> = reported
         .as_array()
         .unwrap()
@@ -220,7 +220,7 @@ async fn a_wrong_token_stops_retrying_with_an_error() {
 
     let mut ok = Peer::new(config(server.addr, "r", "b"), fresh(), false);
     ok.token = Some("right".into());
-    ok.sync.set_online(&mut ok.engine, true);
+    ok.with_sync(|s, e| s.set_online(e, true));
     ok.until(10, Peer::synced).await;
     server.shutdown().await;
 }
@@ -234,7 +234,7 @@ async fn an_unreachable_server_leads_to_error_after_retry_attempts_and_backoff()
         .unwrap();
     let mut a = Peer::new(config(port, "r", "a"), fresh(), true);
     a.until(10, |p| p.status() == Status::Error).await;
-    let stats = a.engine.statistics();
+    let stats = a.engine().statistics();
     assert!(stats.reconnects >= 2, "{stats:?}");
     a.change(|e| e.set_state("offline-ok", json!(true)))
         .unwrap();
@@ -258,7 +258,8 @@ async fn a_server_that_never_answers_is_left_after_heartbeat_timeout() {
         }
     });
     let mut a = Peer::new(config(addr, "r", "a"), fresh(), true);
-    a.until(10, |p| p.engine.statistics().reconnects >= 2).await;
+    a.until(10, |p| p.engine().statistics().reconnects >= 2)
+        .await;
     assert!(accepted.load(std::sync::atomic::Ordering::SeqCst) >= 2);
     assert_ne!(a.status(), Status::Synced);
 }

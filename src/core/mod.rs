@@ -11,6 +11,7 @@ pub mod error;
 pub mod event_bus;
 pub mod events;
 pub mod history;
+pub mod instance;
 pub mod notify;
 pub mod operation;
 pub mod path;
@@ -25,3 +26,4 @@ pub mod sync;
 
 pub use engine::Engine;
 pub use error::{CoreError, ErrorKind};
+pub use instance::Instance;

@@ -6,7 +6,6 @@ use wasm_bindgen::prelude::*;
 
 use crate::core::conflict::Rule;
 use crate::wasm::errors::{to_js, IntoJsResult};
-use crate::wasm::network;
 use crate::wasm::sync_core::{parse_json, to_json, SyncCore};
 
 #[wasm_bindgen]
@@ -20,10 +19,11 @@ impl SyncCore {
             .merge_rules
             .borrow_mut()
             .push((pattern.to_owned(), strategy.to_owned()));
-        if let Some(sync) = shared.sync.borrow_mut().as_mut() {
-            sync.set_merge_rule(pattern, strategy).js()?;
-        }
-        Ok(())
+        let mut instance = shared.instance.borrow_mut();
+        instance
+            .with_sync(|sync, _| sync.set_merge_rule(pattern, strategy))
+            .unwrap_or(Ok(()))
+            .js()
     }
 
     /// `resolve(value)` of held conflict `id`; `value_json` absent deletes the key.
@@ -33,21 +33,23 @@ impl SyncCore {
         let value = value_json
             .map(|text| parse_json(&text, "the resolved value"))
             .transpose()?;
-        let mut result = Ok(());
-        network::run(&self.shared, |sync, engine| {
-            result = sync.resolve_conflict(engine, id as u64, value).map(|_| ());
+        let resolved = self.shared.run(|instance| {
+            instance.with_sync(|sync, engine| sync.resolve_conflict(engine, id as u64, value))
         });
-        result.map_err(|e| to_js(&e))
+        self.shared.settle_sync_waiters();
+        match resolved {
+            Some(Err(error)) => Err(to_js(&error)),
+            _ => Ok(()),
+        }
     }
 
     /// Conflicts waiting for `resolve(value)`, as a JSON array of `conflict` payloads.
     #[wasm_bindgen(js_name = pendingConflicts)]
     pub fn pending_conflicts(&self) -> String {
-        let sync = self.shared.sync.borrow();
-        let engine = self.shared.engine.borrow();
-        let pending = sync
-            .as_ref()
-            .map(|s| s.pending_conflicts(&engine))
+        let instance = self.shared.instance.borrow();
+        let pending = instance
+            .sync()
+            .map(|s| s.pending_conflicts(instance.engine()))
             .unwrap_or_default();
         to_json(&pending)
     }
@@ -55,10 +57,10 @@ impl SyncCore {
     /// `conflictResolver.getConflictHistory()`, as a JSON array.
     #[wasm_bindgen(js_name = conflictHistory)]
     pub fn conflict_history(&self) -> String {
-        let sync = self.shared.sync.borrow();
+        let instance = self.shared.instance.borrow();
         to_json(
-            &sync
-                .as_ref()
+            &instance
+                .sync()
                 .map(|s| s.conflict_history())
                 .unwrap_or_default(),
         )

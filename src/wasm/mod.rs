@@ -7,6 +7,7 @@ mod conflicts;
 mod errors;
 mod network;
 mod persister;
+mod shared;
 mod socket;
 mod storage;
 mod sync_core;

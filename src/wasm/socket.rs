@@ -1,142 +1,203 @@
-//! The sync loop's [`Transport`] in the browser: a `gloo-net` WebSocket per connection.
-//! Each connection runs one task that resolves the token, waits for the socket to open,
-//! forwards frames to the loop and reports the close; the task ends (and the socket
-//! closes) when the loop closes the connection.
+//! The sync loop's [`Transport`]: a WebSocket per connection, made from
+//! `config.webSocket` (for example the `ws` package in Node) or `globalThis.WebSocket`.
+//! The socket's event handlers are closures owned by the connection, so dropping the
+//! connection detaches them and closes the socket (no leaked closures, no late reports).
+//! Every event reaches the loop from a fresh microtask, never from inside a call of ours.
 
-use std::rc::Weak;
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
 
-use futures_channel::oneshot;
-use futures_util::future::select;
-use futures_util::StreamExt;
-use gloo_net::websocket::futures::WebSocket;
-use gloo_net::websocket::{Message, State, WebSocketError};
-use js_sys::{Function, Promise};
+use js_sys::{Array, ArrayBuffer, Function, Promise, Reflect, Uint8Array};
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{spawn_local, JsFuture};
+use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
 use crate::core::protocol::close;
 use crate::core::sync::Transport;
-use crate::wasm::network::with_sync;
-use crate::wasm::persister::Shared;
+use crate::wasm::shared::{background, Shared};
 
-/// An open connection: the socket frames are sent on, and the signal that stops its task.
+/// Where a connection is before the loop hears `opened`: it needs both the socket open and
+/// the token resolved.
+#[derive(Default)]
+struct Handshake {
+    socket_open: bool,
+    token: Option<Result<Option<String>, String>>,
+    reported: bool,
+}
+
+/// One connection: the socket and the handlers it calls.
 struct Open {
-    socket: web_sys::WebSocket,
-    _stop: oneshot::Sender<()>,
+    socket: WebSocket,
+    _onopen: Closure<dyn FnMut()>,
+    _onmessage: Closure<dyn FnMut(MessageEvent)>,
+    _onclose: Closure<dyn FnMut(CloseEvent)>,
+    /// Whether frames are copied out of wasm memory before `send` (a socket class we do
+    /// not know may keep the view it is given).
+    copy_frames: bool,
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.socket.set_onopen(None);
+        self.socket.set_onmessage(None);
+        self.socket.set_onclose(None);
+        let _ = self.socket.close();
+    }
 }
 
 /// WebSocket transport.
 pub struct BrowserSocket {
     shared: Weak<Shared>,
     token: JsValue,
+    class: JsValue,
     open: Option<Open>,
 }
 
 impl BrowserSocket {
-    /// A transport reporting to `shared`; `token` is `null`, a string, or a function
-    /// returning a string or a promise of one.
-    pub fn new(shared: Weak<Shared>, token: JsValue) -> Self {
+    /// A transport reporting to `shared`. `token` is `null`, a string, or a function
+    /// returning a string or a promise of one; `class` is `config.webSocket`, or
+    /// `undefined` for `globalThis.WebSocket`.
+    pub fn new(shared: Weak<Shared>, token: JsValue, class: JsValue) -> Self {
         Self {
             shared,
             token,
+            class,
             open: None,
         }
+    }
+
+    fn connect(&self, id: u64, url: &str) -> Result<Open, JsValue> {
+        let custom = !self.class.is_undefined() && !self.class.is_null();
+        let class = if custom {
+            self.class.clone()
+        } else {
+            Reflect::get(&js_sys::global(), &JsValue::from_str("WebSocket"))?
+        };
+        let class: Function = class
+            .dyn_into()
+            .map_err(|_| JsValue::from_str("there is no WebSocket class here"))?;
+        let socket: WebSocket =
+            Reflect::construct(&class, &Array::of1(&JsValue::from_str(url)))?.unchecked_into();
+        socket.set_binary_type(BinaryType::Arraybuffer);
+
+        let handshake = Rc::new(RefCell::new(Handshake::default()));
+        let shared = self.shared.clone();
+        let token = self.token.clone();
+        let pending = Rc::clone(&handshake);
+        let weak = shared.clone();
+        let socket_for_token = socket.clone();
+        spawn_local(async move {
+            let token = resolve_token(token).await;
+            pending.borrow_mut().token = Some(token);
+            report_open(&weak, id, &pending, &socket_for_token);
+        });
+
+        let weak = shared.clone();
+        let socket_for_open = socket.clone();
+        let onopen = Closure::<dyn FnMut()>::new(move || {
+            handshake.borrow_mut().socket_open = true;
+            report_open(&weak, id, &handshake, &socket_for_open);
+        });
+        let weak = shared.clone();
+        let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            let data = event.data();
+            // The protocol is binary: a text frame is malformed (decoded as empty).
+            let frame = data
+                .dyn_ref::<ArrayBuffer>()
+                .map(|buffer| Uint8Array::new(buffer).to_vec())
+                .unwrap_or_default();
+            let weak = weak.clone();
+            spawn_local(async move {
+                background(&weak, |sync, engine| sync.received(engine, id, &frame));
+            });
+        });
+        let weak = shared;
+        let onclose = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
+            let (code, reason) = (event.code(), event.reason());
+            report_closed(&weak, id, code, reason);
+        });
+        socket.set_onopen(Some(onopen.as_ref().unchecked_ref()));
+        socket.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
+        socket.set_onclose(Some(onclose.as_ref().unchecked_ref()));
+        Ok(Open {
+            socket,
+            _onopen: onopen,
+            _onmessage: onmessage,
+            _onclose: onclose,
+            copy_frames: custom,
+        })
     }
 }
 
 impl Transport for BrowserSocket {
     fn open(&mut self, id: u64, url: &str) {
-        let socket = match web_sys::WebSocket::new(url) {
-            Ok(socket) => socket,
-            Err(e) => {
-                let shared = self.shared.clone();
-                let reason = describe(&e);
-                // Reported after this call returns: the loop is busy calling us.
-                spawn_local(async move { report_closed(&shared, id, close::ABNORMAL, reason) });
-                return;
-            }
-        };
-        let (stop_tx, stop) = oneshot::channel();
-        self.open = Some(Open {
-            socket: socket.clone(),
-            _stop: stop_tx,
-        });
-        spawn_local(run(
-            self.shared.clone(),
-            id,
-            socket,
-            self.token.clone(),
-            stop,
-        ));
+        self.open = None;
+        match self.connect(id, url) {
+            Ok(open) => self.open = Some(open),
+            Err(error) => report_closed(&self.shared, id, close::ABNORMAL, describe(&error)),
+        }
     }
 
     fn send(&mut self, frame: Vec<u8>) {
-        if let Some(open) = &self.open {
-            // Sent directly (gloo-net's sink wraps every frame in a Blob, which costs a
-            // read before it goes out). A failure means the socket is closing; the close
-            // event reports it.
-            let _ = open.socket.send_with_u8_array(&frame);
-        }
+        let Some(open) = &self.open else { return };
+        // A failure means the socket is closing; the close event reports it.
+        let _ = if open.copy_frames {
+            open.socket
+                .send_with_array_buffer_view(&Uint8Array::from(frame.as_slice()))
+        } else {
+            // The browser's WebSocket copies the bytes before `send` returns.
+            open.socket.send_with_u8_array(&frame)
+        };
     }
 
-    fn close(&mut self, _code: u16, _reason: &str) {
-        // Dropping the handles ends the task, which drops (and so closes) the socket.
-        self.open = None;
+    fn close(&mut self, code: u16, reason: &str) {
+        if let Some(open) = self.open.take() {
+            // Browsers accept 1000 and 3000-4999 from scripts; anything else closes plainly.
+            let reason: String = reason.chars().take(60).collect();
+            let _ = open
+                .socket
+                .close_with_code_and_reason(code, &reason)
+                .or_else(|_| open.socket.close());
+            // Dropping `open` detaches the handlers: the loop no longer listens.
+        }
     }
 }
 
+/// Reports `opened` once the socket is open and the token resolved (a token that failed
+/// closes the socket and reports the close instead).
+fn report_open(shared: &Weak<Shared>, id: u64, handshake: &RefCell<Handshake>, socket: &WebSocket) {
+    let token = {
+        let mut state = handshake.borrow_mut();
+        if state.reported || !state.socket_open {
+            return;
+        }
+        let Some(token) = state.token.take() else {
+            return;
+        };
+        state.reported = true;
+        token
+    };
+    match token {
+        Ok(token) => {
+            let weak = shared.clone();
+            spawn_local(async move {
+                background(&weak, |sync, engine| sync.opened(engine, id, token));
+            });
+        }
+        Err(message) => {
+            let _ = socket.close();
+            report_closed(shared, id, close::ABNORMAL, message);
+        }
+    }
+}
+
+/// Reports a close from a fresh microtask (the loop may be the caller).
 fn report_closed(shared: &Weak<Shared>, id: u64, code: u16, reason: String) {
-    with_sync(shared, |sync, engine| {
-        sync.closed(engine, id, code, &reason)
+    let weak = shared.clone();
+    spawn_local(async move {
+        background(&weak, |sync, engine| sync.closed(engine, id, code, &reason));
     });
-}
-
-/// One connection: waits for the socket to open and the token, says so to the loop,
-/// forwards frames, and reports the close, until the loop drops the connection.
-async fn run(
-    shared: Weak<Shared>,
-    id: u64,
-    socket: web_sys::WebSocket,
-    token: JsValue,
-    stop: oneshot::Receiver<()>,
-) {
-    let mut ws = match WebSocket::try_from(socket) {
-        Ok(ws) => Box::pin(ws),
-        Err(e) => return report_closed(&shared, id, close::ABNORMAL, e.to_string()),
-    };
-    let token = match resolve_token(token).await {
-        Ok(token) => token,
-        Err(message) => return report_closed(&shared, id, close::ABNORMAL, message),
-    };
-    // Ready once the socket left the connecting state, open or failed.
-    let ready =
-        futures_util::future::poll_fn(|cx| futures_util::Sink::poll_ready(ws.as_mut(), cx)).await;
-    if ready.is_ok() && matches!(ws.state(), State::Open) {
-        with_sync(&shared, |sync, engine| sync.opened(engine, id, token));
-    }
-    let reader = async move {
-        let mut code = close::ABNORMAL;
-        let mut reason = String::from("connection lost");
-        while let Some(item) = ws.next().await {
-            match item {
-                Ok(Message::Bytes(frame)) => {
-                    with_sync(&shared, |sync, engine| sync.received(engine, id, &frame));
-                }
-                // The protocol is binary: a text frame is malformed.
-                Ok(Message::Text(_)) => {
-                    with_sync(&shared, |sync, engine| sync.received(engine, id, &[]));
-                }
-                Err(WebSocketError::ConnectionClose(event)) => {
-                    code = event.code;
-                    reason = event.reason;
-                }
-                Err(_) => {}
-            }
-        }
-        report_closed(&shared, id, code, reason);
-    };
-    // When the loop drops the connection first, it no longer listens to it.
-    let _ = select(Box::pin(reader), stop).await;
 }
 
 /// The token for one connection attempt.

@@ -1,6 +1,7 @@
 //! `SyncCore`: the one exported type. `js/index.js` wraps it into the public
 //! `SrvraDataSync` class. Values cross the boundary as JSON text (validated by
-//! `js/codec.js`), which measured faster than walking JS objects from Rust.
+//! `js/codec.js`), which measured faster than walking JS objects from Rust. Every method
+//! converts its arguments and delegates to the client core ([`Instance`]).
 
 use std::rc::Rc;
 
@@ -14,14 +15,14 @@ use crate::core::config::Config;
 use crate::core::engine::Version;
 use crate::core::event_bus::EventType;
 use crate::core::registry::Priority;
-use crate::core::{CoreError, Engine};
+use crate::core::{CoreError, Engine, Instance};
 use crate::wasm::clock::JsClock;
 use crate::wasm::errors::{to_js, IntoJsResult};
 use crate::wasm::network::{self, reject_waiters, sync_now};
-use crate::wasm::persister::{fail_all, schedule, when_persisted, Shared};
+use crate::wasm::persister::when_persisted;
+use crate::wasm::shared::Shared;
 use crate::wasm::storage::IdbStorage;
 
-/// The engine of one `SrvraDataSync` instance, as seen from JS.
 #[wasm_bindgen]
 pub struct SyncCore {
     pub(crate) shared: Rc<Shared>,
@@ -31,6 +32,7 @@ pub struct SyncCore {
 /// Options of the constructor that are not part of the JSON config.
 struct Start {
     token: JsValue,
+    socket_class: JsValue,
     online: bool,
 }
 
@@ -55,23 +57,28 @@ fn random_client_id() -> String {
 
 #[wasm_bindgen]
 impl SyncCore {
-    /// Validates the config (JSON, without `token`) and starts loading cached state, then
-    /// syncing when `url` is set. `token` is `null`, a string or a function; `online` is
+    /// Validates the config (JSON, without `token` and `webSocket`) and starts loading
+    /// cached state, then syncing when `url` is set. `token` is `null`, a string or a
+    /// function; `socket_class` is `config.webSocket` or `undefined`; `online` is
     /// `navigator.onLine`. `on_async` is called with no arguments when background work
     /// queued deliveries.
     #[wasm_bindgen(constructor)]
     pub fn new(
         config_json: &str,
         token: JsValue,
+        socket_class: JsValue,
         online: bool,
         on_async: Function,
     ) -> Result<SyncCore, JsValue> {
         let config = Config::parse(&parse_json(config_json, "config")?).js()?;
-        let mut engine = Engine::new(config, &random_client_id(), Box::new(JsClock));
+        let engine = Engine::new(config, &random_client_id(), Box::new(JsClock));
         let networked = engine.config().url.is_some();
-        engine.set_journal(networked);
-        let shared = Shared::new(engine, on_async);
-        let start = networked.then_some(Start { token, online });
+        let shared = Shared::new(Instance::new(engine, networked), on_async);
+        let start = networked.then_some(Start {
+            token,
+            socket_class,
+            online,
+        });
         let ready = future_to_promise(load(Rc::clone(&shared), start));
         Ok(SyncCore { shared, ready })
     }
@@ -85,7 +92,7 @@ impl SyncCore {
     /// `sync.status`.
     #[wasm_bindgen(getter)]
     pub fn status(&self) -> String {
-        match self.shared.sync.borrow().as_ref() {
+        match self.shared.instance.borrow().sync() {
             Some(sync) => sync.status().name().to_owned(),
             None => self.shared.status.get().to_owned(),
         }
@@ -101,13 +108,19 @@ impl SyncCore {
     /// The browser's `online` / `offline` events.
     #[wasm_bindgen(js_name = setOnline)]
     pub fn set_online(&self, online: bool) {
-        network::run(&self.shared, |sync, engine| sync.set_online(engine, online));
+        self.shared
+            .background(|sync, engine| sync.set_online(engine, online));
     }
 
     /// This client's id.
     #[wasm_bindgen(getter, js_name = clientId)]
     pub fn client_id(&self) -> String {
-        self.shared.engine.borrow().client_id().to_owned()
+        self.shared
+            .instance
+            .borrow()
+            .engine()
+            .client_id()
+            .to_owned()
     }
 
     fn mutate(
@@ -115,16 +128,12 @@ impl SyncCore {
         f: impl FnOnce(&mut Engine) -> Result<Version, CoreError>,
     ) -> Result<f64, JsValue> {
         self.check_open()?;
-        let applied = {
-            let mut engine = self.shared.engine.borrow_mut();
-            let applied = f(&mut engine).js()?;
-            if let Some(sync) = self.shared.sync.borrow_mut().as_mut() {
-                sync.local(&mut engine);
-            }
-            applied
-        };
-        schedule(&self.shared);
+        let applied = self.shared.run(|instance| instance.mutate(f)).js()?;
         Ok(applied as f64)
+    }
+
+    fn engine_mut(&self) -> std::cell::RefMut<'_, Engine> {
+        std::cell::RefMut::map(self.shared.instance.borrow_mut(), Instance::engine_mut)
     }
 
     pub(crate) fn check_open(&self) -> Result<(), JsValue> {
@@ -182,8 +191,10 @@ impl SyncCore {
     pub fn batch(&self, entries_json: &str) -> Result<Vec<f64>, JsValue> {
         self.check_open()?;
         let drafts = parse_entries(parse_json(entries_json, "entries")?).js()?;
-        let versions = self.shared.engine.borrow_mut().batch(drafts).js()?;
-        schedule(&self.shared);
+        let versions = self
+            .shared
+            .run(|instance| instance.mutate(|e| e.batch(drafts)))
+            .js()?;
         Ok(versions.into_iter().map(|v| v as f64).collect())
     }
 
@@ -192,8 +203,9 @@ impl SyncCore {
     pub fn get_state(&self, path: &str) -> Result<Option<String>, JsValue> {
         Ok(self
             .shared
-            .engine
+            .instance
             .borrow()
+            .engine()
             .get_state(path)
             .js()?
             .map(to_json))
@@ -202,80 +214,96 @@ impl SyncCore {
     /// `getState(path, { withMetadata: true })` as JSON, or `undefined`.
     #[wasm_bindgen(js_name = getStateWithMetadata)]
     pub fn get_state_with_metadata(&self, path: &str) -> Result<Option<String>, JsValue> {
-        let engine = self.shared.engine.borrow();
-        let sync = self.shared.sync.borrow();
-        Ok(engine.get_with_metadata(path).js()?.map(|mut m| {
-            let key = path.split('.').next().unwrap_or(path);
-            m.pending = sync.as_ref().is_some_and(|s| s.replica().has_pending(key));
-            to_json(&m)
-        }))
+        let instance = self.shared.instance.borrow();
+        Ok(instance
+            .engine()
+            .get_with_metadata(path)
+            .js()?
+            .map(|mut m| {
+                let key = path.split('.').next().unwrap_or(path);
+                m.pending = instance
+                    .sync()
+                    .is_some_and(|s| s.replica().has_pending(key));
+                to_json(&m)
+            }))
     }
 
     /// `getHistory(key)` as JSON.
     #[wasm_bindgen(js_name = getHistory)]
     pub fn get_history(&self, key: &str) -> Result<String, JsValue> {
-        Ok(to_json(&self.shared.engine.borrow().get_history(key).js()?))
+        Ok(to_json(
+            &self
+                .shared
+                .instance
+                .borrow()
+                .engine()
+                .get_history(key)
+                .js()?,
+        ))
     }
 
     /// `getVersion(key)`.
     #[wasm_bindgen(js_name = getVersion)]
     pub fn get_version(&self, key: &str) -> Result<f64, JsValue> {
-        Ok(self.shared.engine.borrow().get_version(key).js()? as f64)
+        Ok(self
+            .shared
+            .instance
+            .borrow()
+            .engine()
+            .get_version(key)
+            .js()? as f64)
     }
 
     /// `keys()` as JSON.
     pub fn keys(&self) -> String {
-        to_json(&self.shared.engine.borrow().keys())
+        to_json(&self.shared.instance.borrow().engine().keys())
     }
 
     /// `getStatistics()` as JSON.
     pub fn statistics(&self) -> String {
-        to_json(&self.shared.engine.borrow().statistics())
+        to_json(&self.shared.instance.borrow().engine().statistics())
     }
 
     /// Registers a state subscriber; returns its id.
     pub fn subscribe(&self, target: &str, priority: &str) -> Result<u32, JsValue> {
         let priority = Priority::parse(priority).js()?;
-        self.shared
-            .engine
-            .borrow_mut()
-            .subscribe(target, priority)
-            .js()
+        self.engine_mut().subscribe(target, priority).js()
     }
 
     /// Removes a state subscriber.
     pub fn unsubscribe(&self, id: u32) -> bool {
-        self.shared.engine.borrow_mut().unsubscribe(id)
+        self.engine_mut().unsubscribe(id)
     }
 
     /// Registers an event handler; returns its id.
     pub fn on(&self, event: &str, priority: &str) -> Result<u32, JsValue> {
         let event = EventType::parse(event).js()?;
         let priority = Priority::parse(priority).js()?;
-        Ok(self.shared.engine.borrow_mut().on(event, priority))
+        Ok(self.engine_mut().on(event, priority))
     }
 
     /// Removes an event handler.
     pub fn off(&self, id: u32) -> bool {
-        self.shared.engine.borrow_mut().off(id)
+        self.engine_mut().off(id)
     }
 
     /// Handler ids for an event raised on the JS side (e.g. a subscriber error).
     pub fn handlers(&self, event: &str) -> Result<Vec<u32>, JsValue> {
         let event = EventType::parse(event).js()?;
-        Ok(self.shared.engine.borrow().handlers(event))
+        Ok(self.shared.instance.borrow().engine().handlers(event))
     }
 
     /// Counts a subscriber callback that threw.
     #[wasm_bindgen(js_name = countSubscriberError)]
     pub fn count_subscriber_error(&self) {
-        self.shared.engine.borrow_mut().count_subscriber_error();
+        self.engine_mut().count_subscriber_error();
     }
 
     /// Waiting deliveries as a JSON array, or `undefined` when there are none.
     #[wasm_bindgen(js_name = takeDispatches)]
     pub fn take_dispatches(&self) -> Option<String> {
-        let mut engine = self.shared.engine.borrow_mut();
+        let mut instance = self.shared.instance.borrow_mut();
+        let engine = instance.engine_mut();
         engine
             .has_dispatches()
             .then(|| to_json(&engine.take_dispatches()))
@@ -294,7 +322,7 @@ impl SyncCore {
         future_to_promise(async move {
             // A failed load has nothing to flush; its error was already reported.
             let _ = wasm_bindgen_futures::JsFuture::from(ready).await;
-            network::run(&shared, |sync, engine| sync.shutdown(engine));
+            shared.background(|sync, engine| sync.shutdown(engine));
             let closed = CoreError::network(
                 "CLOSED",
                 "the instance was closed before the server acknowledged",
@@ -302,6 +330,7 @@ impl SyncCore {
             reject_waiters(&shared, &closed);
             let flushed = wasm_bindgen_futures::JsFuture::from(when_persisted(&shared)).await;
             shared.closed.set(true);
+            // Every write has finished (awaited above), so nothing else holds the database.
             if let Some(storage) = shared.storage.borrow_mut().take() {
                 if let Ok(storage) = Rc::try_unwrap(storage) {
                     storage.close();
@@ -313,15 +342,19 @@ impl SyncCore {
 }
 
 async fn load(shared: Rc<Shared>, start: Option<Start>) -> Result<JsValue, JsValue> {
-    let offline = shared.engine.borrow().config().offline.clone();
+    let offline = shared.instance.borrow().engine().config().offline.clone();
     let result = async {
         if !offline.enabled {
-            shared.engine.borrow_mut().skip_restore();
+            shared.instance.borrow_mut().engine_mut().skip_restore();
             return Ok(None);
         }
         let storage = IdbStorage::open(&offline.db_name).await?;
         let (snapshot, outbox) = storage.load().await?;
-        shared.engine.borrow_mut().restore(snapshot)?;
+        shared
+            .instance
+            .borrow_mut()
+            .engine_mut()
+            .restore(snapshot)?;
         Ok::<_, CoreError>(Some((storage, outbox)))
     }
     .await;
@@ -334,24 +367,27 @@ async fn load(shared: Rc<Shared>, start: Option<Start>) -> Result<JsValue, JsVal
             shared.status.set("synced");
             if let Some(start) = start {
                 if !shared.closed.get() {
-                    let sync = network::build(&shared, start.token);
-                    *shared.sync.borrow_mut() = Some(sync);
-                    network::run(&shared, |sync, engine| {
-                        sync.restore(engine, outbox.unwrap_or_default());
-                        sync.local(engine);
-                        sync.start(engine, start.online);
-                    });
+                    let sync = network::build(&shared, start.token, start.socket_class);
+                    shared.instance.borrow_mut().start_sync(
+                        sync,
+                        outbox.unwrap_or_default(),
+                        start.online,
+                    );
                 }
             }
-            schedule(&shared);
+            shared.after();
             shared.notify_async();
             Ok(JsValue::UNDEFINED)
         }
         Err(error) => {
             shared.status.set("error");
-            shared.engine.borrow_mut().report_error("storage", &error);
+            shared
+                .instance
+                .borrow_mut()
+                .engine_mut()
+                .report_error("storage", &error);
             let js_error = to_js(&error);
-            fail_all(&shared, &js_error);
+            shared.persist_waiters.reject_all(&js_error);
             shared.notify_async();
             Err(js_error)
         }

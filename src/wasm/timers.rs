@@ -8,8 +8,7 @@ use gloo_timers::callback::Timeout;
 use wasm_bindgen_futures::spawn_local;
 
 use crate::core::sync::{Timer, Timers};
-use crate::wasm::network::with_sync;
-use crate::wasm::persister::Shared;
+use crate::wasm::shared::{background, Shared};
 
 /// Timeouts by kind.
 pub struct BrowserTimers {
@@ -30,13 +29,14 @@ impl BrowserTimers {
 impl Timers for BrowserTimers {
     fn start(&mut self, timer: Timer, ms: u64) {
         let shared = self.shared.clone();
-        let millis = u32::try_from(ms).unwrap_or(u32::MAX);
+        // setTimeout takes a signed 32-bit delay: anything longer would fire at once.
+        let millis = u32::try_from(ms.min(i32::MAX as u64)).unwrap_or(i32::MAX as u32);
         let timeout = Timeout::new(millis, move || {
             // Run after this callback returns: the loop may restart this very timer,
             // which drops this closure.
             let shared = shared.clone();
             spawn_local(async move {
-                with_sync(&shared, |sync, engine| sync.timer(engine, timer));
+                background(&shared, |sync, engine| sync.timer(engine, timer));
             });
         });
         // Replacing drops (and so clears) the previous timeout of this kind.

@@ -17,7 +17,7 @@ struct Waiter {
 pub struct Waiters(RefCell<Vec<Waiter>>);
 
 impl Waiters {
-    /// A promise that settles once [`Waiters::settle`] finds `mark` reached.
+    /// A promise that resolves once [`Waiters::resolve`] finds `mark` reached.
     pub fn wait(&self, mark: u64) -> Promise {
         let mut parts = None;
         let promise = Promise::new(&mut |resolve, reject| parts = Some((resolve, reject)));
@@ -31,21 +31,25 @@ impl Waiters {
         promise
     }
 
-    /// Settles the promises whose mark is `reached`: resolves them, or rejects them with
-    /// `error`.
-    pub fn settle(&self, reached: impl Fn(u64) -> bool, error: Option<&JsValue>) {
-        let ready: Vec<Waiter> = {
-            let mut waiters = self.0.borrow_mut();
-            let (ready, waiting) = waiters.drain(..).partition(|w| reached(w.mark));
-            *waiters = waiting;
-            ready
-        };
-        for waiter in ready {
+    /// Resolves the promises whose mark is `reached`.
+    pub fn resolve(&self, reached: impl Fn(u64) -> bool) {
+        for waiter in self.take(reached) {
             // Settling a promise cannot fail in a way we could act on.
-            let _ = match error {
-                None => waiter.resolve.call0(&JsValue::NULL),
-                Some(error) => waiter.reject.call1(&JsValue::NULL, error),
-            };
+            let _ = waiter.resolve.call0(&JsValue::NULL);
         }
+    }
+
+    /// Rejects every waiting promise with `error`.
+    pub fn reject_all(&self, error: &JsValue) {
+        for waiter in self.take(|_| true) {
+            let _ = waiter.reject.call1(&JsValue::NULL, error);
+        }
+    }
+
+    fn take(&self, reached: impl Fn(u64) -> bool) -> Vec<Waiter> {
+        let mut waiters = self.0.borrow_mut();
+        let (ready, waiting) = waiters.drain(..).partition(|w| reached(w.mark));
+        *waiters = waiting;
+        ready
     }
 }

@@ -1,6 +1,7 @@
-//! A simulated SDK instance: the real `Engine` and `SyncClient`, with I/O that records what
-//! the loop asked for (the world turns it into events) and storage that keeps only what a
-//! flush wrote, like IndexedDB across a crash.
+//! A simulated SDK instance: the real client core (`Instance`: engine, sync loop, write
+//! bookkeeping), the same one the browser binding drives, with I/O that records what the
+//! loop asked for (the world turns it into events) and storage that keeps only what a
+//! write stored, like IndexedDB across a crash.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -10,10 +11,8 @@ use serde_json::{json, Value};
 use srvra_sync::core::clock::Clock;
 use srvra_sync::core::config::Config;
 use srvra_sync::core::operation::OpId;
-use srvra_sync::core::sync::{
-    Io, MemoryStorage, OutboxStore, OutboxWork, SyncClient, Timer, Timers, Transport,
-};
-use srvra_sync::core::Engine;
+use srvra_sync::core::sync::{Io, MemoryStorage, SyncClient, Timer, Timers, Transport};
+use srvra_sync::core::{CoreError, Engine, Instance};
 
 /// The simulation's clock, shared by every engine.
 #[derive(Clone, Default)]
@@ -32,7 +31,6 @@ pub struct Requests {
     pub sends: Vec<Vec<u8>>,
     pub close: bool,
     pub timers: Vec<(Timer, Option<u64>)>,
-    pub saved: Vec<OutboxWork>,
 }
 
 type Shared = Rc<RefCell<Requests>>;
@@ -62,32 +60,19 @@ impl Timers for SimTimers {
     }
 }
 
-struct SimStore(Shared);
-
-impl OutboxStore for SimStore {
-    fn save(&mut self, work: OutboxWork) {
-        self.0.borrow_mut().saved.push(work);
-    }
-}
-
 /// What survives a crash: the last flushed state cache and outbox.
 pub type Disk = MemoryStorage;
 
 /// One SDK instance.
 pub struct SimClient {
     pub name: String,
-    pub engine: Engine,
-    pub sync: SyncClient,
+    pub instance: Instance,
     pub requests: Shared,
-    /// Outbox work saved but not flushed yet.
-    pub unflushed: Vec<OutboxWork>,
     pub disk: Disk,
     /// Changes made and not lost to a crash, in order.
     pub made: Vec<OpId>,
     /// Highest sequence flushed.
     pub durable: u64,
-    /// The engine's change counter at the last flush.
-    pub flushed_changes: u64,
 }
 
 /// The merge rules every simulated client sets (`k0` and other keys: last-write-wins).
@@ -118,16 +103,15 @@ impl SimClient {
     /// Starts an instance on `disk` (empty for a new client).
     pub fn boot(name: &str, disk: Disk, clock: &SimClock, seed: u64, online: bool) -> Self {
         let config = config(name);
-        let mut engine = Engine::new(config.clone(), name, Box::new(clock.clone()));
-        engine.set_journal(true);
+        let engine = Engine::new(config.clone(), name, Box::new(clock.clone()));
+        let mut instance = Instance::new(engine, true);
         let snapshot = disk.snapshot();
-        engine.restore(snapshot).expect("restores");
+        instance.engine_mut().restore(snapshot).expect("restores");
         let requests: Shared = Rc::default();
         let mut state = seed | 1;
         let io = Io {
             transport: Box::new(SimTransport(Rc::clone(&requests))),
             timers: Box::new(SimTimers(Rc::clone(&requests))),
-            store: Box::new(SimStore(Rc::clone(&requests))),
             random: Box::new(move || {
                 // xorshift: deterministic jitter per client.
                 state ^= state << 13;
@@ -140,39 +124,60 @@ impl SimClient {
         for (pattern, strategy) in RULES {
             sync.set_merge_rule(pattern, strategy).expect("valid rule");
         }
-        let load = disk.outbox();
-        sync.restore(&mut engine, load);
-        sync.start(&mut engine, online);
+        instance.start_sync(sync, disk.outbox(), online);
         Self {
             name: name.to_owned(),
-            engine,
-            sync,
+            instance,
             requests,
-            unflushed: Vec::new(),
             disk,
             made: Vec::new(),
             durable: 0,
-            flushed_changes: 0,
         }
     }
 
-    /// Runs a local change and hands its operations to the loop.
+    /// The sync loop.
+    pub fn sync(&self) -> &SyncClient {
+        self.instance.sync().expect("started")
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        self.instance.engine()
+    }
+
+    /// Runs `f` on the sync loop (an I/O report).
+    pub fn with_sync(&mut self, f: impl FnOnce(&mut SyncClient, &mut Engine)) {
+        self.instance.with_sync(f);
+    }
+
+    /// Runs a local change through the client core, as the binding does for every
+    /// mutation (single or batch); the changes it recorded count as made.
     pub fn change(&mut self, f: impl FnOnce(&mut Engine) -> bool) {
-        if !f(&mut self.engine) {
-            let _ = self.engine.take_operations();
-            return;
-        }
-        let recorded = self.engine.take_operations();
-        self.made.extend(recorded.iter().map(|r| r.op.id.clone()));
-        self.sync.record(&mut self.engine, recorded);
+        let before = self.instance.engine().next_seq();
+        let _ = self.instance.mutate(|e| {
+            if f(e) {
+                Ok(())
+            } else {
+                Err(CoreError::validation("SIM", "the change did not apply"))
+            }
+        });
+        let after = self.instance.engine().next_seq();
+        let client: std::sync::Arc<str> = self.name.as_str().into();
+        self.made.extend((before..after).map(|seq| OpId {
+            client: client.clone(),
+            seq,
+        }));
     }
 
     /// Settles held conflict `id` with `value` (`None`: delete), as the app's
     /// `resolve(value)` would; the resubmitted change counts as made.
     pub fn resolve(&mut self, id: u64, value: Option<Value>) {
-        let before = self.sync.replica().last_seq();
-        let result = self.sync.resolve_conflict(&mut self.engine, id, value);
-        let after = self.sync.replica().last_seq();
+        let before = self.sync().replica().last_seq();
+        let result = self
+            .instance
+            .with_sync(|sync, engine| sync.resolve_conflict(engine, id, value))
+            .expect("started");
+        let after = self.sync().replica().last_seq();
         if let Ok(replaced) = &result {
             self.made.retain(|m| !replaced.contains(&m.seq));
         }
@@ -184,16 +189,12 @@ impl SimClient {
         }
     }
 
-    /// Writes the state cache and the saved outbox work, like one IndexedDB transaction,
-    /// and tells the loop what became durable.
+    /// Performs the core's next write, like one IndexedDB transaction, and reports it.
     pub fn flush(&mut self) {
-        self.flushed_changes = self.engine.changes();
-        let state = self.engine.take_persist_work();
-        let work = std::mem::take(&mut self.unflushed);
-        let upto = self.disk.write(state, work);
-        if upto > 0 {
-            self.durable = self.durable.max(upto);
-            self.sync.durable(&mut self.engine, upto);
+        if let Some(write) = self.instance.take_write() {
+            self.disk.write(&write);
+            self.durable = self.durable.max(write.upto_seq());
+            self.instance.written(&write);
         }
     }
 
@@ -210,23 +211,23 @@ impl SimClient {
 
     /// Whether the client is caught up and has nothing left to send or store.
     pub fn quiet(&self) -> bool {
-        self.sync.status() == srvra_sync::core::sync::Status::Synced
-            && self.sync.replica().is_empty()
-            && self.unflushed.is_empty()
+        self.sync().status() == srvra_sync::core::sync::Status::Synced
+            && self.sync().replica().is_empty()
+            && !self.instance.wants_write()
     }
 
     /// Every key with its value and version (deleted keys as null).
     pub fn state(&self) -> BTreeMap<String, (Value, u64)> {
-        self.engine
+        let engine = self.engine();
+        engine
             .live_keys()
             .into_iter()
             .map(|k| {
-                let v = self
-                    .engine
+                let v = engine
                     .value_of(&k)
                     .map(|v| (**v).clone())
                     .unwrap_or(Value::Null);
-                let version = self.engine.version_of(&k);
+                let version = engine.version_of(&k);
                 (k, (v, version))
             })
             .collect()

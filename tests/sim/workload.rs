@@ -44,7 +44,7 @@ pub fn change(sim: &mut SimClient, client: usize, rng: &mut StdRng, keys: usize)
 /// The app settles every conflict `sim` holds: keeps a new value, a number, or deletes the
 /// key, at random. Returns what it did, for the event log.
 pub fn resolve(sim: &mut SimClient, rng: &mut StdRng) -> Vec<String> {
-    let held = sim.sync.replica().held_ids();
+    let held = sim.sync().replica().held_ids();
     let mut notes = Vec::new();
     for id in held {
         let value = match rng.random_range(0..3) {

@@ -1,7 +1,7 @@
-//! A native host for the SDK's sync loop: the core `Engine` and `SyncClient` driven by a
-//! real WebSocket (tokio-tungstenite), tokio timers and an in-memory outbox store that
-//! survives "reloads". The same loop runs in the browser with a WebSocket, IndexedDB and
-//! `setTimeout`.
+//! A native host for the SDK's client core (`Instance`: engine, sync loop, write
+//! bookkeeping) driven by a real WebSocket (tokio-tungstenite), tokio timers and in-memory
+//! storage that survives "reloads". The same core runs in the browser with a WebSocket,
+//! IndexedDB and `setTimeout`.
 #![allow(dead_code)]
 
 use std::cell::RefCell;
@@ -13,10 +13,8 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use srvra_sync::core::clock::SystemClock;
 use srvra_sync::core::config::Config;
-use srvra_sync::core::sync::{
-    Io, MemoryStorage, OutboxStore, OutboxWork, Status, SyncClient, Timer, Timers, Transport,
-};
-use srvra_sync::core::Engine;
+use srvra_sync::core::sync::{Io, MemoryStorage, Status, SyncClient, Timer, Timers, Transport};
+use srvra_sync::core::{Engine, Instance};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
@@ -115,27 +113,15 @@ impl Timers for TokioTimers {
     }
 }
 
-/// What a client stored (survives a simulated reload), plus outbox work saved but not yet
-/// written: it is written on the next pump step, with the state, like the browser's single
-/// IndexedDB transaction.
+/// What a client stored (survives a simulated reload).
 #[derive(Debug, Default)]
 pub struct Stored {
     pub disk: MemoryStorage,
-    queued: Vec<OutboxWork>,
-}
-
-struct MemoryOutbox(Rc<RefCell<Stored>>);
-
-impl OutboxStore for MemoryOutbox {
-    fn save(&mut self, work: OutboxWork) {
-        self.0.borrow_mut().queued.push(work);
-    }
 }
 
 /// One SDK instance without a browser.
 pub struct Peer {
-    pub engine: Engine,
-    pub sync: SyncClient,
+    pub instance: Instance,
     pub stored: Rc<RefCell<Stored>>,
     /// The credential sent in `hello`.
     pub token: Option<String>,
@@ -148,13 +134,13 @@ impl Peer {
     pub fn new(config: Value, stored: Rc<RefCell<Stored>>, online: bool) -> Self {
         let config = Config::parse(&config).expect("valid config");
         let (tx, rx) = unbounded_channel();
-        let mut engine = Engine::new(config.clone(), "native", Box::new(SystemClock));
-        engine.set_journal(true);
+        let engine = Engine::new(config.clone(), "native", Box::new(SystemClock));
+        let mut instance = Instance::new(engine, true);
         let (snapshot, load) = {
             let s = stored.borrow();
             (s.disk.snapshot(), s.disk.outbox())
         };
-        engine.restore(snapshot).expect("restores");
+        instance.engine_mut().restore(snapshot).expect("restores");
         let io = Io {
             transport: Box::new(WsTransport {
                 inputs: tx.clone(),
@@ -164,15 +150,11 @@ impl Peer {
                 inputs: tx,
                 running: HashMap::new(),
             }),
-            store: Box::new(MemoryOutbox(Rc::clone(&stored))),
             random: Box::new(|| 0.5),
         };
-        let mut sync = SyncClient::new(config, io);
-        sync.restore(&mut engine, load);
-        sync.start(&mut engine, online);
+        instance.start_sync(SyncClient::new(config, io), load, online);
         let mut peer = Peer {
-            engine,
-            sync,
+            instance,
             stored,
             token: None,
             inputs: rx,
@@ -181,24 +163,40 @@ impl Peer {
         peer
     }
 
-    /// Runs a local mutation and hands its operations to the loop.
+    /// Runs a local mutation through the client core, as the binding does.
     pub fn change<T>(&mut self, f: impl FnOnce(&mut Engine) -> T) -> T {
-        let out = f(&mut self.engine);
-        self.sync.local(&mut self.engine);
+        let out = self.instance.mutate(|e| Ok(f(e))).expect("infallible");
         self.persist();
         out
     }
 
-    /// Writes state and outbox together, then tells the loop what is durable.
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        self.instance.engine()
+    }
+
+    /// The engine, for subscriptions and deliveries.
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        self.instance.engine_mut()
+    }
+
+    /// The sync loop.
+    pub fn sync(&self) -> &SyncClient {
+        self.instance.sync().expect("started")
+    }
+
+    /// Runs `f` on the sync loop, then performs the writes it caused.
+    pub fn with_sync<T>(&mut self, f: impl FnOnce(&mut SyncClient, &mut Engine) -> T) -> T {
+        let out = self.instance.with_sync(f).expect("started");
+        self.persist();
+        out
+    }
+
+    /// Performs the core's writes (state and outbox together) and reports them.
     fn persist(&mut self) {
-        let state = self.engine.take_persist_work();
-        let upto = {
-            let mut stored = self.stored.borrow_mut();
-            let queued = std::mem::take(&mut stored.queued);
-            stored.disk.write(state, queued)
-        };
-        if upto > 0 {
-            self.sync.durable(&mut self.engine, upto);
+        while let Some(write) = self.instance.take_write() {
+            self.stored.borrow_mut().disk.write(&write);
+            self.instance.written(&write);
         }
     }
 
@@ -210,8 +208,8 @@ impl Peer {
                 panic!(
                     "condition not reached in {secs} s; status {:?}, outbox {}, keys {:?}",
                     self.status(),
-                    self.sync.replica().len(),
-                    self.engine
+                    self.sync().replica().len(),
+                    self.engine()
                         .keys()
                         .iter()
                         .map(|k| (k.to_string(), self.get(k)))
@@ -232,19 +230,18 @@ impl Peer {
     }
 
     fn handle(&mut self, input: Input) {
-        let e = &mut self.engine;
-        match input {
-            Input::Opened(id) => self.sync.opened(e, id, self.token.clone()),
-            Input::Frame(id, frame) => self.sync.received(e, id, &frame),
-            Input::Closed(id, code, reason) => self.sync.closed(e, id, code, &reason),
-            Input::Timer(timer) => self.sync.timer(e, timer),
-        }
-        self.persist();
+        let token = self.token.clone();
+        self.with_sync(|sync, e| match input {
+            Input::Opened(id) => sync.opened(e, id, token),
+            Input::Frame(id, frame) => sync.received(e, id, &frame),
+            Input::Closed(id, code, reason) => sync.closed(e, id, code, &reason),
+            Input::Timer(timer) => sync.timer(e, timer),
+        });
     }
 
     /// A key's value, or JSON null.
     pub fn get(&self, key: &str) -> Value {
-        self.engine
+        self.engine()
             .get_state(key)
             .expect("path")
             .cloned()
@@ -252,11 +249,11 @@ impl Peer {
     }
 
     pub fn status(&self) -> Status {
-        self.sync.status()
+        self.sync().status()
     }
 
     pub fn synced(&self) -> bool {
-        self.sync.status() == Status::Synced
+        self.sync().status() == Status::Synced
     }
 }
 

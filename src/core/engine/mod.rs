@@ -94,6 +94,11 @@ impl Engine {
         &self.client
     }
 
+    /// The sequence the next recorded change gets (sequences are never reused).
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
     /// Starts (or stops) keeping every recorded operation for [`Engine::take_operations`].
     pub fn set_journal(&mut self, on: bool) {
         self.journal = on.then(Vec::new);
@@ -488,6 +493,17 @@ impl Engine {
             shards,
             meta: self.meta_record(),
         })
+    }
+
+    /// Whether [`Engine::take_persist_work`] has something to encode.
+    pub fn has_persist_work(&self) -> bool {
+        !self.dirty.is_empty() || self.meta_dirty
+    }
+
+    /// Forgets what changed since the last take without encoding it (nothing is stored).
+    pub fn discard_persist_work(&mut self) {
+        self.dirty.take();
+        self.meta_dirty = false;
     }
 
     /// Marks shards dirty again (their write failed and must be retried).

@@ -1,8 +1,8 @@
 //! The I/O the sync loop needs, as small traits. Every call returns at once; results come
 //! back as calls into [`crate::core::sync::SyncClient`] (`opened`, `received`, `closed`,
-//! `timer`, `durable`).
-
-use crate::core::sync::outbox::OutboxWork;
+//! `timer`). Outbox work is taken with `SyncClient::take_work` and stored by the
+//! host together with the state ([`crate::core::instance::Instance`]), which then reports
+//! `durable`.
 
 /// A message socket to the server.
 pub trait Transport {
@@ -38,21 +38,12 @@ pub trait Timers {
     fn cancel(&mut self, timer: Timer);
 }
 
-/// Durable storage of the outbox. The host reports `durable(upto_seq)` once the work is
-/// stored (in the browser, in the same IndexedDB transaction as the state it belongs to).
-pub trait OutboxStore {
-    /// Queues `work` for storage.
-    fn save(&mut self, work: OutboxWork);
-}
-
 /// The I/O a [`crate::core::sync::SyncClient`] drives.
 pub struct Io {
     /// The socket.
     pub transport: Box<dyn Transport>,
     /// The timers.
     pub timers: Box<dyn Timers>,
-    /// The outbox storage.
-    pub store: Box<dyn OutboxStore>,
     /// Numbers in `[0, 1)` for backoff jitter.
     pub random: Box<dyn FnMut() -> f64>,
 }

@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::core::engine::{PersistWork, Snapshot};
-use crate::core::sync::outbox::{OutboxLoad, OutboxWork};
+use crate::core::engine::Snapshot;
+use crate::core::instance::Write;
+use crate::core::sync::outbox::OutboxLoad;
 
 /// Stored records.
 #[derive(Debug, Clone, Default)]
@@ -19,31 +20,27 @@ pub struct MemoryStorage {
 }
 
 impl MemoryStorage {
-    /// Stores `state` and `outbox` as one write. Returns the highest change sequence the
-    /// outbox work made durable (0: none), for [`crate::core::sync::SyncClient::durable`].
-    pub fn write(&mut self, state: Option<PersistWork>, outbox: Vec<OutboxWork>) -> u64 {
-        if let Some(state) = state {
-            self.shards.extend(state.shards);
-            self.meta = Some(state.meta);
+    /// Stores one [`Write`] of a client core, all of it at once.
+    pub fn write(&mut self, write: &Write) {
+        if let Some(state) = &write.state {
+            self.shards.extend(state.shards.iter().cloned());
+            self.meta = Some(state.meta.clone());
         }
-        let mut upto = 0;
-        for work in outbox {
-            self.ops.extend(work.puts);
-            for seq in work.deletes {
-                self.ops.remove(&seq);
+        for work in &write.outbox {
+            self.ops.extend(work.puts.iter().cloned());
+            for seq in &work.deletes {
+                self.ops.remove(seq);
             }
-            for (key, record) in work.bases {
+            for (key, record) in &work.bases {
                 match record {
-                    Some(record) => self.bases.insert(key, record),
-                    None => self.bases.remove(&key),
+                    Some(record) => self.bases.insert(key.clone(), record.clone()),
+                    None => self.bases.remove(key),
                 };
             }
             if let Some(position) = work.position {
                 self.position = position;
             }
-            upto = upto.max(work.upto_seq);
         }
-        upto
     }
 
     /// The state cache, for [`crate::core::Engine::restore`].

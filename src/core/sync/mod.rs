@@ -14,7 +14,7 @@ pub mod report;
 pub mod status;
 
 pub use client::SyncClient;
-pub use io::{Io, OutboxStore, Timer, Timers, Transport};
+pub use io::{Io, Timer, Timers, Transport};
 pub use memory::MemoryStorage;
 pub use outbox::{OutboxLoad, OutboxWork};
 pub use replica::Replica;

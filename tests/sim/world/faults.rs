@@ -18,7 +18,7 @@ impl World {
             if !self.online[i] {
                 self.online[i] = true;
                 let c = &mut self.clients[i];
-                c.sync.set_online(&mut c.engine, true);
+                c.with_sync(|s, e| s.set_online(e, true));
                 self.collect(i);
             }
         }
@@ -63,7 +63,7 @@ impl World {
                     self.note(format!("offline c{client}"));
                     self.online[client] = false;
                     let c = &mut self.clients[client];
-                    c.sync.set_online(&mut c.engine, false);
+                    c.with_sync(|s, e| s.set_online(e, false));
                     self.collect(client);
                     let back = self.rng.random_range(100..3000);
                     self.at(back, Event::Online { client });

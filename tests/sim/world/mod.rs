@@ -256,7 +256,7 @@ impl World {
                     return;
                 };
                 let sim = &mut self.clients[client];
-                sim.sync.opened(&mut sim.engine, local, None);
+                sim.with_sync(|s, e| s.opened(e, local, None));
                 self.collect(client);
             }
             Event::ToServer { conn, frame } => {
@@ -280,7 +280,7 @@ impl World {
                     return;
                 };
                 let sim = &mut self.clients[client];
-                sim.sync.received(&mut sim.engine, local, &frame);
+                sim.with_sync(|s, e| s.received(e, local, &frame));
                 self.collect(client);
             }
             Event::ClientClosed { conn, code } => {
@@ -292,7 +292,7 @@ impl World {
                 }
                 let (client, local) = (c.client, c.local);
                 let sim = &mut self.clients[client];
-                sim.sync.closed(&mut sim.engine, local, code, "simulated");
+                sim.with_sync(|s, e| s.closed(e, local, code, "simulated"));
                 self.collect(client);
             }
             Event::ServerDrop { conn } => {
@@ -313,7 +313,7 @@ impl World {
                     return;
                 }
                 let sim = &mut self.clients[client];
-                sim.sync.timer(&mut sim.engine, timer);
+                sim.with_sync(|s, e| s.timer(e, timer));
                 self.collect(client);
             }
             Event::Flush { client, life } => {
@@ -329,7 +329,7 @@ impl World {
                 if !self.online[client] {
                     self.online[client] = true;
                     let c = &mut self.clients[client];
-                    c.sync.set_online(&mut c.engine, true);
+                    c.with_sync(|s, e| s.set_online(e, true));
                     self.collect(client);
                 }
             }
@@ -427,9 +427,7 @@ impl World {
                 );
             }
         }
-        let sim = &self.clients[i];
-        if !requests.saved.is_empty() || sim.engine.changes() != sim.flushed_changes {
-            self.clients[i].unflushed.extend(requests.saved);
+        if self.clients[i].instance.wants_write() {
             if !self.flush_pending[i] {
                 self.flush_pending[i] = true;
                 let delay = self.rng.random_range(0..6);

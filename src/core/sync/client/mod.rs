@@ -16,7 +16,7 @@ use crate::core::protocol::{
 };
 use crate::core::sync::backoff;
 use crate::core::sync::io::{Io, Timer};
-use crate::core::sync::outbox::OutboxLoad;
+use crate::core::sync::outbox::{OutboxLoad, OutboxWork};
 use crate::core::sync::replica::Replica;
 use crate::core::sync::report::{error_json, rejected_event};
 use crate::core::sync::status::Status;
@@ -121,7 +121,7 @@ impl SyncClient {
         self.online = online;
         self.replica.announce_held(engine);
         if online {
-            self.connect(engine);
+            self.connect();
         } else {
             self.set_status(engine, Status::Offline, "browser-offline");
         }
@@ -209,7 +209,7 @@ impl SyncClient {
             Timer::Retry => {
                 if !self.stopped && self.online && self.connection.is_none() {
                     engine.stats_mut().reconnects += 1;
-                    self.connect(engine);
+                    self.connect();
                 }
             }
             Timer::Heartbeat => {
@@ -260,7 +260,7 @@ impl SyncClient {
             self.failures = 0;
             self.io.timers.cancel(Timer::Retry);
             if self.connection.is_none() {
-                self.connect(engine);
+                self.connect();
             }
         } else {
             self.io.timers.cancel(Timer::Retry);
@@ -291,16 +291,13 @@ impl SyncClient {
         self.connection.as_mut().filter(|c| c.id == id)
     }
 
-    fn connect(&mut self, engine: &mut Engine) {
+    fn connect(&mut self) {
         self.next_connection += 1;
         let id = self.next_connection;
         self.connection = Some(Connection {
             id,
             phase: Phase::Opening,
         });
-        if self.status != Status::Error {
-            self.set_status(engine, Status::Syncing, "connecting");
-        }
         let url = self.config.url.as_deref().unwrap_or_default();
         self.io.transport.open(id, url);
     }
@@ -336,6 +333,8 @@ impl SyncClient {
                 timers.start(Timer::Heartbeat, self.config.heartbeat_interval);
                 timers.start(Timer::Stable, self.config.heartbeat_interval.min(10_000));
                 timers.start(Timer::Reconcile, self.config.sync_interval);
+                // Online only once the server welcomed this client: an attempt that fails
+                // (refused, silent, closed before the welcome) never reports `online`.
                 self.set_status(engine, Status::Syncing, "catching-up");
             }
             ServerMessage::CatchUp { changes, done } => {
@@ -476,7 +475,16 @@ impl SyncClient {
             self.set_status(engine, Status::Offline, "browser-offline");
             return;
         }
+        // One `reconnecting` per failed attempt since the last good connection (the
+        // attempt count), and the `sync-error` right after the `retryAttempts`-th.
         self.failures = self.failures.saturating_add(1);
+        let delay = backoff::delay(&self.config.backoff, self.failures, (self.io.random)());
+        self.io.timers.start(Timer::Retry, delay);
+        if self.status != Status::Error {
+            self.status = Status::Reconnecting;
+        }
+        let payload = json!({ "attempt": self.failures, "delay": delay });
+        engine.emit(EventType::Reconnecting, payload, Some(reason.to_owned()));
         if self.failures >= self.config.retry_attempts.max(1) as u32 && !self.error_reported {
             self.error_reported = true;
             let message = format!(
@@ -486,13 +494,6 @@ impl SyncClient {
             self.set_status(engine, Status::Error, "server-unreachable");
             engine.report_error("connect", &CoreError::network("CONNECTION_FAILED", message));
         }
-        let delay = backoff::delay(&self.config.backoff, self.failures, (self.io.random)());
-        self.io.timers.start(Timer::Retry, delay);
-        if self.status != Status::Error {
-            self.status = Status::Reconnecting;
-        }
-        let payload = json!({ "attempt": self.failures, "delay": delay });
-        engine.emit(EventType::Reconnecting, payload, Some(reason.to_owned()));
     }
 
     fn set_status(&mut self, engine: &mut Engine, status: Status, reason: &str) {
@@ -509,8 +510,11 @@ impl SyncClient {
 
     fn save(&mut self, engine: &mut Engine) {
         engine.stats_mut().outbox_length = self.replica.len() as u64;
-        if let Some(work) = self.replica.take_work() {
-            self.io.store.save(work);
-        }
+    }
+
+    /// Outbox work (changes to store or remove, bases, position) since the last call; the
+    /// host stores it together with the state and then reports [`SyncClient::durable`].
+    pub fn take_work(&mut self) -> Option<OutboxWork> {
+        self.replica.take_work()
     }
 }

@@ -25,7 +25,9 @@ impl SyncClient {
         for (ops, atomic) in self.replica.take_unsent(max) {
             self.send_changes(engine, ops, atomic);
         }
-        if self.replica.is_empty() {
+        // Synced when nothing sendable waits: changes held by a conflict the app has to
+        // settle do not keep the status at `syncing`.
+        if self.replica.settled_through(u64::MAX) {
             if self.acked_since > 0 {
                 let payload = json!({
                     "sent": std::mem::take(&mut self.acked_since),

@@ -1,0 +1,181 @@
+//! The client core: one `SrvraDataSync` instance without its I/O. It owns the engine, the
+//! sync loop (when a `url` is set) and the bookkeeping of what is written and what is
+//! durable, so every host (the browser binding, the native test peer and the deterministic
+//! simulation) runs the same chain:
+//!
+//! mutate → journal → `Replica::record` → outbox work → one write of state and outbox →
+//! `written` → durable → send.
+//!
+//! The host only performs the write it is handed ([`Instance::take_write`]) and reports
+//! the result ([`Instance::written`] or [`Instance::write_failed`]).
+
+use crate::core::engine::PersistWork;
+use crate::core::error::{CoreError, Result};
+use crate::core::sync::{OutboxLoad, OutboxWork, SyncClient};
+use crate::core::Engine;
+
+/// What one storage write must store, together (one IndexedDB transaction in the browser).
+#[derive(Debug, Default)]
+pub struct Write {
+    /// Changed state shards and the meta record; `None` when only the outbox changed.
+    pub state: Option<PersistWork>,
+    /// Outbox work, in order.
+    pub outbox: Vec<OutboxWork>,
+}
+
+impl Write {
+    /// The highest change sequence this write makes durable (0: none).
+    pub fn upto_seq(&self) -> u64 {
+        self.outbox.iter().map(|w| w.upto_seq).max().unwrap_or(0)
+    }
+}
+
+/// One SDK instance: engine, optional sync loop, and what is written and durable.
+pub struct Instance {
+    engine: Engine,
+    sync: Option<SyncClient>,
+    /// Whether state and outbox are stored (`offline.enabled`); when not, a write is
+    /// "done" at once and changes are as durable as they will get.
+    persist: bool,
+    /// Outbox work taken from the loop, waiting for the next write.
+    outbox: Vec<OutboxWork>,
+    /// The engine's change counter at the last completed write.
+    persisted: u64,
+}
+
+impl Instance {
+    /// An instance around `engine` (whose journal is switched on when `networked`).
+    /// `persist` is `offline.enabled`.
+    pub fn new(mut engine: Engine, networked: bool) -> Self {
+        engine.set_journal(networked);
+        let persist = engine.config().offline.enabled;
+        Self {
+            engine,
+            sync: None,
+            persist,
+            outbox: Vec::new(),
+            persisted: 0,
+        }
+    }
+
+    /// The engine, for reads.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The engine, for subscriptions, events and deliveries (not for changes: those go
+    /// through [`Instance::mutate`]).
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
+    }
+
+    /// The sync loop, once started.
+    pub fn sync(&self) -> Option<&SyncClient> {
+        self.sync.as_ref()
+    }
+
+    /// Whether state and outbox are written to storage.
+    pub fn persists(&self) -> bool {
+        self.persist
+    }
+
+    /// Starts the sync loop on top of the restored state: loads the stored outbox, takes
+    /// changes made before the load into it, and connects (or waits for `online`).
+    pub fn start_sync(&mut self, mut sync: SyncClient, outbox: OutboxLoad, online: bool) {
+        let engine = &mut self.engine;
+        sync.restore(engine, outbox);
+        sync.local(engine);
+        sync.start(engine, online);
+        self.sync = Some(sync);
+        self.collect();
+    }
+
+    /// Runs a local change and hands what it recorded to the sync loop (every mutation,
+    /// single or batch, takes this one path).
+    pub fn mutate<T>(&mut self, f: impl FnOnce(&mut Engine) -> Result<T>) -> Result<T> {
+        let out = f(&mut self.engine);
+        if let Some(sync) = self.sync.as_mut() {
+            // Also after an error: a failed change records nothing, but the journal is
+            // emptied either way.
+            sync.local(&mut self.engine);
+        } else if out.is_err() {
+            let _ = self.engine.take_operations();
+        }
+        self.collect();
+        out
+    }
+
+    /// Runs `f` on the sync loop and the engine (an I/O report, `sync()`, a conflict
+    /// resolution). Returns `None` when there is no sync loop.
+    pub fn with_sync<T>(&mut self, f: impl FnOnce(&mut SyncClient, &mut Engine) -> T) -> Option<T> {
+        let sync = self.sync.as_mut()?;
+        let out = f(sync, &mut self.engine);
+        self.collect();
+        Some(out)
+    }
+
+    /// Whether there is something to write.
+    pub fn wants_write(&self) -> bool {
+        !self.outbox.is_empty() || self.engine.has_persist_work()
+    }
+
+    /// The next write: everything changed since the last one. `None` when nothing did.
+    /// Without persistence the state is not encoded at all (only the outbox bookkeeping
+    /// travels, and the host reports it written at once).
+    pub fn take_write(&mut self) -> Option<Write> {
+        self.collect();
+        let state = if self.persist {
+            self.engine.take_persist_work()
+        } else {
+            self.engine.discard_persist_work();
+            None
+        };
+        let outbox = std::mem::take(&mut self.outbox);
+        (state.is_some() || !outbox.is_empty()).then_some(Write { state, outbox })
+    }
+
+    /// `write` is stored: its changes are durable and may be sent.
+    pub fn written(&mut self, write: &Write) {
+        if let Some(state) = &write.state {
+            self.engine.count_storage_write();
+            self.persisted = self.persisted.max(state.upto);
+        }
+        let seq = write.upto_seq();
+        if let Some(sync) = self.sync.as_mut() {
+            if seq > 0 {
+                sync.durable(&mut self.engine, seq);
+            }
+        }
+        self.collect();
+    }
+
+    /// `write` failed: its shards are marked dirty again and its outbox work goes back to
+    /// the front of the queue for the next write; the error is reported as `sync-error`.
+    pub fn write_failed(&mut self, write: Write, error: &CoreError) {
+        if let Some(state) = &write.state {
+            self.engine
+                .mark_dirty(state.shards.iter().map(|(index, _)| *index));
+        }
+        self.engine.report_error("storage", error);
+        let later = std::mem::take(&mut self.outbox);
+        self.outbox = write.outbox;
+        self.outbox.extend(later);
+    }
+
+    /// The change counter that is durable: every change made so far when nothing is
+    /// stored, else the counter of the last completed write.
+    pub fn persisted(&self) -> u64 {
+        if self.persist {
+            self.persisted
+        } else {
+            self.engine.changes()
+        }
+    }
+
+    /// Takes the loop's outbox work for the next write.
+    fn collect(&mut self) {
+        if let Some(work) = self.sync.as_mut().and_then(SyncClient::take_work) {
+            self.outbox.push(work);
+        }
+    }
+}

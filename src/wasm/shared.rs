@@ -1,0 +1,104 @@
+//! State shared by the exported `SyncCore` and its background tasks (socket, timers,
+//! storage writes): the client core behind one `RefCell`, the database, and the promises
+//! waiting on it. Every borrow of the core is taken and released inside one call here, so
+//! no borrow is held across a call into JS or an `await`.
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use js_sys::Function;
+use wasm_bindgen::JsValue;
+
+use crate::core::sync::SyncClient;
+use crate::core::{Engine, Instance};
+use crate::wasm::persister::schedule;
+use crate::wasm::storage::IdbStorage;
+use crate::wasm::waiters::Waiters;
+
+/// One `SrvraDataSync` instance's state on the wasm side.
+pub struct Shared {
+    /// The client core: engine, sync loop, write bookkeeping.
+    pub instance: RefCell<Instance>,
+    /// The database, once open.
+    pub storage: RefCell<Option<Rc<IdbStorage>>>,
+    /// Called (with no arguments) when background work queued deliveries.
+    pub on_async: Function,
+    /// `sync.status` before a sync loop exists.
+    pub status: Cell<&'static str>,
+    /// Set by `close()`.
+    pub closed: Cell<bool>,
+    /// `sync.sync()` promises, by the change sequence they wait for.
+    pub sync_waiters: Waiters,
+    /// `whenPersisted()` promises, by the change counter they wait for.
+    pub persist_waiters: Waiters,
+    /// `setMergeRule` calls so far, for a sync loop that starts later.
+    pub merge_rules: RefCell<Vec<(String, String)>>,
+    /// Whether a storage write is scheduled or running.
+    pub scheduled: Cell<bool>,
+}
+
+impl Shared {
+    /// Shared state around a client core.
+    pub fn new(instance: Instance, on_async: Function) -> Rc<Self> {
+        Rc::new(Self {
+            instance: RefCell::new(instance),
+            storage: RefCell::new(None),
+            on_async,
+            status: Cell::new("initial"),
+            closed: Cell::new(false),
+            sync_waiters: Waiters::default(),
+            persist_waiters: Waiters::default(),
+            merge_rules: RefCell::new(Vec::new()),
+            scheduled: Cell::new(false),
+        })
+    }
+
+    /// Runs `f` on the core for a call from JS, then schedules the write it caused. JS
+    /// delivers what the call queued itself.
+    pub fn run<T>(self: &Rc<Self>, f: impl FnOnce(&mut Instance) -> T) -> T {
+        let out = f(&mut self.instance.borrow_mut());
+        self.after();
+        out
+    }
+
+    /// Runs `f` on the sync loop for background work (a socket or timer report), then
+    /// schedules the write, settles `sync()` promises and tells JS about deliveries.
+    pub fn background(self: &Rc<Self>, f: impl FnOnce(&mut SyncClient, &mut Engine)) {
+        let ran = self.instance.borrow_mut().with_sync(f).is_some();
+        if ran {
+            self.after();
+            self.notify_async();
+        }
+    }
+
+    /// After any change of the core: schedule its write and settle `sync()` promises.
+    pub fn after(self: &Rc<Self>) {
+        schedule(self);
+        self.settle_sync_waiters();
+    }
+
+    /// Resolves the `sync()` promises whose changes the server has answered.
+    pub fn settle_sync_waiters(&self) {
+        let instance = self.instance.borrow();
+        if let Some(sync) = instance.sync() {
+            let replica = sync.replica();
+            self.sync_waiters
+                .resolve(|seq| replica.settled_through(seq));
+        }
+    }
+
+    /// Tells the JS side that deliveries are waiting, if any are.
+    pub fn notify_async(&self) {
+        if self.instance.borrow().engine().has_dispatches() {
+            // A throwing hook must not break background work; the JS side reports its errors.
+            let _ = self.on_async.call0(&JsValue::NULL);
+        }
+    }
+}
+
+/// [`Shared::background`] through a weak reference: does nothing once the instance is gone.
+pub fn background(shared: &Weak<Shared>, f: impl FnOnce(&mut SyncClient, &mut Engine)) {
+    if let Some(shared) = shared.upgrade() {
+        shared.background(f);
+    }
+}
