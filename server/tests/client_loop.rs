@@ -263,3 +263,83 @@ async fn a_server_that_never_answers_is_left_after_heartbeat_timeout() {
     assert!(accepted.load(std::sync::atomic::Ordering::SeqCst) >= 2);
     assert_ne!(a.status(), Status::Synced);
 }
+
+/// Event names and payloads of the deliveries `peer` queued, in order.
+fn events(peer: &mut Peer) -> Vec<(String, serde_json::Value)> {
+    let queued = serde_json::to_value(peer.engine_mut().take_dispatches()).unwrap();
+    queued
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["k"] == "evt")
+        .map(|d| (d["type"].as_str().unwrap().to_owned(), d["payload"].clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sync_error_follows_exactly_retry_attempts_failed_attempts() {
+    use srvra_sync::core::event_bus::EventType;
+    use srvra_sync::core::registry::Priority;
+    // Nothing listens on this port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut settings = config(port, "r", "a");
+    settings["retryAttempts"] = json!(2);
+    let mut a = Peer::new(settings, fresh(), false);
+    for event in [
+        EventType::Reconnecting,
+        EventType::NetworkStatus,
+        EventType::SyncError,
+    ] {
+        a.engine_mut().on(event, Priority::Normal);
+    }
+    a.with_sync(|s, e| s.set_online(e, true));
+    a.until(10, |p| p.status() == Status::Error).await;
+    let seen = events(&mut a);
+    let names: Vec<&str> = seen.iter().map(|(name, _)| name.as_str()).collect();
+    let error_at = names.iter().position(|n| *n == "sync-error").unwrap();
+    let before: Vec<_> = seen[..error_at].iter().collect();
+    let attempts: Vec<_> = before
+        .iter()
+        .filter(|(name, _)| name == "reconnecting")
+        .map(|(_, payload)| payload["attempt"].clone())
+        .collect();
+    assert_eq!(attempts, [json!(1), json!(2)], "{names:?}");
+    assert!(
+        !seen
+            .iter()
+            .any(|(name, payload)| name == "network-status" && payload == "online"),
+        "no attempt reported online: {seen:?}"
+    );
+    assert_eq!(seen[error_at].1["error"]["code"], "CONNECTION_FAILED");
+    let message = seen[error_at].1["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("2 connection attempts"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflict_held_for_the_app_does_not_keep_the_status_at_syncing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::server(dir.path(), |_| {}).await;
+    let mut a = Peer::new(config(server.addr, "r", "a"), fresh(), true);
+    let mut b = Peer::new(config(server.addr, "r", "b"), fresh(), false);
+    b.with_sync(|s, _| s.set_merge_rule("k", "manual")).unwrap();
+    a.until(10, Peer::synced).await;
+    a.change(|e| e.set_state("k", json!("a"))).unwrap();
+    a.until(10, |p| p.synced() && p.sync().replica().is_empty())
+        .await;
+    // b writes k without having seen a's change: a conflict b's app must settle.
+    b.change(|e| e.set_state("k", json!("b"))).unwrap();
+    b.change(|e| e.set_state("other", json!(1))).unwrap();
+    b.with_sync(|s, e| s.set_online(e, true));
+    b.until(10, |p| {
+        !p.sync().pending_conflicts(p.engine()).is_empty() && p.sync().replica().len() == 1
+    })
+    .await;
+    b.until(10, Peer::synced).await;
+    assert_eq!(b.status(), Status::Synced, "everything sendable was acknowledged");
+    assert_eq!(b.engine().statistics().conflicts_pending, 1);
+    assert_eq!(b.get("k"), json!("b"), "the held change stays visible");
+    server.shutdown().await;
+}
