@@ -14,6 +14,11 @@ export interface SrvraConfig {
   url?: string | null;
   room?: string;
   token?: string | (() => string | Promise<string>) | null;
+  /**
+   * A WebSocket class used instead of `globalThis.WebSocket` (in Node 20: the `ws`
+   * package's `WebSocket`). Needed with `url` where no global WebSocket exists.
+   */
+  webSocket?: (new (url: string, ...rest: any[]) => object) | null;
   clientId?: string | null;
   syncInterval?: number;
   retryAttempts?: number;

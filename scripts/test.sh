@@ -21,7 +21,10 @@ cargo build -p srvra-sync-server
 step "build pkg/"
 node scripts/build.mjs
 
-step "published types (tsc --noEmit)"
+step "pack pkg/ and install the tarball into a fresh project (what the e2e tests use)"
+node scripts/pack.mjs
+
+step "published types of the installed package (tsc --noEmit)"
 node_modules/.bin/tsc -p tests/types/tsconfig.json
 
 step "end-to-end tests in headless Chromium (node --test)"

@@ -38,6 +38,14 @@ fn storage_error(what: &str, error: rexie::Error) -> CoreError {
 impl IdbStorage {
     /// Opens (creating on first use) the database `name`.
     pub async fn open(name: &str) -> Result<Self, CoreError> {
+        let factory = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("indexedDB"));
+        if factory.map_or(true, |f| f.is_undefined() || f.is_null()) {
+            return Err(CoreError::storage(
+                "STORAGE_UNAVAILABLE",
+                "IndexedDB is not available here (for example in Node): pass \
+                 offline: { enabled: false }, or provide an indexedDB implementation",
+            ));
+        }
         let db = Rexie::builder(name)
             .version(2)
             .add_object_store(ObjectStore::new(SHARDS))

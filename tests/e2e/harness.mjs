@@ -1,10 +1,12 @@
-// Shared set-up of the end-to-end tests: serves the built pkg/ and the test pages, and
-// opens pages in headless Chromium where `window.sdk` is the imported package.
+// Shared set-up of the end-to-end tests: serves the package as `npm pack` ships it
+// (installed into target/consumer by scripts/pack.mjs) and the test pages, and opens pages
+// in headless Chromium where `window.sdk` is the imported package.
 import { after, before } from 'node:test';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from '../../scripts/browser.mjs';
 import { startStaticServer } from '../../scripts/static-server.mjs';
+import { packedPackage } from '../../scripts/pack.mjs';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -13,7 +15,7 @@ export function useBrowser(extraMounts = {}) {
   const env = { server: null, browser: null, url: '' };
   before(async () => {
     env.server = await startStaticServer({
-      mounts: { '/pkg': join(root, 'pkg'), '/': join(root, 'tests/e2e/pages'), ...extraMounts },
+      mounts: { '/pkg': packedPackage(), '/': join(root, 'tests/e2e/pages'), ...extraMounts },
     });
     env.url = env.server.url;
     env.browser = await launchChromium();

@@ -14,6 +14,11 @@ async function main(): Promise<void> {
     mergeStrategy: 'smart-merge',
   });
   await sync.ready;
+  // A WebSocket class in place of the global one (Node: the `ws` package).
+  const node = new SrvraDataSync({ url: 'ws://h/sync', webSocket: WebSocket, offline: { enabled: false } });
+  // @ts-expect-error webSocket is a class, not a URL
+  new SrvraDataSync({ webSocket: 'ws://h/sync' });
+  await node.close();
   const applied: Applied = sync.setState('todos', [{ title: 'a', done: false }]);
   const version: number = applied.version;
   const sm = sync.stateManager;

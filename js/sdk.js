@@ -1,0 +1,329 @@
+// srvra-sync's API: wraps the wasm `SyncCore` into the documented classes (README "API"):
+// argument checks, JSON encoding at the boundary, and delivery of subscriber calls and
+// events in the order the core decides. The entries (`index.js` for browsers and bundlers,
+// `node.js` for Node) load the wasm first and re-export this module: no init call is needed.
+
+import { SyncCore } from './srvra_sync.js';
+import { decode, encode, requireFunction, requireString } from './codec.js';
+import { makeError, typeError } from './errors.js';
+import { ConflictResolver, withResolve } from './conflicts.js';
+
+export { SrvraError, ValidationError, ConflictError, NetworkError, StorageError } from './errors.js';
+
+const report = typeof globalThis.reportError === 'function'
+  ? (error) => globalThis.reportError(error)
+  : (error) => console.error(error);
+
+function keyOf(path) {
+  const dot = path.indexOf('.');
+  return dot < 0 ? path : path.slice(0, dot);
+}
+
+function plainObject(value) {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+// Options left `undefined` mean "use the default", as in most JS APIs.
+function withoutUndefined(object) {
+  const out = {};
+  for (const [name, value] of Object.entries(object)) {
+    if (value === undefined) continue;
+    out[name] = plainObject(value) && Object.getPrototypeOf(value) === Object.prototype
+      ? withoutUndefined(value)
+      : value;
+  }
+  return out;
+}
+
+// What the facades share: the core, the JS handler tables and the delivery loop.
+class Link {
+  constructor() {
+    this.core = null;
+    this.subscribers = new Map();
+    this.handlers = new Map();
+    this.draining = false;
+  }
+
+  // Called after every mutation: deliver what the core queued, if anyone listens.
+  settle() {
+    if (this.subscribers.size !== 0 || this.handlers.size !== 0) this.drain();
+  }
+
+  drain() {
+    if (this.draining) return; // re-entrant change: the running loop picks it up
+    this.draining = true;
+    try {
+      let text;
+      while ((text = this.core.takeDispatches()) !== undefined) {
+        for (const item of JSON.parse(text)) this.deliver(item);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  deliver(item) {
+    if (item.k === 'sub') {
+      const updates = item.values.map((v) => ({ ...item.update, previousValue: v.previousValue }));
+      for (const [id, index] of item.calls) {
+        const fn = this.subscribers.get(id);
+        if (fn === undefined) continue;
+        try {
+          fn(item.values[index].value, updates[index]);
+        } catch (error) {
+          this.core.countSubscriberError();
+          this.emit('sync-error', { phase: 'subscriber', error, key: item.update.key, subscription: id });
+        }
+      }
+      return;
+    }
+    let payload = item.payload;
+    if (item.type === 'sync-error' && payload.error && !(payload.error instanceof Error)) {
+      const { kind, code, message } = payload.error;
+      payload = { ...payload, error: makeError(kind, code, message) };
+    } else if (item.type === 'conflict') {
+      payload = withResolve(this, payload);
+    }
+    this.call(item.ids, item.type, payload, item.ts, item.detail);
+  }
+
+  // Raises an event from the JS side (the core orders the handlers).
+  emit(type, payload) {
+    const ids = this.core.handlers(type);
+    if (ids.length === 0 && type === 'sync-error') report(payload.error);
+    this.call(ids, type, payload, Date.now());
+  }
+
+  call(ids, type, payload, timestamp, detail) {
+    const meta = detail === undefined ? { type, timestamp } : { type, timestamp, detail };
+    for (const id of ids) {
+      const handler = this.handlers.get(id);
+      if (handler === undefined) continue;
+      try {
+        if (handler.filter !== undefined && !handler.filter(payload)) continue;
+        handler.fn(payload, meta);
+      } catch (error) {
+        if (type === 'sync-error') report(error);
+        else this.emit('sync-error', { phase: 'event-handler', error, event: type });
+      }
+    }
+  }
+}
+
+function checkVersion(version) {
+  if (!Number.isSafeInteger(version) || version < 0) {
+    throw typeError(`version must be a non-negative integer, got ${String(version)}`);
+  }
+}
+
+/** `sync.stateManager`: local-first state with versions, history and subscribers. */
+export class StateManager {
+  #link;
+
+  constructor(link) {
+    this.#link = link;
+  }
+
+  #done(path, version) {
+    this.#link.settle();
+    return { key: keyOf(path), version };
+  }
+
+  setState(path, value, options) {
+    requireString(path, 'path');
+    if (options !== undefined && !plainObject(options)) throw typeError('options must be an object');
+    return this.#done(path, this.#link.core.setState(path, encode(value)));
+  }
+
+  updateState(path, partial) {
+    requireString(path, 'path');
+    if (!plainObject(partial)) throw typeError('updateState takes a plain object of fields');
+    return this.#done(path, this.#link.core.updateState(path, encode(partial, 'partial')));
+  }
+
+  deleteState(path) {
+    requireString(path, 'path');
+    return this.#done(path, this.#link.core.deleteState(path));
+  }
+
+  increment(path, by = 1) {
+    requireString(path, 'path');
+    if (typeof by !== 'number' || !Number.isFinite(by)) throw typeError(`by must be a finite number, got ${String(by)}`);
+    return this.#done(path, this.#link.core.increment(path, by));
+  }
+
+  append(path, item) {
+    requireString(path, 'path');
+    return this.#done(path, this.#link.core.append(path, encode(item, 'item')));
+  }
+
+  getState(path, options) {
+    requireString(path, 'path');
+    if (options?.withMetadata) return decode(this.#link.core.getStateWithMetadata(path));
+    return decode(this.#link.core.getState(path));
+  }
+
+  batch(entries) {
+    if (!Array.isArray(entries)) throw typeError('batch takes an array of entries');
+    const versions = this.#link.core.batch(encode(entries, 'entries'));
+    this.#link.settle();
+    return entries.map((entry, i) => ({ key: keyOf(entry.key), version: versions[i] }));
+  }
+
+  getHistory(key) {
+    requireString(key, 'key');
+    return JSON.parse(this.#link.core.getHistory(key));
+  }
+
+  rollback(key, version) {
+    requireString(key, 'key');
+    checkVersion(version);
+    return this.#done(key, this.#link.core.rollback(key, version));
+  }
+
+  getVersion(key) {
+    requireString(key, 'key');
+    return this.#link.core.getVersion(key);
+  }
+
+  keys() {
+    return JSON.parse(this.#link.core.keys());
+  }
+
+  subscribe(pathOrKey, callback, { priority = 'normal' } = {}) {
+    requireString(pathOrKey, 'pathOrKey');
+    requireFunction(callback, 'callback');
+    requireString(priority, 'priority');
+    const id = this.#link.core.subscribe(pathOrKey, priority);
+    this.#link.subscribers.set(id, callback);
+    return id;
+  }
+
+  unsubscribe(id) {
+    this.#link.subscribers.delete(id);
+    return typeof id === 'number' && this.#link.core.unsubscribe(id);
+  }
+}
+
+/** `sync.eventBus`: typed events with priorities and filters. */
+export class EventBus {
+  #link;
+
+  constructor(link) {
+    this.#link = link;
+  }
+
+  subscribe(type, handler, { priority = 'normal', filter } = {}) {
+    requireString(type, 'type');
+    requireFunction(handler, 'handler');
+    requireString(priority, 'priority');
+    if (filter !== undefined) requireFunction(filter, 'filter');
+    const id = this.#link.core.on(type, priority);
+    this.#link.handlers.set(id, { fn: handler, filter });
+    return id;
+  }
+
+  unsubscribe(id) {
+    this.#link.handlers.delete(id);
+    return typeof id === 'number' && this.#link.core.off(id);
+  }
+}
+
+/** The SDK: `new SrvraDataSync(config)`. */
+export class SrvraDataSync {
+  #link = new Link();
+  #onOnline = null;
+  #onOffline = null;
+
+  constructor(config = {}) {
+    if (!plainObject(config)) throw typeError('config must be an object', 'INVALID_CONFIG');
+    const { token = null, webSocket = null, ...rest } = config;
+    if (token !== null && typeof token !== 'string' && typeof token !== 'function') {
+      throw typeError('config.token must be a string, a function or null', 'INVALID_CONFIG');
+    }
+    if (webSocket !== null && typeof webSocket !== 'function') {
+      throw typeError('config.webSocket must be a WebSocket class (constructor) or null', 'INVALID_CONFIG');
+    }
+    if (rest.url != null && webSocket === null && typeof globalThis.WebSocket !== 'function') {
+      throw typeError(
+        'config.url is set but this environment has no WebSocket: pass config.webSocket '
+        + "(in Node 20, the 'ws' package: import { WebSocket } from 'ws')",
+        'INVALID_CONFIG',
+      );
+    }
+    const online = globalThis.navigator?.onLine ?? true;
+    this.#link.core = new SyncCore(
+      encode(withoutUndefined(rest), 'config'),
+      token,
+      webSocket ?? undefined,
+      online,
+      () => this.#link.drain(),
+    );
+    if (rest.url != null && typeof globalThis.addEventListener === 'function') {
+      this.#onOnline = () => this.#link.core.setOnline(true);
+      this.#onOffline = () => this.#link.core.setOnline(false);
+      globalThis.addEventListener('online', this.#onOnline);
+      globalThis.addEventListener('offline', this.#onOffline);
+    }
+    /** State reads, writes and subscriptions. */
+    this.stateManager = new StateManager(this.#link);
+    /** Events. */
+    this.eventBus = new EventBus(this.#link);
+    /** Conflict rules, custom strategies, pending conflicts and history. */
+    this.conflictResolver = new ConflictResolver(this.#link);
+    /** Resolves when cached state is loaded; rejects with `StorageError` if it cannot be. */
+    this.ready = this.#link.core.ready;
+  }
+
+  /** `initial`, `syncing`, `synced`, `error`, `offline`, `reconnecting` or `partial-sync`. */
+  get status() {
+    return this.#link.core.status;
+  }
+
+  /** This client's stable id. */
+  get clientId() {
+    return this.#link.core.clientId;
+  }
+
+  setState(path, value, options) {
+    return this.stateManager.setState(path, value, options);
+  }
+
+  getState(path, options) {
+    return this.stateManager.getState(path, options);
+  }
+
+  batch(entries) {
+    return this.stateManager.batch(entries);
+  }
+
+  getStatistics() {
+    return JSON.parse(this.#link.core.statistics());
+  }
+
+  whenPersisted() {
+    return this.#link.core.whenPersisted();
+  }
+
+  /**
+   * Sends pending changes now. Resolves once the server acknowledged every change made
+   * so far (at once without a `url`); rejects with `NetworkError` if the instance closes
+   * first. `options` (`{ priority, immediate }`) are accepted for SPEC compatibility:
+   * every call flushes immediately.
+   */
+  sync(options) {
+    if (options !== undefined && !plainObject(options)) throw typeError('options must be an object');
+    const done = this.#link.core.sync();
+    this.#link.settle();
+    return done;
+  }
+
+  close() {
+    if (this.#onOnline !== null) {
+      globalThis.removeEventListener('online', this.#onOnline);
+      globalThis.removeEventListener('offline', this.#onOffline);
+      this.#onOnline = this.#onOffline = null;
+    }
+    return this.#link.core.close();
+  }
+}
