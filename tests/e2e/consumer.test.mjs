@@ -8,6 +8,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } fr
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'vite';
 import webpack from 'webpack';
@@ -77,6 +78,22 @@ test('a webpack 5 production build of the same app runs in Chromium', async () =
   assert.ok(readdirSync(target).some((file) => file.endsWith('.wasm')), 'wasm emitted');
   writeFileSync(join(target, 'index.html'), '<!doctype html><meta charset="utf-8"><script src="/webpack/main.js"></script>\n');
   assert.deepEqual(await runInBrowser(`${env.url}/webpack/index.html`), expected);
+});
+
+test('a Vite SSR build imports the package on the server and renders with it', async () => {
+  const dir = appFolder('ssr-app', ['ssr-entry.mjs']);
+  for (const noExternal of [false, true]) {
+    const target = join(dir, noExternal ? 'dist-bundled' : 'dist');
+    await build({
+      root: dir,
+      logLevel: 'warn',
+      ssr: { noExternal: noExternal ? true : [] },
+      build: { ssr: 'ssr-entry.mjs', outDir: target, emptyOutDir: true },
+    });
+    const entry = readdirSync(target).find((file) => /^ssr-entry\.m?js$/.test(file));
+    const { render } = await import(pathToFileURL(join(target, entry)).href);
+    assert.equal(render(), '<h1>rendered on the server</h1>', `noExternal: ${noExternal}`);
+  }
 });
 
 test('a plain Node 20 script imports the package and uses the state manager', async () => {
