@@ -95,6 +95,8 @@ export interface Statistics {
   reconnects: number;
   lastRoundTripMs: number | null;
   keys: number;
+  /** This tab's part among the tabs of one app sharing this client. */
+  tab: 'leader' | 'follower' | 'alone';
   subscriberErrors: number;
   storageWrites: number;
 }

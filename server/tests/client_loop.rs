@@ -338,7 +338,11 @@ async fn a_conflict_held_for_the_app_does_not_keep_the_status_at_syncing() {
     })
     .await;
     b.until(10, Peer::synced).await;
-    assert_eq!(b.status(), Status::Synced, "everything sendable was acknowledged");
+    assert_eq!(
+        b.status(),
+        Status::Synced,
+        "everything sendable was acknowledged"
+    );
     assert_eq!(b.engine().statistics().conflicts_pending, 1);
     assert_eq!(b.get("k"), json!("b"), "the held change stays visible");
     server.shutdown().await;

@@ -23,6 +23,7 @@ pub mod stats;
 pub mod store;
 pub mod subscriptions;
 pub mod sync;
+pub mod tabs;
 
 pub use engine::Engine;
 pub use error::{CoreError, ErrorKind};

@@ -29,6 +29,9 @@ pub struct StoredMeta {
     /// Live keys per shard, so loading need not decode shards to count keys.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub live: Vec<u32>,
+    /// `(tab, last change number applied)` of the tabs sharing this client.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tabs: Vec<(String, u64)>,
 }
 
 #[derive(Serialize)]

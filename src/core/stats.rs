@@ -37,6 +37,9 @@ pub struct Stats {
     pub last_round_trip_ms: Option<f64>,
     /// Keys holding a value.
     pub keys: u64,
+    /// This tab's part among the tabs sharing the client: `leader`, `follower`, or
+    /// `alone` (no sharing: no storage, or no Web Locks).
+    pub tab: &'static str,
     /// Subscriber callbacks that threw.
     pub subscriber_errors: u64,
     /// Writes to local storage completed.

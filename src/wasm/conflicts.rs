@@ -33,25 +33,16 @@ impl SyncCore {
         let value = value_json
             .map(|text| parse_json(&text, "the resolved value"))
             .transpose()?;
-        let resolved = self.shared.run(|instance| {
-            instance.with_sync(|sync, engine| sync.resolve_conflict(engine, id as u64, value))
-        });
-        self.shared.settle_sync_waiters();
-        match resolved {
-            Some(Err(error)) => Err(to_js(&error)),
-            _ => Ok(()),
-        }
+        self.shared
+            .run(|instance| instance.resolve_conflict(id as u64, value))
+            .map(|_| ())
+            .map_err(|error| to_js(&error))
     }
 
     /// Conflicts waiting for `resolve(value)`, as a JSON array of `conflict` payloads.
     #[wasm_bindgen(js_name = pendingConflicts)]
     pub fn pending_conflicts(&self) -> String {
-        let instance = self.shared.instance.borrow();
-        let pending = instance
-            .sync()
-            .map(|s| s.pending_conflicts(instance.engine()))
-            .unwrap_or_default();
-        to_json(&pending)
+        to_json(&self.shared.instance.borrow().pending_conflicts())
     }
 
     /// `conflictResolver.getConflictHistory()`, as a JSON array.

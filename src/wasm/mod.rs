@@ -5,12 +5,14 @@
 mod clock;
 mod conflicts;
 mod errors;
+mod load;
 mod network;
 mod persister;
 mod shared;
 mod socket;
 mod storage;
 mod sync_core;
+mod tabs;
 mod timers;
 mod waiters;
 

@@ -7,7 +7,7 @@ use js_sys::Promise;
 use wasm_bindgen::JsValue;
 
 use crate::core::sync::{Io, SyncClient};
-use crate::core::CoreError;
+use crate::core::{CoreError, Instance};
 use crate::wasm::errors::to_js;
 use crate::wasm::shared::Shared;
 use crate::wasm::socket::BrowserSocket;
@@ -32,22 +32,16 @@ pub fn build(shared: &Rc<Shared>, token: JsValue, socket_class: JsValue) -> Sync
 }
 
 /// `sync.sync()`: sends now; resolves once the server acknowledged every change made so
-/// far (at once when there is no server or nothing is pending).
+/// far (at once when there is no server).
 pub fn sync_now(shared: &Rc<Shared>) -> Promise {
-    let seq = {
-        let mut instance = shared.instance.borrow_mut();
-        // Changes recorded by this very task are in the outbox first.
-        let Some(seq) = instance.with_sync(|sync, engine| {
-            sync.local(engine);
-            sync.replica().last_seq()
-        }) else {
-            return Promise::resolve(&JsValue::UNDEFINED);
-        };
-        seq
-    };
-    let promise = shared.sync_waiters.wait(seq);
-    shared.run(|instance| instance.with_sync(|sync, engine| sync.sync_now(engine)));
-    promise
+    match shared.run(Instance::sync_now) {
+        Some(mark) => {
+            let promise = shared.sync_waiters.wait(mark);
+            shared.settle_waiters();
+            promise
+        }
+        None => Promise::resolve(&JsValue::UNDEFINED),
+    }
 }
 
 /// Rejects every `sync()` promise (the instance closed).

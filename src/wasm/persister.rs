@@ -31,7 +31,7 @@ pub fn schedule(shared: &Rc<Shared>) {
 pub fn when_persisted(shared: &Rc<Shared>) -> Promise {
     let (upto, persisted) = {
         let instance = shared.instance.borrow();
-        (instance.engine().changes(), instance.persisted())
+        (instance.persist_target(), instance.persisted_mark())
     };
     if persisted >= upto {
         return Promise::resolve(&JsValue::UNDEFINED);
@@ -56,13 +56,9 @@ async fn flush(shared: Rc<Shared>) {
         };
         match result {
             Ok(()) => {
-                let persisted = {
-                    let mut instance = shared.instance.borrow_mut();
-                    instance.written(&write);
-                    instance.persisted()
-                };
-                shared.persist_waiters.resolve(|mark| mark <= persisted);
-                shared.settle_sync_waiters();
+                shared.instance.borrow_mut().written(&write);
+                shared.schedule_tab_messages();
+                shared.settle_waiters();
             }
             Err(error) => {
                 shared.instance.borrow_mut().write_failed(write, &error);

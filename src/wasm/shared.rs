@@ -9,11 +9,23 @@ use std::rc::{Rc, Weak};
 use js_sys::Function;
 use wasm_bindgen::JsValue;
 
+use wasm_bindgen_futures::spawn_local;
+
 use crate::core::sync::SyncClient;
 use crate::core::{Engine, Instance};
 use crate::wasm::persister::schedule;
 use crate::wasm::storage::IdbStorage;
+use crate::wasm::tabs::TabLink;
 use crate::wasm::waiters::Waiters;
+
+/// What starting the sync loop needs besides the config (kept for a tab that takes over
+/// as leader later).
+pub struct Start {
+    /// `config.token`: `null`, a string or a function.
+    pub token: JsValue,
+    /// `config.webSocket`, or `undefined`.
+    pub socket_class: JsValue,
+}
 
 /// One `SrvraDataSync` instance's state on the wasm side.
 pub struct Shared {
@@ -35,11 +47,24 @@ pub struct Shared {
     pub merge_rules: RefCell<Vec<(String, String)>>,
     /// Whether a storage write is scheduled or running.
     pub scheduled: Cell<bool>,
+    /// The link to the other tabs of this app, when they share this client.
+    pub tabs: RefCell<Option<TabLink>>,
+    /// Whether posting messages to the other tabs is scheduled.
+    pub tabs_scheduled: Cell<bool>,
+    /// What the sync loop is started with (`None`: no `url`).
+    pub start: RefCell<Option<Start>>,
+    /// The browser's online state, as last reported.
+    pub online: Cell<bool>,
 }
 
 impl Shared {
     /// Shared state around a client core.
-    pub fn new(instance: Instance, on_async: Function) -> Rc<Self> {
+    pub fn new(
+        instance: Instance,
+        on_async: Function,
+        start: Option<Start>,
+        online: bool,
+    ) -> Rc<Self> {
         Rc::new(Self {
             instance: RefCell::new(instance),
             storage: RefCell::new(None),
@@ -50,6 +75,10 @@ impl Shared {
             persist_waiters: Waiters::default(),
             merge_rules: RefCell::new(Vec::new()),
             scheduled: Cell::new(false),
+            tabs: RefCell::new(None),
+            tabs_scheduled: Cell::new(false),
+            start: RefCell::new(start),
+            online: Cell::new(online),
         })
     }
 
@@ -71,20 +100,38 @@ impl Shared {
         }
     }
 
-    /// After any change of the core: schedule its write and settle `sync()` promises.
+    /// After any change of the core: schedule its write and the messages to other tabs,
+    /// and settle the promises it made due.
     pub fn after(self: &Rc<Self>) {
         schedule(self);
-        self.settle_sync_waiters();
+        self.schedule_tab_messages();
+        self.settle_waiters();
     }
 
-    /// Resolves the `sync()` promises whose changes the server has answered.
-    pub fn settle_sync_waiters(&self) {
+    /// Resolves the `sync()` and `whenPersisted()` promises whose mark was reached.
+    pub fn settle_waiters(&self) {
         let instance = self.instance.borrow();
-        if let Some(sync) = instance.sync() {
-            let replica = sync.replica();
-            self.sync_waiters
-                .resolve(|seq| replica.settled_through(seq));
+        self.sync_waiters
+            .resolve(|mark| instance.synced_through(mark));
+        let persisted = instance.persisted_mark();
+        self.persist_waiters.resolve(|mark| mark <= persisted);
+    }
+
+    /// Posts what the core has for the other tabs, once per task (a burst of changes is
+    /// one message).
+    pub fn schedule_tab_messages(self: &Rc<Self>) {
+        if self.tabs_scheduled.get() || self.tabs.borrow().is_none() {
+            return;
         }
+        self.tabs_scheduled.set(true);
+        let shared = Rc::clone(self);
+        spawn_local(async move {
+            shared.tabs_scheduled.set(false);
+            let messages = shared.instance.borrow_mut().take_tab_messages();
+            if let Some(link) = shared.tabs.borrow().as_ref() {
+                link.post(&messages);
+            }
+        });
     }
 
     /// Tells the JS side that deliveries are waiting, if any are.

@@ -18,22 +18,15 @@ use crate::core::registry::Priority;
 use crate::core::{CoreError, Engine, Instance};
 use crate::wasm::clock::JsClock;
 use crate::wasm::errors::{to_js, IntoJsResult};
-use crate::wasm::network::{self, reject_waiters, sync_now};
+use crate::wasm::load::load;
+use crate::wasm::network::{reject_waiters, sync_now};
 use crate::wasm::persister::when_persisted;
-use crate::wasm::shared::Shared;
-use crate::wasm::storage::IdbStorage;
+use crate::wasm::shared::{Shared, Start};
 
 #[wasm_bindgen]
 pub struct SyncCore {
     pub(crate) shared: Rc<Shared>,
     ready: Promise,
-}
-
-/// Options of the constructor that are not part of the JSON config.
-struct Start {
-    token: JsValue,
-    socket_class: JsValue,
-    online: bool,
 }
 
 pub(crate) fn parse_json(text: &str, what: &str) -> Result<Value, JsValue> {
@@ -73,13 +66,12 @@ impl SyncCore {
         let config = Config::parse(&parse_json(config_json, "config")?).js()?;
         let engine = Engine::new(config, &random_client_id(), Box::new(JsClock));
         let networked = engine.config().url.is_some();
-        let shared = Shared::new(Instance::new(engine, networked), on_async);
         let start = networked.then_some(Start {
             token,
             socket_class,
-            online,
         });
-        let ready = future_to_promise(load(Rc::clone(&shared), start));
+        let shared = Shared::new(Instance::new(engine, networked), on_async, start, online);
+        let ready = future_to_promise(load(Rc::clone(&shared)));
         Ok(SyncCore { shared, ready })
     }
 
@@ -92,8 +84,8 @@ impl SyncCore {
     /// `sync.status`.
     #[wasm_bindgen(getter)]
     pub fn status(&self) -> String {
-        match self.shared.instance.borrow().sync() {
-            Some(sync) => sync.status().name().to_owned(),
+        match self.shared.instance.borrow().status_name() {
+            Some(status) => status.to_owned(),
             None => self.shared.status.get().to_owned(),
         }
     }
@@ -108,6 +100,7 @@ impl SyncCore {
     /// The browser's `online` / `offline` events.
     #[wasm_bindgen(js_name = setOnline)]
     pub fn set_online(&self, online: bool) {
+        self.shared.online.set(online);
         self.shared
             .background(|sync, engine| sync.set_online(engine, online));
     }
@@ -261,7 +254,7 @@ impl SyncCore {
 
     /// `getStatistics()` as JSON.
     pub fn statistics(&self) -> String {
-        to_json(&self.shared.instance.borrow().engine().statistics())
+        to_json(&self.shared.instance.borrow().statistics())
     }
 
     /// Registers a state subscriber; returns its id.
@@ -330,6 +323,9 @@ impl SyncCore {
             reject_waiters(&shared, &closed);
             let flushed = wasm_bindgen_futures::JsFuture::from(when_persisted(&shared)).await;
             shared.closed.set(true);
+            if let Some(link) = shared.tabs.borrow_mut().take() {
+                link.close();
+            }
             // Every write has finished (awaited above), so nothing else holds the database.
             if let Some(storage) = shared.storage.borrow_mut().take() {
                 if let Ok(storage) = Rc::try_unwrap(storage) {
@@ -338,58 +334,5 @@ impl SyncCore {
             }
             flushed.map(|_| JsValue::UNDEFINED)
         })
-    }
-}
-
-async fn load(shared: Rc<Shared>, start: Option<Start>) -> Result<JsValue, JsValue> {
-    let offline = shared.instance.borrow().engine().config().offline.clone();
-    let result = async {
-        if !offline.enabled {
-            shared.instance.borrow_mut().engine_mut().skip_restore();
-            return Ok(None);
-        }
-        let storage = IdbStorage::open(&offline.db_name).await?;
-        let (snapshot, outbox) = storage.load().await?;
-        shared
-            .instance
-            .borrow_mut()
-            .engine_mut()
-            .restore(snapshot)?;
-        Ok::<_, CoreError>(Some((storage, outbox)))
-    }
-    .await;
-    match result {
-        Ok(loaded) => {
-            let outbox = loaded.map(|(storage, outbox)| {
-                *shared.storage.borrow_mut() = Some(Rc::new(storage));
-                outbox
-            });
-            shared.status.set("synced");
-            if let Some(start) = start {
-                if !shared.closed.get() {
-                    let sync = network::build(&shared, start.token, start.socket_class);
-                    shared.instance.borrow_mut().start_sync(
-                        sync,
-                        outbox.unwrap_or_default(),
-                        start.online,
-                    );
-                }
-            }
-            shared.after();
-            shared.notify_async();
-            Ok(JsValue::UNDEFINED)
-        }
-        Err(error) => {
-            shared.status.set("error");
-            shared
-                .instance
-                .borrow_mut()
-                .engine_mut()
-                .report_error("storage", &error);
-            let js_error = to_js(&error);
-            shared.persist_waiters.reject_all(&js_error);
-            shared.notify_async();
-            Err(js_error)
-        }
     }
 }

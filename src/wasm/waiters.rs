@@ -46,6 +46,13 @@ impl Waiters {
         }
     }
 
+    /// Makes every waiting promise wait for `mark` instead (its counter changed meaning).
+    pub fn remark(&self, mark: u64) {
+        for waiter in self.0.borrow_mut().iter_mut() {
+            waiter.mark = mark;
+        }
+    }
+
     fn take(&self, reached: impl Fn(u64) -> bool) -> Vec<Waiter> {
         let mut waiters = self.0.borrow_mut();
         let (ready, waiting) = waiters.drain(..).partition(|w| reached(w.mark));

@@ -23,9 +23,11 @@ use crate::core::subscriptions::Subscriptions;
 
 mod persistence;
 mod remote;
+mod tabs;
 mod types;
 
 pub use remote::{Recorded, RemoteWrite};
+pub use tabs::{Forwarded, KeyWrite};
 pub use types::{PersistWork, Snapshot, WithMetadata};
 
 /// What a mutation returns: the changed key's version after the change.
@@ -52,6 +54,8 @@ pub struct Engine {
     journal: Option<Vec<Recorded>>,
     /// Set while `replace_state` runs: a delete of an absent value is still recorded.
     replacing: bool,
+    /// What the tab layer needs: the feed, forwarded events, per-tab marks.
+    tabs: tabs::TabState,
 }
 
 impl Engine {
@@ -81,6 +85,7 @@ impl Engine {
             before_restore: Vec::new(),
             journal: None,
             replacing: false,
+            tabs: tabs::TabState::default(),
         }
     }
 
@@ -269,6 +274,7 @@ impl Engine {
             count += 1;
             let written = self.store.write(&draft.path.key, next, &meta);
             self.dirty.mark_key(&draft.path.key);
+            self.fed(&draft.path.key);
             let previous = self.journal.is_some().then(|| written.previous.clone());
             if notify {
                 let current = self.store.value(&draft.path.key).cloned();
@@ -440,11 +446,14 @@ impl Engine {
 
     /// Queues a `sync-error` event for a failure in `phase`.
     pub fn report_error(&mut self, phase: &'static str, error: &CoreError) {
+        let payload = || Payload::Error {
+            phase,
+            error: ErrorInfo::from(error),
+        };
+        let json = || serde_json::to_value(payload()).unwrap_or_default();
+        self.forward(EventType::SyncError, json, None);
         if self.bus.has(EventType::SyncError) {
-            let payload = Payload::Error {
-                phase,
-                error: ErrorInfo::from(error),
-            };
+            let payload = payload();
             let at = self.clock.now_ms();
             self.queue
                 .push(notify::event(&self.bus, EventType::SyncError, payload, at));

@@ -67,6 +67,7 @@ impl Engine {
             client_id: self.client.to_string(),
             next_seq: self.next_seq,
             live: self.store.live_counts(),
+            tabs: self.tabs.marks.clone(),
         })
     }
 
@@ -84,6 +85,7 @@ impl Engine {
                 self.client = meta.client_id.as_str().into();
             }
             self.next_seq = self.next_seq.max(meta.next_seq);
+            self.tabs.marks = meta.tabs.clone();
         }
         let mut store = StateStore::new(self.config.effective_history());
         let counts = meta.as_ref().map(|m| &m.live).filter(|c| c.len() == SHARDS);
@@ -120,6 +122,7 @@ impl Engine {
                 };
                 let written = self.store.write(&op.key, next, &meta);
                 self.dirty.mark_key(&op.key);
+                self.fed(&op.key);
                 self.changes += 1;
                 let op = Operation {
                     id: OpId {

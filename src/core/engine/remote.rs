@@ -96,32 +96,51 @@ impl Engine {
             self.store
                 .write_versioned(&write.key, write.value, &meta, Some(write.version));
         self.dirty.mark_key(&write.key);
+        self.fed(&write.key);
         self.changes += 1;
         self.stats.operations += 1;
         self.stats.remote_operations += 1;
+        self.notify_remote(
+            write.key,
+            write.fields,
+            (written.previous, written.previous_version),
+            write.at,
+        );
+    }
+
+    /// Queues the deliveries of a key that changed by a remote write (or a reload):
+    /// `data-change` at `fields`, then the key's subscribers and `state-updated`.
+    pub(super) fn notify_remote(
+        &mut self,
+        key: String,
+        fields: Vec<String>,
+        (previous, previous_version): (Option<Arc<Value>>, u64),
+        at: f64,
+    ) {
         if self.subs.is_empty() && self.bus.is_empty() {
             return;
         }
-        let current = self.store.value(&write.key).cloned();
+        let current = self.store.value(&key).cloned();
+        let version = self.store.version(&key);
         notify::data_change(
             &self.bus,
             &mut self.queue,
             OpChange {
-                key: &write.key,
-                fields: &write.fields,
+                key: &key,
+                fields: &fields,
                 value: current.clone(),
-                version: written.version,
+                version,
             },
             Origin::Remote,
-            write.at,
+            at,
         );
         let change = KeyChange {
-            key: write.key,
-            previous: written.previous,
-            previous_version: written.previous_version,
+            key,
+            previous,
+            previous_version,
             current,
-            version: written.version,
-            changed: vec![write.fields],
+            version,
+            changed: vec![fields],
             op: "remote",
         };
         notify::key_settled(
@@ -130,13 +149,14 @@ impl Engine {
             &mut self.queue,
             &change,
             Origin::Remote,
-            write.at,
+            at,
         );
     }
 
     /// Queues a sync event (`network-status`, `reconnecting`, `sync-complete`,
     /// `sync-error`) with a JSON payload and an optional `meta.detail`.
     pub fn emit(&mut self, event: EventType, payload: Value, detail: Option<String>) {
+        self.forward(event, || payload.clone(), detail.clone());
         if self.bus.has(event) {
             let at = self.clock.now_ms();
             let mut dispatch = notify::event(&self.bus, event, Payload::Json(payload), at);

@@ -7,12 +7,27 @@
 //! `written` → durable → send.
 //!
 //! The host only performs the write it is handed ([`Instance::take_write`]) and reports
-//! the result ([`Instance::written`] or [`Instance::write_failed`]).
+//! the result ([`Instance::written`] or [`Instance::write_failed`]). Tabs of one app share
+//! one client: see [`crate::core::tabs`] and the tab half of this type in `tabs.rs`.
 
 use crate::core::engine::PersistWork;
 use crate::core::error::{CoreError, Result};
 use crate::core::sync::{OutboxLoad, OutboxWork, SyncClient};
+use crate::core::tabs::{Follower, Leader};
 use crate::core::Engine;
+
+mod tabs;
+
+/// This instance's part among the tabs that share its client.
+#[derive(Debug)]
+pub enum Role {
+    /// The only one (no tab sharing: no storage, or no tab support).
+    Alone,
+    /// The leading tab: owns the sync loop and the writes.
+    Leader(Leader),
+    /// A following tab: hands its changes to the leader.
+    Follower(Follower),
+}
 
 /// What one storage write must store, together (one IndexedDB transaction in the browser).
 #[derive(Debug, Default)]
@@ -41,6 +56,8 @@ pub struct Instance {
     outbox: Vec<OutboxWork>,
     /// The engine's change counter at the last completed write.
     persisted: u64,
+    /// Leader, follower, or alone.
+    role: Role,
 }
 
 impl Instance {
@@ -55,6 +72,7 @@ impl Instance {
             persist,
             outbox: Vec::new(),
             persisted: 0,
+            role: Role::Alone,
         }
     }
 
@@ -94,15 +112,19 @@ impl Instance {
     /// single or batch, takes this one path).
     pub fn mutate<T>(&mut self, f: impl FnOnce(&mut Engine) -> Result<T>) -> Result<T> {
         let out = f(&mut self.engine);
-        if let Some(sync) = self.sync.as_mut() {
-            // Also after an error: a failed change records nothing, but the journal is
-            // emptied either way.
-            sync.local(&mut self.engine);
-        } else if out.is_err() {
-            let _ = self.engine.take_operations();
-        }
+        self.hand_over();
         self.collect();
         out
+    }
+
+    /// Hands what the engine recorded to the sync loop, or to the leading tab; without
+    /// either, it is dropped.
+    fn hand_over(&mut self) {
+        match (&mut self.role, self.sync.as_mut()) {
+            (Role::Follower(follower), _) => follower.record(self.engine.take_operations()),
+            (_, Some(sync)) => sync.local(&mut self.engine),
+            (_, None) => drop(self.engine.take_operations()),
+        }
     }
 
     /// Runs `f` on the sync loop and the engine (an I/O report, `sync()`, a conflict
@@ -116,13 +138,19 @@ impl Instance {
 
     /// Whether there is something to write.
     pub fn wants_write(&self) -> bool {
-        !self.outbox.is_empty() || self.engine.has_persist_work()
+        let follower = matches!(self.role, Role::Follower(_));
+        !follower && (!self.outbox.is_empty() || self.engine.has_persist_work())
     }
 
     /// The next write: everything changed since the last one. `None` when nothing did.
     /// Without persistence the state is not encoded at all (only the outbox bookkeeping
     /// travels, and the host reports it written at once).
     pub fn take_write(&mut self) -> Option<Write> {
+        if matches!(self.role, Role::Follower(_)) {
+            // The leading tab writes; a follower's state is the leader's.
+            self.engine.discard_persist_work();
+            return None;
+        }
         self.collect();
         let state = if self.persist {
             self.engine.take_persist_work()
@@ -169,6 +197,48 @@ impl Instance {
             self.persisted
         } else {
             self.engine.changes()
+        }
+    }
+
+    /// What `whenPersisted()` waits for now: a mark that [`Instance::persisted_mark`]
+    /// reaches once every change made so far is durable.
+    pub fn persist_target(&self) -> u64 {
+        match &self.role {
+            Role::Follower(follower) => follower.last(),
+            _ => self.engine.changes(),
+        }
+    }
+
+    /// How far changes are durable, in the unit of [`Instance::persist_target`].
+    pub fn persisted_mark(&self) -> u64 {
+        match &self.role {
+            Role::Follower(follower) => follower.persisted(),
+            _ => self.persisted(),
+        }
+    }
+
+    /// `sync()`: sends now; returns the mark [`Instance::synced_through`] must reach,
+    /// `None` when there is no server.
+    pub fn sync_now(&mut self) -> Option<u64> {
+        let mark = match (&mut self.role, self.sync.as_mut()) {
+            (Role::Follower(follower), _) => Some(follower.sync()),
+            (_, Some(sync)) => {
+                sync.sync_now(&mut self.engine);
+                Some(sync.replica().last_seq())
+            }
+            (_, None) => None,
+        };
+        self.collect();
+        mark
+    }
+
+    /// Whether the server has answered every change up to `mark` (from
+    /// [`Instance::sync_now`]).
+    pub fn synced_through(&self, mark: u64) -> bool {
+        match (&self.role, self.sync.as_ref()) {
+            (Role::Follower(follower), _) => follower.acknowledged() >= mark,
+            (_, Some(sync)) => sync.replica().settled_through(mark),
+            (_, None) => true,
         }
     }
 

@@ -1,0 +1,152 @@
+//! The tab half of the client core: becoming the leader or a follower, taking over when
+//! the leader is gone, and the messages between tabs (see [`crate::core::tabs`]).
+
+use serde_json::Value;
+
+use super::{Instance, Role};
+use crate::core::engine::Snapshot;
+use crate::core::error::{CoreError, Result};
+use crate::core::sync::{OutboxLoad, SyncClient};
+use crate::core::tabs::{Follower, Leader, TabMessage};
+
+impl Instance {
+    /// This tab leads: it will own the sync loop and the writes.
+    pub fn lead(&mut self, tab: &str) {
+        self.engine.set_journal(true);
+        self.engine.set_feed(true);
+        self.role = Role::Leader(Leader::new(tab));
+    }
+
+    /// This tab follows the leading tab.
+    pub fn follow(&mut self, tab: &str) {
+        self.engine.set_journal(true);
+        self.role = Role::Follower(Follower::new(tab));
+    }
+
+    /// The role.
+    pub fn role(&self) -> &Role {
+        &self.role
+    }
+
+    /// `getStatistics()`: the engine's counters and this tab's part.
+    pub fn statistics(&self) -> crate::core::stats::Stats {
+        let mut stats = self.engine.statistics();
+        stats.tab = match self.role {
+            Role::Alone => "alone",
+            Role::Leader(_) => "leader",
+            Role::Follower(_) => "follower",
+        };
+        stats
+    }
+
+    /// A follower takes over as leader (the leader closed or crashed): the state is
+    /// reloaded from storage (what the old leader stored; subscribers see what differs),
+    /// the sync loop starts on the stored outbox, and this tab's own changes the old
+    /// leader had not stored are applied (once: the stored per-tab mark skips the rest).
+    pub fn take_over(
+        &mut self,
+        snapshot: Snapshot,
+        outbox: OutboxLoad,
+        sync: Option<SyncClient>,
+        online: bool,
+    ) -> Result<()> {
+        let Role::Follower(follower) = &self.role else {
+            return Ok(());
+        };
+        let tab = follower.tab().to_owned();
+        let kept = follower.unacknowledged();
+        self.engine.reload(snapshot)?;
+        // Changes recorded before the reload belong to the follower's past.
+        drop(self.engine.take_operations());
+        self.lead(&tab);
+        if let Some(sync) = sync {
+            self.start_sync(sync, outbox, online);
+        }
+        if let Some((first, ops)) = kept {
+            self.tab_receive(TabMessage::Changes { tab, first, ops });
+        }
+        Ok(())
+    }
+
+    /// A message from another tab.
+    pub fn tab_receive(&mut self, message: TabMessage) {
+        match &mut self.role {
+            Role::Leader(leader) => match message {
+                TabMessage::Changes { tab, first, ops } => {
+                    for error in leader.apply(&mut self.engine, &tab, first, ops) {
+                        self.engine.report_error("tab", &error);
+                    }
+                    self.hand_over();
+                }
+                TabMessage::Hello { .. } => leader.hello(&self.engine),
+                TabMessage::Sync { .. } => drop(self.sync_now()),
+                TabMessage::Resolve { id, value } => {
+                    if let Err(error) = self.resolve_conflict(id, value) {
+                        self.engine.report_error("tab", &error);
+                    }
+                }
+                _ => {}
+            },
+            Role::Follower(follower) => follower.receive(&mut self.engine, message),
+            Role::Alone => {}
+        }
+        self.collect();
+    }
+
+    /// Messages for the other tabs.
+    pub fn take_tab_messages(&mut self) -> Vec<TabMessage> {
+        let persisted = self.persisted();
+        match &mut self.role {
+            Role::Leader(leader) => {
+                leader.take_messages(&mut self.engine, self.sync.as_ref(), persisted)
+            }
+            Role::Follower(follower) => follower.take_outgoing(),
+            Role::Alone => Vec::new(),
+        }
+    }
+
+    /// `sync.status`: the sync loop's, or the leader's as a follower hears it.
+    pub fn status_name(&self) -> Option<&str> {
+        match (&self.role, self.sync.as_ref()) {
+            (Role::Follower(follower), _) => Some(follower.status()),
+            (_, Some(sync)) => Some(sync.status().name()),
+            (_, None) => None,
+        }
+    }
+
+    /// Whether `key` has changes the server has not acknowledged.
+    pub fn has_pending(&self, key: &str) -> bool {
+        match (&self.role, self.sync.as_ref()) {
+            (Role::Follower(follower), _) => follower.has_pending(key),
+            (_, Some(sync)) => sync.replica().has_pending(key),
+            (_, None) => false,
+        }
+    }
+
+    /// `conflict` payloads of the conflicts waiting for the app.
+    pub fn pending_conflicts(&self) -> Vec<Value> {
+        match (&self.role, self.sync.as_ref()) {
+            (Role::Follower(follower), _) => follower.conflicts().to_vec(),
+            (_, Some(sync)) => sync.pending_conflicts(&self.engine),
+            (_, None) => Vec::new(),
+        }
+    }
+
+    /// `resolve(value)` of held conflict `id` (`None`: delete); a follower hands it to
+    /// the leader, which holds the conflict. Returns the replaced changes' sequences.
+    pub fn resolve_conflict(&mut self, id: u64, value: Option<Value>) -> Result<Vec<u64>> {
+        let result = match (&mut self.role, self.sync.as_mut()) {
+            (Role::Follower(follower), _) => {
+                follower.resolve(id, value);
+                Ok(Vec::new())
+            }
+            (_, Some(sync)) => sync.resolve_conflict(&mut self.engine, id, value),
+            (_, None) => Err(CoreError::conflict(
+                "UNKNOWN_CONFLICT",
+                format!("no conflict {id} is waiting to be resolved"),
+            )),
+        };
+        self.collect();
+        result
+    }
+}

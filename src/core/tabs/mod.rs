@@ -1,0 +1,102 @@
+//! Tabs of one app that share one client (README "Tabs"): pages of one origin with the
+//! same database and room. One tab leads (it holds a Web Lock in the browser): it owns the
+//! sync loop, the socket and every storage write. The others follow: they apply their
+//! changes at once (optimistically), hand them to the leader, and show the leader's state.
+//!
+//! Tabs talk in [`TabMessage`]s (a BroadcastChannel in the browser; the simulation carries
+//! them itself). The leader gives every tab's changes ids from the client's one sequence,
+//! so ids stay unique across tabs and reloads, and stores per tab the last change it
+//! applied with the state, so changes a tab resends to a new leader apply once.
+
+mod follower;
+mod leader;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use crate::core::engine::{Forwarded, KeyWrite};
+use crate::core::operation::Operation;
+pub use follower::Follower;
+pub use leader::Leader;
+
+/// How far one tab's changes got in the leader.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TabProgress {
+    /// The tab.
+    pub tab: String,
+    /// Last change number stored (durable).
+    pub persisted: u64,
+    /// Last change number the server acknowledged (or that waits on the app's decision
+    /// about a conflict).
+    pub acknowledged: u64,
+}
+
+/// A message between tabs of one client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "kebab-case")]
+pub enum TabMessage {
+    /// A follower started (or saw a new leader): it wants the whole state.
+    Hello {
+        /// The follower.
+        tab: String,
+    },
+    /// A follower's changes, numbered per tab from 1, in order; `first` numbers `ops[0]`.
+    Changes {
+        /// The follower.
+        tab: String,
+        /// Number of the first change.
+        first: u64,
+        /// The changes, as the follower's engine recorded them.
+        ops: Vec<Operation>,
+    },
+    /// `sync()` in a follower: send everything now.
+    Sync {
+        /// The follower.
+        tab: String,
+    },
+    /// `resolve(value)` of a held conflict, in a follower (`value` absent: delete).
+    Resolve {
+        /// The conflict.
+        id: u64,
+        /// The value chosen.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<Value>,
+    },
+    /// A tab became the leader: followers resend what it has not stored and ask for state.
+    Leader {
+        /// The new leader.
+        tab: String,
+    },
+    /// Key states from the leader, after applying followers' changes through `applied`.
+    /// `full`: the whole state (keys not listed are absent).
+    State {
+        /// `(tab, last change number applied)` that changed since the last `state`.
+        applied: Vec<(String, u64)>,
+        /// The keys.
+        writes: Vec<KeyWrite>,
+        /// Whether `writes` is every key.
+        full: bool,
+    },
+    /// How far followers' changes got (stored, acknowledged).
+    Progress {
+        /// One entry per tab that moved.
+        tabs: Vec<TabProgress>,
+    },
+    /// The leader's sync status and counters.
+    Status {
+        /// `sync.status`.
+        status: String,
+        /// Changes waiting in the outbox.
+        outbox: u64,
+        /// `conflict` payloads of conflicts waiting for the app.
+        conflicts: Vec<Value>,
+    },
+    /// A sync event raised in the leader.
+    Event(Forwarded),
+}
+
+/// A new tab id: 16 hex digits from two random numbers in `[0, 1)`.
+pub fn tab_id(mut random: impl FnMut() -> f64) -> String {
+    let mut part = || (random() * 2f64.powi(32)) as u32;
+    format!("t{:08x}{:08x}", part(), part())
+}

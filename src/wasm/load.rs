@@ -1,0 +1,159 @@
+//! Loading an instance: opens the database, decides this tab's part among the tabs of the
+//! app that share it (leader or follower, by Web Lock), restores the cached state, and
+//! starts syncing. A follower queues for the lock and takes over when the leader is gone.
+
+use std::rc::Rc;
+
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::spawn_local;
+
+use crate::core::sync::OutboxLoad;
+use crate::core::tabs::tab_id;
+use crate::core::CoreError;
+use crate::wasm::errors::to_js;
+use crate::wasm::network;
+use crate::wasm::shared::Shared;
+use crate::wasm::storage::IdbStorage;
+use crate::wasm::tabs::{self, TabLink};
+
+/// This tab's part, when tabs share the client.
+#[derive(Clone, Copy, PartialEq)]
+enum Part {
+    Alone,
+    Leader,
+    Follower,
+}
+
+/// The promise behind `sync.ready`.
+pub async fn load(shared: Rc<Shared>) -> Result<JsValue, JsValue> {
+    match open(&shared).await {
+        Ok((outbox, part)) => {
+            shared.status.set("synced");
+            if !shared.closed.get() {
+                start(&shared, outbox, part);
+            }
+            shared.after();
+            shared.notify_async();
+            Ok(JsValue::UNDEFINED)
+        }
+        Err(error) => {
+            shared.status.set("error");
+            let mut instance = shared.instance.borrow_mut();
+            instance.engine_mut().report_error("storage", &error);
+            drop(instance);
+            let js_error = to_js(&error);
+            shared.persist_waiters.reject_all(&js_error);
+            shared.notify_async();
+            Err(js_error)
+        }
+    }
+}
+
+/// Opens storage, takes this tab's part, and restores the cache.
+async fn open(shared: &Rc<Shared>) -> Result<(OutboxLoad, Part), CoreError> {
+    let (offline, room) = {
+        let instance = shared.instance.borrow();
+        let config = instance.engine().config();
+        (config.offline.clone(), config.room.clone())
+    };
+    if !offline.enabled {
+        shared.instance.borrow_mut().engine_mut().skip_restore();
+        return Ok((OutboxLoad::default(), Part::Alone));
+    }
+    let storage = IdbStorage::open(&offline.db_name).await?;
+    let mut part = Part::Alone;
+    if tabs::supported() {
+        let name = format!("srvra-sync:{}:{}", offline.db_name, room);
+        let link = TabLink::open(shared, &name).map_err(|_| {
+            CoreError::storage("STORAGE_FAILED", "could not open the channel to other tabs")
+        })?;
+        part = if link.try_lead().await {
+            Part::Leader
+        } else {
+            Part::Follower
+        };
+        *shared.tabs.borrow_mut() = Some(link);
+    }
+    let (snapshot, outbox) = storage.load().await?;
+    shared
+        .instance
+        .borrow_mut()
+        .engine_mut()
+        .restore(snapshot)?;
+    *shared.storage.borrow_mut() = Some(Rc::new(storage));
+    Ok((outbox, part))
+}
+
+/// Takes the part: a leader (or a lone instance) starts the sync loop; a follower asks the
+/// leader for the state and queues for the lock.
+fn start(shared: &Rc<Shared>, outbox: OutboxLoad, part: Part) {
+    let tab = tab_id(js_sys::Math::random);
+    match part {
+        Part::Follower => {
+            shared.instance.borrow_mut().follow(&tab);
+            let weak = Rc::downgrade(shared);
+            if let Some(link) = shared.tabs.borrow().as_ref() {
+                link.queue(move || {
+                    if let Some(shared) = weak.upgrade() {
+                        spawn_local(take_over(shared));
+                    }
+                });
+            }
+        }
+        Part::Leader | Part::Alone => {
+            if part == Part::Leader {
+                shared.instance.borrow_mut().lead(&tab);
+            }
+            let sync = shared
+                .start
+                .borrow()
+                .as_ref()
+                .map(|s| network::build(shared, s.token.clone(), s.socket_class.clone()));
+            if let Some(sync) = sync {
+                let online = shared.online.get();
+                shared
+                    .instance
+                    .borrow_mut()
+                    .start_sync(sync, outbox, online);
+            }
+        }
+    }
+}
+
+/// The leader is gone and this tab got the lock: it leads from what storage holds.
+async fn take_over(shared: Rc<Shared>) {
+    if shared.closed.get() {
+        return;
+    }
+    let Some(storage) = shared.storage.borrow().clone() else {
+        return;
+    };
+    let result = match storage.load().await {
+        Ok((snapshot, outbox)) => {
+            let sync = shared
+                .start
+                .borrow()
+                .as_ref()
+                .map(|s| network::build(&shared, s.token.clone(), s.socket_class.clone()));
+            let online = shared.online.get();
+            shared
+                .instance
+                .borrow_mut()
+                .take_over(snapshot, outbox, sync, online)
+        }
+        Err(error) => Err(error),
+    };
+    {
+        let mut instance = shared.instance.borrow_mut();
+        if let Err(error) = &result {
+            instance.engine_mut().report_error("storage", error);
+        }
+        // What this tab's promises wait for is now counted by the leader's counters.
+        let persist = instance.persist_target();
+        let sent = instance.sync().map_or(0, |s| s.replica().last_seq());
+        shared.persist_waiters.remark(persist);
+        shared.sync_waiters.remark(sent);
+    }
+    shared.after();
+    shared.notify_async();
+}
