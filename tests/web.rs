@@ -17,7 +17,7 @@ fn noop() -> Function {
 
 fn core(db: &str) -> SyncCore {
     let config = format!(r#"{{"offline":{{"dbName":"{db}"}}}}"#);
-    SyncCore::new(&config, JsValue::NULL, true, noop()).expect("valid config")
+    SyncCore::new(&config, JsValue::NULL, JsValue::UNDEFINED, true, noop()).expect("valid config")
 }
 
 fn prop(value: &JsValue, name: &str) -> JsValue {
@@ -77,7 +77,7 @@ fn invalid_config_is_a_type_error_naming_the_field() {
         (r#"{"offline":{"dbName":""}}"#, "config.offline.dbName"),
         (r#"{"colour":"red"}"#, "config.colour"),
     ] {
-        let error = SyncCore::new(config, JsValue::NULL, true, noop())
+        let error = SyncCore::new(config, JsValue::NULL, JsValue::UNDEFINED, true, noop())
             .err()
             .expect("rejected");
         assert!(error.is_instance_of::<js_sys::TypeError>(), "{config}");
@@ -198,6 +198,7 @@ async fn local_only_without_storage_needs_no_indexeddb() {
     let sync = SyncCore::new(
         r#"{"offline":{"enabled":false}}"#,
         JsValue::NULL,
+        JsValue::UNDEFINED,
         true,
         noop(),
     )

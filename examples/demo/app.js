@@ -4,12 +4,10 @@
 import { SrvraDataSync } from 'srvra-sync';
 
 const $ = (id) => document.getElementById(id);
-// Each tab keeps its own cache and outbox (tabs sharing one database would share one
-// client id); the id survives reloads of the tab.
-const tab = sessionStorage.getItem('srvra-demo-tab') ?? crypto.randomUUID().slice(0, 8);
-sessionStorage.setItem('srvra-demo-tab', tab);
+// Every tab of this page shares one cache, outbox and socket: one tab leads, the others
+// follow it (the header shows which).
 const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/sync`;
-const sync = new SrvraDataSync({ url, room: 'demo', offline: { dbName: `srvra-demo-${tab}` }, historySize: 20 });
+const sync = new SrvraDataSync({ url, room: 'demo', offline: { dbName: 'srvra-demo' }, historySize: 20 });
 const sm = sync.stateManager;
 
 function text(tag, content, className) {
@@ -62,6 +60,7 @@ function renderStatus() {
   $('status').textContent = sync.status;
   $('status').className = `badge ${sync.status}`;
   $('outbox').textContent = `outbox: ${stats.outboxLength}`;
+  $('tab').textContent = `this tab: ${stats.tab}`;
   const rtt = stats.lastRoundTripMs == null ? '' : ` · ping ${stats.lastRoundTripMs.toFixed(0)} ms`;
   $('stats').textContent = `${stats.operations} ops · ${stats.keys} keys · ${stats.remoteOperations} received${rtt}`;
 }

@@ -52,3 +52,24 @@ test('two contexts edit the demo board live and see status and outbox', async ()
   await a.page.waitForFunction(() => document.querySelector('#outbox').textContent === 'outbox: 0');
   assert.deepEqual([...a.errors, ...b.errors], []);
 });
+
+test('two tabs of one browser share the board: one leads, and each shows the other\'s task', async () => {
+  const context = await browser.newContext();
+  const tabs = [];
+  for (let i = 0; i < 2; i++) {
+    const page = await context.newPage();
+    await page.goto(`${server.http}/`);
+    await page.waitForFunction(() => window.demo?.sync.status === 'synced', null, { timeout: 20_000 });
+    tabs.push(page);
+  }
+  const [first, second] = tabs;
+  assert.equal(await first.textContent('#tab'), 'this tab: leader');
+  assert.equal(await second.textContent('#tab'), 'this tab: follower');
+  await second.fill('#title', 'from the second tab');
+  await second.click('#add button');
+  await first.waitForFunction(() => document.querySelector('#tasks')?.textContent.includes('from the second tab'));
+  await first.fill('#title', 'from the first tab');
+  await first.click('#add button');
+  await second.waitForFunction(() => document.querySelector('#tasks')?.textContent.includes('from the first tab'));
+  await context.close();
+});
