@@ -118,3 +118,34 @@ test('closing the leader hands over: the next tab leads and syncs', async () => 
   await context.close();
   await device.context.close();
 });
+
+test('changes cross tabs and reach the server without waiting for timers (as throttled in background tabs)', async () => {
+  const device = await peer('throttled', 'device');
+  const context = await env.browser.newContext();
+  // Background tabs run timers late (1 s and more); these pages run every timer 1 s late.
+  await context.addInitScript(() => {
+    const late = window.setTimeout;
+    window.setTimeout = (fn, ms, ...args) => late(fn, (ms ?? 0) + 1000, ...args);
+  });
+  const leader = await peer('throttled', 'app', context);
+  const follower = await peer('throttled', 'app', context);
+  const listen = (page) => page.evaluate(() => {
+    window.arrived = {};
+    sync.stateManager.subscribe('*', (value, update) => { window.arrived[update.key] = Date.now(); });
+  });
+  for (const p of [leader.page, follower.page, device.page]) await listen(p);
+  const send = (page, key) => page.evaluate((key) => { const at = Date.now(); sync.setState(key, at); return at; }, key);
+  const arrival = (page, key) => page.waitForFunction((key) => window.arrived[key], key, { polling: 'raf' }).then((h) => h.jsonValue());
+  const fromFollower = await send(follower.page, 'fromFollower');
+  const latencies = {
+    followerToLeader: (await arrival(leader.page, 'fromFollower')) - fromFollower,
+    followerToDevice: (await arrival(device.page, 'fromFollower')) - fromFollower,
+  };
+  const fromLeader = await send(leader.page, 'fromLeader');
+  latencies.leaderToFollower = (await arrival(follower.page, 'fromLeader')) - fromLeader;
+  for (const [path, ms] of Object.entries(latencies)) {
+    assert.ok(ms < 500, `${path} took ${ms} ms: a timer is on the path (${JSON.stringify(latencies)})`);
+  }
+  await context.close();
+  await device.context.close();
+});
