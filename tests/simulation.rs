@@ -15,6 +15,8 @@ mod sim;
 
 use std::collections::{BTreeMap, HashSet};
 
+use serde_json::Value;
+use sim::client::state_of;
 use sim::oracle;
 use sim::world::{Plan, World};
 
@@ -27,12 +29,18 @@ fn env(name: &str, default: u64) -> u64 {
 
 /// Runs one seed; `Err` describes the first broken property. Tallies how conflicts
 /// were settled into `tally`.
-fn run_seed(seed: u64, ops: usize, tally: &mut BTreeMap<String, usize>) -> Result<(), String> {
-    let plan = Plan {
+/// The world of one seed: 2 to 4 clients, each with 1 to 3 tabs sharing it.
+fn plan(seed: u64, ops: usize) -> Plan {
+    Plan {
         clients: 2 + (seed % 3) as usize,
         ops,
         keys: 4,
-    };
+        tabs: 1 + (seed / 3 % 3) as usize,
+    }
+}
+
+fn run_seed(seed: u64, ops: usize, tally: &mut BTreeMap<String, usize>) -> Result<(), String> {
+    let plan = plan(seed, ops);
     let mut world = World::new(seed, &plan);
     world.run()?;
     for c in &world.server.all_committed {
@@ -82,7 +90,7 @@ fn check(world: &World) -> Result<(), String> {
             return Err(format!("durable change {id:?} never reached the server"));
         }
     }
-    // Every client converged on the server's state.
+    // Every client, and every tab of it, converged on the server's state.
     for client in &world.clients {
         let state = client.state();
         if state != server {
@@ -90,6 +98,65 @@ fn check(world: &World) -> Result<(), String> {
                 "{} diverged:\nclient {state:?}\nserver {server:?}",
                 client.name
             ));
+        }
+        for tab in &client.followers {
+            let state = state_of(tab.instance.engine());
+            if state != server {
+                return Err(format!(
+                    "tab {} of {} diverged:\ntab {state:?}\nserver {server:?}",
+                    tab.id, client.name
+                ));
+            }
+        }
+    }
+    check_tab_changes(world, &server)
+}
+
+/// Followers' changes (a batch: `f{i}` += 1, append a unique item to `flist`) are applied
+/// at most once, atomically, and every one the leader stored reached the server.
+fn check_tab_changes(world: &World, server: &BTreeMap<String, (Value, u64)>) -> Result<(), String> {
+    let items: Vec<&str> = match server.get("flist") {
+        Some((Value::Array(items), _)) => items.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let unique: HashSet<&str> = items.iter().copied().collect();
+    if unique.len() != items.len() {
+        return Err(format!("a follower's change was applied twice: {items:?}"));
+    }
+    for (i, client) in world.clients.iter().enumerate() {
+        let prefix = format!("{}t", client.name);
+        let count = items
+            .iter()
+            .filter(|item| item.starts_with(&prefix))
+            .count();
+        let counter = server
+            .get(&format!("f{i}"))
+            .and_then(|(v, _)| v.as_f64())
+            .unwrap_or(0.0);
+        if counter != count as f64 {
+            return Err(format!(
+                "{}: f{i} is {counter} but flist has {count} of its items: a batch was split",
+                client.name
+            ));
+        }
+        for change in &client.tab_changes {
+            let persisted = client.tab_persisted.get(&change.tab).copied().or_else(|| {
+                client
+                    .followers
+                    .iter()
+                    .find(|t| t.id == change.tab)
+                    .map(|t| t.progress().1)
+            });
+            // The tab that leads now applied its own kept changes itself.
+            let leads = client.tab.as_deref() == Some(change.tab.as_str());
+            if (leads || change.n <= persisted.unwrap_or(0))
+                && !unique.contains(change.item.as_str())
+            {
+                return Err(format!(
+                    "{}: follower change {change:?} was stored but never reached the server",
+                    client.name
+                ));
+            }
         }
     }
     Ok(())
@@ -100,12 +167,7 @@ fn every_seed_converges_without_loss_or_duplicates() {
     let ops = env("SIM_OPS", 200) as usize;
     if let Ok(seed) = std::env::var("SIM_SEED") {
         let seed: u64 = seed.parse().expect("SIM_SEED is a number");
-        let plan = Plan {
-            clients: 2 + (seed % 3) as usize,
-            ops,
-            keys: 4,
-        };
-        let mut world = World::new(seed, &plan);
+        let mut world = World::new(seed, &plan(seed, ops));
         let result = world.run().and_then(|()| check(&world));
         for line in &world.log {
             println!("{line}");

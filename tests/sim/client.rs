@@ -14,6 +14,8 @@ use srvra_sync::core::operation::OpId;
 use srvra_sync::core::sync::{Io, MemoryStorage, SyncClient, Timer, Timers, Transport};
 use srvra_sync::core::{CoreError, Engine, Instance};
 
+use super::tabs::{SimTab, TabChange};
+
 /// The simulation's clock, shared by every engine.
 #[derive(Clone, Default)]
 pub struct SimClock(pub Rc<Cell<f64>>);
@@ -73,6 +75,16 @@ pub struct SimClient {
     pub made: Vec<OpId>,
     /// Highest sequence flushed.
     pub durable: u64,
+    /// The leading tab's id, when the client's tabs share it.
+    pub tab: Option<String>,
+    /// The following tabs.
+    pub followers: Vec<SimTab>,
+    /// Every change a follower made.
+    pub tab_changes: Vec<TabChange>,
+    /// The last change number stored, of tabs that closed or took over.
+    pub tab_persisted: BTreeMap<String, u64>,
+    /// Tabs opened so far (for ids) and follower changes made (for unique items).
+    pub serial: u64,
 }
 
 /// The merge rules every simulated client sets (`k0` and other keys: last-write-wins).
@@ -82,6 +94,27 @@ pub const RULES: [(&str, &str); 4] = [
     ("k3", "manual"),
     ("k3.a", "last-write-wins"),
 ];
+
+/// A sync loop for client `name` whose I/O requests go to `requests`.
+fn sync_client(name: &str, requests: &Shared, seed: u64) -> SyncClient {
+    let mut state = seed | 1;
+    let io = Io {
+        transport: Box::new(SimTransport(Rc::clone(requests))),
+        timers: Box::new(SimTimers(Rc::clone(requests))),
+        random: Box::new(move || {
+            // xorshift: deterministic jitter per client.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        }),
+    };
+    let mut sync = SyncClient::new(config(name), io);
+    for (pattern, strategy) in RULES {
+        sync.set_merge_rule(pattern, strategy).expect("valid rule");
+    }
+    sync
+}
 
 /// The config every simulated client uses.
 pub fn config(name: &str) -> Config {
@@ -100,30 +133,25 @@ pub fn config(name: &str) -> Config {
 }
 
 impl SimClient {
-    /// Starts an instance on `disk` (empty for a new client).
-    pub fn boot(name: &str, disk: Disk, clock: &SimClock, seed: u64, online: bool) -> Self {
-        let config = config(name);
-        let engine = Engine::new(config.clone(), name, Box::new(clock.clone()));
+    /// Starts an instance on `disk` (empty for a new client); `tab` makes it the leading
+    /// tab of tabs that share the client.
+    pub fn boot(
+        name: &str,
+        disk: Disk,
+        clock: &SimClock,
+        seed: u64,
+        online: bool,
+        tab: Option<String>,
+    ) -> Self {
+        let engine = Engine::new(config(name), name, Box::new(clock.clone()));
         let mut instance = Instance::new(engine, true);
         let snapshot = disk.snapshot();
         instance.engine_mut().restore(snapshot).expect("restores");
-        let requests: Shared = Rc::default();
-        let mut state = seed | 1;
-        let io = Io {
-            transport: Box::new(SimTransport(Rc::clone(&requests))),
-            timers: Box::new(SimTimers(Rc::clone(&requests))),
-            random: Box::new(move || {
-                // xorshift: deterministic jitter per client.
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 11) as f64 / (1u64 << 53) as f64
-            }),
-        };
-        let mut sync = SyncClient::new(config, io);
-        for (pattern, strategy) in RULES {
-            sync.set_merge_rule(pattern, strategy).expect("valid rule");
+        if let Some(tab) = &tab {
+            instance.lead(tab);
         }
+        let requests: Shared = Rc::default();
+        let sync = sync_client(name, &requests, seed);
         instance.start_sync(sync, disk.outbox(), online);
         Self {
             name: name.to_owned(),
@@ -132,7 +160,47 @@ impl SimClient {
             disk,
             made: Vec::new(),
             durable: 0,
+            tab,
+            followers: Vec::new(),
+            tab_changes: Vec::new(),
+            tab_persisted: BTreeMap::new(),
+            serial: 0,
         }
+    }
+
+    /// Opens a following tab.
+    pub fn open_tab(&mut self, clock: &SimClock) {
+        self.serial += 1;
+        let id = format!("{}t{}", self.name, self.serial);
+        let tab = SimTab::open(self, &id, clock);
+        self.followers.push(tab);
+    }
+
+    /// Follower `index` closes (or crashes): what the leader had not stored of its
+    /// changes is gone with it.
+    pub fn close_tab(&mut self, index: usize) {
+        let tab = self.followers.remove(index);
+        let (_, persisted, _) = tab.progress();
+        self.tab_persisted.insert(tab.id, persisted);
+    }
+
+    /// The leading tab crashed: what it had not written is gone, and the first follower
+    /// takes over from the disk with a new sync loop.
+    pub fn take_over(&mut self, seed: u64, online: bool) {
+        let tab = self.followers.remove(0);
+        let (_, persisted, _) = tab.progress();
+        self.tab_persisted.insert(tab.id.clone(), persisted);
+        let durable = self.durable.max(self.disk.last_seq());
+        self.made.retain(|id| id.seq <= durable);
+        self.durable = durable;
+        self.requests = Rc::default();
+        let sync = sync_client(&self.name, &self.requests, seed);
+        let mut instance = tab.instance;
+        instance
+            .take_over(self.disk.snapshot(), self.disk.outbox(), Some(sync), online)
+            .expect("takes over");
+        self.instance = instance;
+        self.tab = Some(tab.id);
     }
 
     /// The sync loop.
@@ -214,22 +282,27 @@ impl SimClient {
         self.sync().status() == srvra_sync::core::sync::Status::Synced
             && self.sync().replica().is_empty()
             && !self.instance.wants_write()
+            && self.followers.iter().all(SimTab::quiet)
     }
 
     /// Every key with its value and version (deleted keys as null).
     pub fn state(&self) -> BTreeMap<String, (Value, u64)> {
-        let engine = self.engine();
-        engine
-            .live_keys()
-            .into_iter()
-            .map(|k| {
-                let v = engine
-                    .value_of(&k)
-                    .map(|v| (**v).clone())
-                    .unwrap_or(Value::Null);
-                let version = engine.version_of(&k);
-                (k, (v, version))
-            })
-            .collect()
+        state_of(self.engine())
     }
+}
+
+/// Every key of `engine` with its value and version.
+pub fn state_of(engine: &Engine) -> BTreeMap<String, (Value, u64)> {
+    engine
+        .live_keys()
+        .into_iter()
+        .map(|k| {
+            let v = engine
+                .value_of(&k)
+                .map(|v| (**v).clone())
+                .unwrap_or(Value::Null);
+            let version = engine.version_of(&k);
+            (k, (v, version))
+        })
+        .collect()
 }

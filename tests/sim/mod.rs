@@ -6,5 +6,6 @@
 pub mod client;
 pub mod oracle;
 pub mod server;
+pub mod tabs;
 pub mod workload;
 pub mod world;

@@ -38,7 +38,6 @@ pub struct Engine {
     config: Config,
     client: Arc<str>,
     next_seq: u64,
-    next_batch: u64,
     store: StateStore,
     subs: Subscriptions,
     bus: EventBus,
@@ -67,7 +66,6 @@ impl Engine {
             config,
             client,
             next_seq: 1,
-            next_batch: 0,
             store,
             subs: Subscriptions::default(),
             bus: EventBus::default(),
@@ -255,10 +253,10 @@ impl Engine {
             by: Arc::clone(&self.client),
             origin,
         };
-        let batch_id = batch.then(|| {
-            self.next_batch += 1;
-            self.next_batch
-        });
+        // A batch is named by the sequence of its first change: sequences are never reused
+        // (they are stored), so neither are batch ids, also across reloads, where the
+        // outbox still holds batches of the previous page.
+        let batch_id = batch.then_some(self.next_seq);
         let notify = !self.subs.is_empty() || !self.bus.is_empty();
         let mut touched: Vec<KeyChange> = Vec::new();
         // Position of each key in `touched`, so large batches stay linear.

@@ -204,6 +204,8 @@ impl Engine {
             .flat_map(|index| self.store.shard(index).iter())
             .map(|(key, entry)| (key.clone(), (entry.value.clone(), entry.version)))
             .collect();
+        // A follower's own sequence numbers were never used: continue the stored one.
+        self.next_seq = 1;
         self.restore(snapshot)?;
         let mut keys: Vec<String> = before.keys().cloned().collect();
         keys.extend(

@@ -101,6 +101,9 @@ impl World {
     }
 
     fn crash(&mut self, client: usize) {
+        if !self.clients[client].followers.is_empty() {
+            return self.crash_tab(client);
+        }
         self.note(format!("crash c{client}"));
         for conn in self.live_conns(client) {
             self.close_both(conn, 1001);
@@ -110,13 +113,42 @@ impl World {
         let name = self.clients[client].name.clone();
         let seed: u64 = self.rng.random();
         let online = self.online[client];
-        let placeholder = SimClient::boot(&name, Disk::default(), &self.clock, seed, false);
+        let placeholder = SimClient::boot(&name, Disk::default(), &self.clock, seed, false, None);
         let old = std::mem::replace(&mut self.clients[client], placeholder);
         let (disk, kept) = old.crash();
-        let mut fresh = SimClient::boot(&name, disk, &self.clock, seed, online);
+        let mut fresh = SimClient::boot(&name, disk, &self.clock, seed, online, None);
         fresh.made = kept;
         fresh.durable = fresh.made.last().map_or(0, |id| id.seq);
         self.clients[client] = fresh;
+        self.collect(client);
+    }
+
+    /// A tab of a client whose tabs share it goes away: a follower closes (its unstored
+    /// changes are gone), or the leader crashes and the first follower takes over from
+    /// the disk. A new tab opens either way.
+    fn crash_tab(&mut self, client: usize) {
+        let followers = self.clients[client].followers.len();
+        if self.rng.random_bool(0.5) {
+            let index = self.rng.random_range(0..followers);
+            self.note(format!("c{client} closes follower tab {index}"));
+            self.clients[client].close_tab(index);
+        } else {
+            self.note(format!(
+                "c{client} leader tab crashes; a follower takes over"
+            ));
+            for conn in self.live_conns(client) {
+                self.close_both(conn, 1001);
+            }
+            self.lives[client] += 1;
+            self.flush_pending[client] = false;
+            let seed: u64 = self.rng.random();
+            let online = self.online[client];
+            self.clients[client].take_over(seed, online);
+            let led = self.clients[client].tab.clone();
+            self.note(format!("c{client} now led by {led:?}"));
+        }
+        let clock = self.clock.clone();
+        self.clients[client].open_tab(&clock);
         self.collect(client);
     }
 }

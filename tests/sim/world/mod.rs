@@ -17,6 +17,7 @@ use super::server::SimServer;
 use super::workload;
 
 mod faults;
+mod tabs;
 
 #[derive(Debug, Clone)]
 enum Event {
@@ -60,6 +61,12 @@ enum Event {
         client: usize,
     },
     ServerUp,
+    /// A message between two tabs of one client.
+    Tab {
+        client: usize,
+        to: String,
+        message: Box<srvra_sync::core::tabs::TabMessage>,
+    },
 }
 
 struct Conn {
@@ -77,6 +84,8 @@ pub struct Plan {
     pub clients: usize,
     pub ops: usize,
     pub keys: usize,
+    /// Tabs per client (1: no tab sharing).
+    pub tabs: usize,
 }
 
 /// One simulated world.
@@ -101,6 +110,8 @@ pub struct World {
     keys: usize,
     faults: bool,
     pub log: Vec<String>,
+    /// Last delivery time per (client, sender tab, receiver tab): tab messages keep order.
+    tab_last: HashMap<(usize, String, String), u64>,
 }
 
 impl World {
@@ -110,13 +121,14 @@ impl World {
         let mut rng = StdRng::seed_from_u64(seed);
         let clients = (0..plan.clients)
             .map(|i| {
-                SimClient::boot(
-                    &format!("c{i}"),
-                    Disk::default(),
-                    &clock,
-                    rng.random(),
-                    true,
-                )
+                let name = format!("c{i}");
+                let tab = (plan.tabs > 1).then(|| format!("{name}t0"));
+                let mut client =
+                    SimClient::boot(&name, Disk::default(), &clock, rng.random(), true, tab);
+                for _ in 1..plan.tabs {
+                    client.open_tab(&clock);
+                }
+                client
             })
             .collect();
         let mut world = World {
@@ -140,6 +152,7 @@ impl World {
             keys: plan.keys,
             faults: true,
             log: Vec::new(),
+            tab_last: HashMap::new(),
         };
         for i in 0..plan.clients {
             world.collect(i);
@@ -204,6 +217,7 @@ impl World {
                         | Event::ToClient { .. }
                         | Event::Arrive { .. }
                         | Event::Opened { .. }
+                        | Event::Tab { .. }
                 )
             )
         });
@@ -216,7 +230,21 @@ impl World {
                 if self.ops_left > 0 {
                     self.ops_left -= 1;
                     let client = self.rng.random_range(0..self.clients.len());
-                    workload::change(&mut self.clients[client], client, &mut self.rng, self.keys);
+                    if self.ops_left == 0 {
+                        // Every client (and tab) ends its work with a batch.
+                        self.final_batches();
+                    } else if !self.clients[client].followers.is_empty()
+                        && self.rng.random_bool(0.3)
+                    {
+                        self.tab_change(client);
+                    } else {
+                        workload::change(
+                            &mut self.clients[client],
+                            client,
+                            &mut self.rng,
+                            self.keys,
+                        );
+                    }
                     self.collect(client);
                     if self.rng.random_bool(0.2) {
                         self.resolve_conflicts(client);
@@ -334,6 +362,11 @@ impl World {
                 }
             }
             Event::ServerUp => self.server_up = true,
+            Event::Tab {
+                client,
+                to,
+                message,
+            } => self.deliver_tab_message(client, &to, *message),
         }
     }
 
@@ -364,6 +397,7 @@ impl World {
 
     /// Turns what client `i`'s loop asked for into events.
     fn collect(&mut self, i: usize) {
+        self.collect_tab_messages(i);
         let requests = std::mem::take(&mut *self.clients[i].requests.borrow_mut());
         let life = self.lives[i];
         // The open connection of this client life (at most one).
