@@ -461,12 +461,10 @@ impl World {
                 );
             }
         }
-        if self.clients[i].instance.wants_write() {
-            if !self.flush_pending[i] {
-                self.flush_pending[i] = true;
-                let delay = self.rng.random_range(0..6);
-                self.at(delay, Event::Flush { client: i, life });
-            }
+        if self.clients[i].instance.wants_write() && !self.flush_pending[i] {
+            self.flush_pending[i] = true;
+            let delay = self.rng.random_range(0..6);
+            self.at(delay, Event::Flush { client: i, life });
         }
     }
 
