@@ -1,4 +1,4 @@
-// `sync.conflictResolver` (SPEC section 6): merge rules, custom strategies, pending
+// `sync.conflictResolver` (README "Conflicts"): merge rules, custom strategies, pending
 // conflicts and history. The core decides; this side adds `resolve(value)` to `conflict`
 // payloads and runs custom strategies, which live in JS.
 

@@ -122,7 +122,7 @@ export interface SyncErrorEvent {
 export type ConflictType = 'modify-modify' | 'delete-modify' | 'modify-delete' | 'add-add' | 'type-change';
 
 /**
- * A conflict on one of this client's changes (SPEC section 6). Conflicts the app settles
+ * A conflict on one of this client's changes (README "Conflicts"). Conflicts the app settles
  * (`manual`, custom strategies, `smart-merge` below `autoResolveThreshold`) carry `id`
  * and `resolve`; the others are settled by the server and followed by `conflict-resolved`.
  */

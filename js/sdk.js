@@ -308,7 +308,7 @@ export class SrvraDataSync {
   /**
    * Sends pending changes now. Resolves once the server acknowledged every change made
    * so far (at once without a `url`); rejects with `NetworkError` if the instance closes
-   * first. `options` (`{ priority, immediate }`) are accepted for SPEC compatibility:
+   * first. `options` (`{ priority, immediate }`) are accepted for compatibility with the documented API:
    * every call flushes immediately.
    */
   sync(options) {

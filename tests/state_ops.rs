@@ -1,4 +1,4 @@
-//! State manager operations on the pure core (SPEC section 3).
+//! State manager operations on the pure core (README "Paths, operations and batches").
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;

@@ -1,4 +1,4 @@
-//! Subscribers, the event bus and batches on the pure core (SPEC sections 3 and 4).
+//! Subscribers, the event bus and batches on the pure core (README "Paths, operations and batches" and "Subscribers and events").
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;

@@ -35,7 +35,7 @@ pub struct Offline {
     pub db_name: String,
 }
 
-/// The validated configuration (SPEC section 2). `token` stays on the JS side.
+/// The validated configuration (README "Configuration"). `token` stays on the JS side.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Server URL (`ws://` or `wss://`), `None` for local-only.
@@ -241,7 +241,7 @@ const TOP: &[&str] = &[
 const DAY_MS: u64 = 86_400_000;
 
 impl Config {
-    /// Parses a config object (JSON, without `token`). Missing fields take SPEC defaults.
+    /// Parses a config object (JSON, without `token`). Missing fields take the documented defaults (README "Configuration").
     pub fn parse(value: &Value) -> Result<Self> {
         let d = Config::default();
         let top = Fields::new("", value, TOP)?;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use crate::core::error::{CoreError, Result};
 use crate::core::registry::{Priority, PriorityRegistry, RegistrationId};
 
-/// The event types of SPEC section 4.
+/// The event types of README "Subscribers and events".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventType {
     /// Every applied change.

@@ -1,4 +1,4 @@
-// Conflicts end to end (SPEC section 6): two Chromium contexts edit the same keys while
+// Conflicts end to end (README "Conflicts"): two Chromium contexts edit the same keys while
 // offline, reconnect one after the other, and must end with the same value, the one each
 // key's strategy picks. Real server binary, real WebSockets, real IndexedDB.
 import assert from 'node:assert/strict';

@@ -1,6 +1,6 @@
 //! An independent replay of the server's log: every change applied in order as its
 //! recorded resolution says, and every decision checked against its strategy's rule
-//! (SPEC section 6), written out here again rather than calling the core's `settle`.
+//! (README "Conflicts"), written out here again rather than calling the core's `settle`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! The kinds of conflict of SPEC section 6, and when a change is in one.
+//! The kinds of conflict of README "Conflicts", and when a change is in one.
 
 use serde::{Deserialize, Serialize};
 

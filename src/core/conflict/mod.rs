@@ -1,4 +1,4 @@
-//! Conflicts (SPEC section 6): detection, the hybrid logical clock, strategies and the
+//! Conflicts (README "Conflicts"): detection, the hybrid logical clock, strategies and the
 //! per-path rules that choose them, the three-way merge, and how the server settles a
 //! conflicting change. Pure: the server and the client loop both use it.
 

@@ -1,4 +1,4 @@
-//! Conflict strategies and the per-path rules that choose one (SPEC section 6).
+//! Conflict strategies and the per-path rules that choose one (README "Conflicts").
 
 use std::fmt;
 

@@ -1,6 +1,6 @@
 //! `sync.status` and the event each change of it raises.
 
-/// The connection status of SPEC section 4.
+/// The connection status of README "Subscribers and events".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     /// Not started (or local-only).

@@ -1,6 +1,6 @@
 //! The sync loop: connection lifecycle (hello, catch-up, live), sending the outbox,
 //! heartbeats, reconnects with backoff, online/offline, and the status and events of
-//! SPEC section 4. It does no I/O itself; see [`crate::core::sync::io`].
+//! README "Subscribers and events". It does no I/O itself; see [`crate::core::sync::io`].
 
 use serde_json::{json, Value};
 
