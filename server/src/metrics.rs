@@ -34,6 +34,11 @@ pub fn inc(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Adds `n` to a counter.
+pub fn inc_by(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
 impl Metrics {
     /// The Prometheus exposition text.
     pub fn render(&self) -> String {

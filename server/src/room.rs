@@ -6,15 +6,14 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use srvra_sync::core::conflict::Resolution;
 use srvra_sync::core::operation::{OpId, Operation};
-use srvra_sync::core::protocol::message::{Rejected, SnapshotEntry};
-use srvra_sync::core::protocol::{encode, ServerMessage};
+use srvra_sync::core::protocol::{encode, Committed, ServerMessage};
 use srvra_sync::core::room::{KeyState, RoomState};
+use srvra_sync::core::session::{RoomLog, ServerSession};
 use tokio::sync::{broadcast, Mutex};
 
 use crate::db::{CommitBatch, Db, DbResult, KeyRow};
-use crate::metrics::{inc, Metrics};
+use crate::metrics::{inc_by, Metrics};
 
 /// Broadcast capacity per room; a session that falls further behind catches up from the log.
 const BROADCAST_CAPACITY: usize = 1024;
@@ -32,17 +31,6 @@ pub struct Published {
     pub last: u64,
     /// The encoded `broadcast` frame.
     pub frame: Arc<Vec<u8>>,
-}
-
-/// What `submit` did with a message's changes.
-#[derive(Debug, Default, PartialEq)]
-pub struct Outcome {
-    /// Accepted (or already applied) ids with positions.
-    pub acks: Vec<(OpId, u64)>,
-    /// Changes that could not apply.
-    pub rejected: Vec<Rejected>,
-    /// How conflicts among the accepted changes were settled.
-    pub resolved: Vec<(OpId, Resolution)>,
 }
 
 /// Wall time in ms since the epoch, for capping clock stamps.
@@ -69,13 +57,27 @@ pub struct Room {
     tx: broadcast::Sender<Arc<Published>>,
 }
 
-/// A room's state at one position, for catch-up decisions.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Position {
-    /// Last accepted position.
-    pub head: u64,
-    /// Log compacted at or before this position.
-    pub compacted: u64,
+/// A room's log as stored in the database.
+pub struct StoredLog<'a> {
+    /// The database.
+    pub db: &'a Db,
+    /// The room.
+    pub room: &'a str,
+}
+
+impl RoomLog for StoredLog<'_> {
+    type Error = crate::db::DbError;
+
+    fn changes_between(&self, after: u64, upto: u64, limit: usize) -> DbResult<Vec<Committed>> {
+        self.db.changes_between(self.room, after, upto, limit)
+    }
+
+    fn position_of(&self, id: &OpId) -> DbResult<u64> {
+        Ok(self
+            .db
+            .position_of(self.room, &id.client, id.seq)?
+            .unwrap_or(0))
+    }
 }
 
 impl Room {
@@ -118,29 +120,14 @@ impl Room {
         self.tx.subscribe()
     }
 
-    /// Highest sequence of `client` processed so far (0: none).
-    pub async fn watermark(&self, client: &str) -> u64 {
-        self.state.lock().await.watermark(client)
+    /// Runs `f` on the room's state (held locked meanwhile).
+    pub async fn with_state<T>(&self, f: impl FnOnce(&RoomState) -> T) -> T {
+        f(&*self.state.lock().await)
     }
 
-    /// Head and compaction point now.
-    pub async fn position(&self) -> Position {
-        let state = self.state.lock().await;
-        Position {
-            head: state.head,
-            compacted: state.compacted,
-        }
-    }
-
-    /// Every key at the current head.
-    pub async fn snapshot(&self) -> (u64, Vec<SnapshotEntry>) {
-        let state = self.state.lock().await;
-        (state.head, state.snapshot())
-    }
-
-    /// Applies a message's changes from `client` (on connection `session`) as [`RoomState::decide_message`]
-    /// decides, persists what was accepted in one transaction, then acknowledges and
-    /// publishes it.
+    /// Applies a message's changes from `client` (on connection `session`) as
+    /// [`RoomState::decide_message`] decides, persists what was accepted in one
+    /// transaction, then publishes it; returns the `ack`.
     pub async fn submit(
         &self,
         db: &Db,
@@ -149,10 +136,10 @@ impl Room {
         ops: Vec<Operation>,
         atomic: bool,
         threshold: Option<usize>,
-    ) -> DbResult<Outcome> {
+    ) -> DbResult<ServerMessage> {
         let Sender { client, session } = from;
         let mut state = self.state.lock().await;
-        let decided = state.decide_message(client, ops, atomic, now_ms());
+        let mut decided = state.decide_message(client, ops, atomic, now_ms());
         if !decided.is_empty() {
             let batch = CommitBatch {
                 changes: &decided.committed,
@@ -184,24 +171,15 @@ impl Room {
         for kind in &decided.conflicts {
             metrics.conflict(*kind);
         }
-        let mut outcome = Outcome {
-            acks: decided.acks(),
-            resolved: decided.resolved(),
-            rejected: decided.rejected,
+        inc_by(&metrics.changes_duplicate, decided.duplicates.len() as u64);
+        let log = StoredLog {
+            db,
+            room: &self.name,
         };
-        for id in decided.duplicates {
-            inc(&metrics.changes_duplicate);
-            let position =
-                tokio::task::block_in_place(|| db.position_of(&self.name, &id.client, id.seq))?;
-            outcome.acks.push((id, position.unwrap_or(0)));
-        }
+        let ack = tokio::task::block_in_place(|| ServerSession::ack(&mut decided, &log))?;
         if accepted > 0 {
-            let frame = encode(
-                &ServerMessage::Broadcast {
-                    changes: decided.committed,
-                },
-                threshold,
-            );
+            let changes = decided.committed;
+            let frame = encode(&ServerMessage::Broadcast { changes }, threshold);
             // No receiver is fine: nobody else is in the room.
             let _ = self.tx.send(Arc::new(Published {
                 session,
@@ -210,7 +188,7 @@ impl Room {
                 frame: Arc::new(frame),
             }));
         }
-        Ok(outcome)
+        Ok(ack)
     }
 
     /// Drops log entries older than the newest `retain`.

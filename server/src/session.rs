@@ -1,20 +1,20 @@
 //! One WebSocket connection: `hello`/`welcome`, catch-up, then changes, acks, broadcasts
 //! and pings until either side closes. Protocol violations get an `error` message and a
-//! documented close code; they never touch stored state.
+//! documented close code; they never touch stored state. What to say is decided by the
+//! core's [`ServerSession`] (shared with the simulation); this file does the I/O.
 
 use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use srvra_sync::core::protocol::{
-    decode, encode, ClientMessage, FrameError, ServerMessage, PROTOCOL_VERSION,
-};
+use srvra_sync::core::protocol::{decode, encode, ClientMessage, FrameError, ServerMessage};
+use srvra_sync::core::session::{Forward, Refusal, ServerSession, SessionLimits};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::http::App;
 use crate::metrics::inc;
-use crate::room::{Published, Room, Sender};
+use crate::room::{Published, Room, Sender, StoredLog};
 
 /// Close codes (also in `docs/PROTOCOL.md`).
 pub use srvra_sync::core::protocol::close;
@@ -23,40 +23,14 @@ pub use srvra_sync::core::protocol::close;
 static NEXT_SESSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Why a session ends abnormally: an error message and close code for the client.
-struct Fatal {
-    code: &'static str,
-    message: String,
-    close: u16,
-}
+type Fatal = Refusal;
 
-impl Fatal {
-    fn new(code: &'static str, message: impl Into<String>, close: u16) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            close,
-        }
-    }
-}
-
-impl From<FrameError> for Fatal {
-    fn from(error: FrameError) -> Self {
-        Self {
-            code: error.code(),
-            message: error.message(),
-            close: error.close_code(),
-        }
-    }
-}
-
-impl From<crate::db::DbError> for Fatal {
-    fn from(error: crate::db::DbError) -> Self {
-        Self::new(
-            "STORAGE_FAILED",
-            format!("the server could not store changes: {}", error.0),
-            close::INTERNAL,
-        )
-    }
+fn storage_failed(error: crate::db::DbError) -> Fatal {
+    Fatal::new(
+        "STORAGE_FAILED",
+        format!("the server could not store changes: {}", error.0),
+        close::INTERNAL,
+    )
 }
 
 struct Session {
@@ -65,22 +39,24 @@ struct Session {
     app: Arc<App>,
     sink: SplitSink<WebSocket, Message>,
     stream: SplitStream<WebSocket>,
-    client: String,
-    /// Position up to which the client has everything: other clients' changes sent, its
-    /// own acknowledged. Advances only in position order.
-    sent: u64,
+    /// What to say, decided without I/O.
+    core: ServerSession,
 }
 
 /// Runs one connection to its end.
 pub async fn run(socket: WebSocket, app: Arc<App>) {
     inc(&app.metrics.connections);
     let (sink, stream) = socket.split();
+    let limits = SessionLimits {
+        max_ops: app.config.max_ops,
+        max_frame: app.config.limits.max_frame,
+        chunk: app.config.chunk,
+    };
     let mut session = Session {
         app: Arc::clone(&app),
         sink,
         stream,
-        client: String::new(),
-        sent: 0,
+        core: ServerSession::new(limits),
         id: NEXT_SESSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
     };
     let result = session.serve().await;
@@ -114,9 +90,7 @@ impl Session {
                 close::HELLO_REQUIRED,
             ));
         };
-        if protocol != u32::from(PROTOCOL_VERSION) {
-            return Err(FrameError::UnsupportedVersion(protocol.min(255) as u8).into());
-        }
+        self.core.hello(protocol, &client_id, &room)?;
         if self
             .app
             .config
@@ -130,29 +104,17 @@ impl Session {
                 close::UNAUTHORIZED,
             ));
         }
-        for (what, value) in [("clientId", &client_id), ("room", &room)] {
-            if value.is_empty() || value.len() > 256 {
-                return Err(Fatal::new(
-                    "MALFORMED_FRAME",
-                    format!("{what} must be 1 to 256 bytes"),
-                    close::MALFORMED,
-                ));
-            }
-        }
-        self.client = client_id.clone();
-        let room = self.app.rooms.get(&self.app.db, &room).await?;
+        let room = self
+            .app
+            .rooms
+            .get(&self.app.db, &room)
+            .await
+            .map_err(storage_failed)?;
         let mut updates = room.subscribe();
-        let now = room.position().await;
-        self.send(&ServerMessage::Welcome {
-            protocol: u32::from(PROTOCOL_VERSION),
-            client_id,
-            room: room.name().to_owned(),
-            position: now.head,
-            acknowledged: room.watermark(&self.client).await,
-            max_ops: self.app.config.max_ops as u64,
-            max_frame: self.app.config.limits.max_frame as u64,
-        })
-        .await?;
+        let welcome = room
+            .with_state(|state| self.core.welcome(room.name(), state))
+            .await;
+        self.send(&welcome).await?;
         self.catch_up(&room, position).await?;
 
         let mut shutdown = self.app.shutdown.clone();
@@ -164,7 +126,7 @@ impl Session {
                 },
                 update = updates.recv() => match update {
                     Ok(published) => self.forward(&room, &published).await?,
-                    Err(RecvError::Lagged(_)) => self.catch_up(&room, self.sent).await?,
+                    Err(RecvError::Lagged(_)) => self.catch_up(&room, self.core.sent()).await?,
                     Err(RecvError::Closed) => return Ok(()),
                 },
                 _ = shutdown.changed() => {
@@ -176,104 +138,82 @@ impl Session {
 
     async fn handle(&mut self, room: &Room, message: ClientMessage) -> Result<(), Fatal> {
         match message {
-            ClientMessage::Hello { .. } => Err(Fatal::new(
-                "HELLO_REQUIRED",
-                "hello may be sent only once",
-                close::HELLO_REQUIRED,
-            )),
+            ClientMessage::Hello {
+                protocol,
+                client_id,
+                room,
+                ..
+            } => self.core.hello(protocol, &client_id, &room),
             ClientMessage::Ping { nonce } => self.send(&ServerMessage::Pong { nonce }).await,
             ClientMessage::Changes { ops, atomic } => {
-                let max = self.app.config.max_ops;
-                if ops.len() > max {
-                    let message = format!(
-                        "{} operations in one message; the limit is {max}",
-                        ops.len()
-                    );
-                    return Err(Fatal::new("TOO_MANY_OPS", message, close::TOO_MANY_OPS));
-                }
+                self.core.check_changes(&ops)?;
                 let threshold = self.app.config.compression_threshold;
-                let outcome = room
+                let client = self.core.client().unwrap_or_default().to_owned();
+                let ack = room
                     .submit(
                         &self.app.db,
                         &self.app.metrics,
                         Sender {
-                            client: &self.client,
+                            client: &client,
                             session: self.id,
                         },
                         ops,
                         atomic,
                         threshold,
                     )
-                    .await?;
+                    .await
+                    .map_err(storage_failed)?;
                 // `sent` moves only through the room's publications, which arrive in
                 // position order; this message's own publication will advance it.
-                self.send(&ServerMessage::Ack {
-                    acks: outcome.acks,
-                    rejected: outcome.rejected,
-                    resolved: outcome.resolved,
-                })
-                .await
+                self.send(&ack).await
             }
         }
     }
 
-    /// Sends a publication unless it is this client's own or already covered.
+    /// Sends a publication unless it is this connection's own or already covered.
     async fn forward(&mut self, room: &Room, published: &Published) -> Result<(), Fatal> {
-        if published.last <= self.sent {
-            return Ok(());
+        let own = published.session == self.id;
+        match self.core.forward(published.first, published.last, own) {
+            Forward::Skip => Ok(()),
+            Forward::CatchUp => self.catch_up(room, self.core.sent()).await,
+            Forward::Send => {
+                self.send_frame(published.frame.to_vec()).await?;
+                inc(&self.app.metrics.broadcasts_sent);
+                Ok(())
+            }
         }
-        if published.first > self.sent + 1 {
-            return self.catch_up(room, self.sent).await;
-        }
-        if published.session == self.id {
-            self.sent = published.last;
-            return Ok(());
-        }
-        self.send_frame(published.frame.to_vec()).await?;
-        inc(&self.app.metrics.broadcasts_sent);
-        self.sent = published.last;
-        Ok(())
     }
 
     /// Sends everything after `position`: from the log when it still holds it, else a
     /// snapshot. Always ends with a part marked `done`.
     async fn catch_up(&mut self, room: &Room, position: u64) -> Result<(), Fatal> {
-        let now = room.position().await;
-        if position < now.compacted || position > now.head {
-            inc(&self.app.metrics.snapshots);
-            let (head, entries) = room.snapshot().await;
-            let chunk = self.app.config.chunk.max(1);
-            let parts = entries.len().div_ceil(chunk).max(1);
-            let mut entries = entries.into_iter();
-            for part in 0..parts {
-                let entries: Vec<_> = entries.by_ref().take(chunk).collect();
-                self.send(&ServerMessage::Snapshot {
-                    position: head,
-                    entries,
-                    done: part + 1 == parts,
-                })
-                .await?;
+        // Decided and read under one lock: the snapshot is of the head it names.
+        let (head, snapshot) = room
+            .with_state(|state| {
+                let snapshot = ServerSession::needs_snapshot(position, state);
+                (state.head, snapshot.then(|| state.snapshot()))
+            })
+            .await;
+        let mut parts = match snapshot {
+            Some(entries) => {
+                inc(&self.app.metrics.snapshots);
+                self.core.catch_up_by_snapshot(head, entries)
             }
-            self.sent = head;
-            return Ok(());
-        }
-        inc(&self.app.metrics.catch_ups);
-        let mut from = position;
-        loop {
-            let chunk = self.app.config.chunk.max(1);
-            let db = &self.app.db;
-            let changes = tokio::task::block_in_place(|| {
-                db.changes_between(room.name(), from, now.head, chunk)
-            })?;
-            from = changes.last().map_or(now.head, |c| c.position);
-            let done = from >= now.head;
-            self.send(&ServerMessage::CatchUp { changes, done }).await?;
-            if done {
-                break;
+            None => {
+                inc(&self.app.metrics.catch_ups);
+                self.core.catch_up_from_log(position, head)
             }
+        };
+        let app = Arc::clone(&self.app);
+        let log = StoredLog {
+            db: &app.db,
+            room: room.name(),
+        };
+        while let Some(part) =
+            tokio::task::block_in_place(|| parts.next_part(&log)).map_err(storage_failed)?
+        {
+            self.send(&part).await?;
         }
-        // Later changes arrive as publications, which start after `now.head`.
-        self.sent = now.head;
         Ok(())
     }
 

@@ -19,6 +19,7 @@ pub mod persist;
 pub mod protocol;
 pub mod registry;
 pub mod room;
+pub mod session;
 pub mod stats;
 pub mod store;
 pub mod subscriptions;

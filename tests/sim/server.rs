@@ -1,12 +1,14 @@
-//! The simulated server: the core's `RoomState` (the real decisions) with an in-memory log,
-//! speaking the real protocol frames to simulated connections. Everything it decides is
-//! "persisted" before it answers, like the reference server's SQLite commit.
+//! The simulated server: the core's `RoomState` (the real decisions) and `ServerSession`
+//! per connection (the reference server's hello, catch-up and ack logic), with an
+//! in-memory log, speaking the real protocol frames to simulated connections. Everything
+//! it decides is "persisted" before it answers, like the reference server's SQLite commit.
 
 use std::collections::HashMap;
 
 use srvra_sync::core::operation::OpId;
 use srvra_sync::core::protocol::{decode, encode, ClientMessage, Committed, Limits, ServerMessage};
 use srvra_sync::core::room::RoomState;
+use srvra_sync::core::session::{RoomLog, ServerSession, SessionLimits};
 
 /// Largest catch-up part, in changes.
 const CHUNK: usize = 25;
@@ -17,8 +19,41 @@ pub struct Outgoing {
     pub frame: Vec<u8>,
 }
 
-struct Session {
-    client: Option<String>,
+/// What the simulated server allows (catch-up parts are small, to cut them often).
+const LIMITS: SessionLimits = SessionLimits {
+    max_ops: 1000,
+    max_frame: 1 << 20,
+    chunk: CHUNK,
+};
+
+/// The retained log.
+struct MemoryLog<'a>(&'a [Committed]);
+
+impl RoomLog for MemoryLog<'_> {
+    type Error = String;
+
+    fn changes_between(
+        &self,
+        after: u64,
+        upto: u64,
+        limit: usize,
+    ) -> Result<Vec<Committed>, String> {
+        Ok(self
+            .0
+            .iter()
+            .filter(|c| c.position > after && c.position <= upto)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    fn position_of(&self, id: &OpId) -> Result<u64, String> {
+        Ok(self
+            .0
+            .iter()
+            .find(|c| c.op.id == *id)
+            .map_or(0, |c| c.position))
+    }
 }
 
 /// The server's durable state plus its sessions (lost on restart).
@@ -32,7 +67,7 @@ pub struct SimServer {
     pub all_rejected: Vec<OpId>,
     /// Conflicts reported back to their authors to settle.
     pub reported: usize,
-    sessions: HashMap<u64, Session>,
+    sessions: HashMap<u64, ServerSession>,
 }
 
 impl SimServer {
@@ -49,7 +84,7 @@ impl SimServer {
 
     /// A connection opened.
     pub fn accept(&mut self, conn: u64) {
-        self.sessions.insert(conn, Session { client: None });
+        self.sessions.insert(conn, ServerSession::new(LIMITS));
     }
 
     /// A connection ended (either side).
@@ -87,38 +122,35 @@ impl SimServer {
                 frame: encode(message, Some(512)),
             });
         };
+        let Some(session) = self.sessions.get_mut(&conn) else {
+            return Ok(out);
+        };
         match message {
             ClientMessage::Hello {
+                protocol,
                 client_id,
                 position,
                 ..
             } => {
-                let acknowledged = self.room.watermark(&client_id);
-                if let Some(session) = self.sessions.get_mut(&conn) {
-                    session.client = Some(client_id.clone());
-                }
-                send(
-                    &mut out,
-                    conn,
-                    &ServerMessage::Welcome {
-                        protocol: 1,
-                        client_id,
-                        room: "sim".into(),
-                        position: self.room.head,
-                        acknowledged,
-                        max_ops: 1000,
-                        max_frame: 1 << 20,
-                    },
-                );
-                for message in self.catch_up(position) {
-                    send(&mut out, conn, &message);
+                session
+                    .hello(protocol, &client_id, "sim")
+                    .map_err(|r| r.message)?;
+                send(&mut out, conn, &session.welcome("sim", &self.room));
+                let mut parts = if ServerSession::needs_snapshot(position, &self.room) {
+                    let mut entries = self.room.snapshot();
+                    entries.sort_by(|a, b| a.key.cmp(&b.key));
+                    session.catch_up_by_snapshot(self.room.head, entries)
+                } else {
+                    session.catch_up_from_log(position, self.room.head)
+                };
+                while let Some(part) = parts.next_part(&MemoryLog(&self.log))? {
+                    send(&mut out, conn, &part);
                 }
             }
             ClientMessage::Ping { nonce } => send(&mut out, conn, &ServerMessage::Pong { nonce }),
             ClientMessage::Changes { ops, atomic } => {
-                let Some(client) = self.sessions.get(&conn).and_then(|s| s.client.clone()) else {
-                    return Err("changes before hello".into());
-                };
+                session.check_changes(&ops).map_err(|r| r.message)?;
+                let client = session.client().unwrap_or_default().to_owned();
                 let mut decided = self.room.decide_message(&client, ops, atomic, now);
                 self.room.apply(&client, &decided);
                 self.log.extend(decided.committed.iter().cloned());
@@ -130,24 +162,8 @@ impl SimServer {
                     .iter()
                     .filter(|r| r.conflict.is_some())
                     .count();
-                let mut acks = decided.acks();
-                for id in std::mem::take(&mut decided.duplicates) {
-                    let position = self
-                        .log
-                        .iter()
-                        .find(|c| c.op.id == id)
-                        .map_or(0, |c| c.position);
-                    acks.push((id, position));
-                }
-                send(
-                    &mut out,
-                    conn,
-                    &ServerMessage::Ack {
-                        acks,
-                        resolved: decided.resolved(),
-                        rejected: decided.rejected,
-                    },
-                );
+                let ack = ServerSession::ack(&mut decided, &MemoryLog(&self.log))?;
+                send(&mut out, conn, &ack);
                 if !decided.committed.is_empty() {
                     let broadcast = ServerMessage::Broadcast {
                         changes: decided.committed,
@@ -155,7 +171,7 @@ impl SimServer {
                     let mut others: Vec<u64> = self
                         .sessions
                         .iter()
-                        .filter(|(c, s)| **c != conn && s.client.is_some())
+                        .filter(|(c, s)| **c != conn && s.client().is_some())
                         .map(|(c, _)| *c)
                         .collect();
                     others.sort_unstable();
@@ -166,36 +182,5 @@ impl SimServer {
             }
         }
         Ok(out)
-    }
-
-    fn catch_up(&self, position: u64) -> Vec<ServerMessage> {
-        let room = &self.room;
-        if position < room.compacted || position > room.head {
-            let mut entries = room.snapshot();
-            entries.sort_by(|a, b| a.key.cmp(&b.key));
-            let parts: Vec<_> = entries.chunks(CHUNK).map(<[_]>::to_vec).collect();
-            let count = parts.len().max(1);
-            return (0..count)
-                .map(|i| ServerMessage::Snapshot {
-                    position: room.head,
-                    entries: parts.get(i).cloned().unwrap_or_default(),
-                    done: i + 1 == count,
-                })
-                .collect();
-        }
-        let missed: Vec<Committed> = self
-            .log
-            .iter()
-            .filter(|c| c.position > position)
-            .cloned()
-            .collect();
-        let parts: Vec<_> = missed.chunks(CHUNK).map(<[_]>::to_vec).collect();
-        let count = parts.len().max(1);
-        (0..count)
-            .map(|i| ServerMessage::CatchUp {
-                changes: parts.get(i).cloned().unwrap_or_default(),
-                done: i + 1 == count,
-            })
-            .collect()
     }
 }

@@ -1,0 +1,384 @@
+//! A server's side of one connection, without I/O: it checks `hello`, says `welcome`, cuts
+//! a catch-up into parts (from the room's log, or a snapshot once the log was compacted),
+//! answers `changes` with an `ack`, and decides which of the room's publications reach the
+//! connection. The reference server runs it over SQLite and a WebSocket; the simulation
+//! runs the same code over memory.
+
+use crate::core::operation::{OpId, Operation};
+use crate::core::protocol::message::SnapshotEntry;
+use crate::core::protocol::{close, Committed, FrameError, ServerMessage, PROTOCOL_VERSION};
+use crate::core::room::{Decided, RoomState};
+
+/// Read access to a room's stored log.
+pub trait RoomLog {
+    /// What reading can fail with.
+    type Error;
+    /// Up to `limit` changes with positions in `(after, upto]`, in order.
+    fn changes_between(
+        &self,
+        after: u64,
+        upto: u64,
+        limit: usize,
+    ) -> Result<Vec<Committed>, Self::Error>;
+    /// The position of an applied change (0 when the log no longer holds it).
+    fn position_of(&self, id: &OpId) -> Result<u64, Self::Error>;
+}
+
+/// Why the server ends a session: the `error` message's code and text, and the close code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// Stable error code.
+    pub code: &'static str,
+    /// Human-readable reason.
+    pub message: String,
+    /// WebSocket close code.
+    pub close: u16,
+}
+
+impl Refusal {
+    /// A refusal with `code`, `message` and close code `close`.
+    pub fn new(code: &'static str, message: impl Into<String>, close: u16) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            close,
+        }
+    }
+}
+
+impl From<FrameError> for Refusal {
+    fn from(error: FrameError) -> Self {
+        Self::new(error.code(), error.message(), error.close_code())
+    }
+}
+
+/// What the server allows on one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// Most operations in one `changes` message.
+    pub max_ops: usize,
+    /// Largest frame the server accepts.
+    pub max_frame: usize,
+    /// Changes per `catch-up` part (and entries per `snapshot` part).
+    pub chunk: usize,
+}
+
+/// What to do with a publication of the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forward {
+    /// Already covered (or this connection's own changes, answered by their ack).
+    Skip,
+    /// Send it.
+    Send,
+    /// Positions are missing before it: catch up from the log instead.
+    CatchUp,
+}
+
+/// One connection's state.
+#[derive(Debug, Clone)]
+pub struct ServerSession {
+    limits: SessionLimits,
+    client: Option<String>,
+    /// Position up to which the client has everything: other clients' changes sent, its
+    /// own acknowledged. Advances only in position order.
+    sent: u64,
+}
+
+impl ServerSession {
+    /// A connection that has not said `hello` yet.
+    pub fn new(limits: SessionLimits) -> Self {
+        Self {
+            limits,
+            client: None,
+            sent: 0,
+        }
+    }
+
+    /// The client, once `hello` was accepted.
+    pub fn client(&self) -> Option<&str> {
+        self.client.as_deref()
+    }
+
+    /// The position up to which the client has everything.
+    pub fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// Checks a `hello` (once per connection; the protocol version; non-empty ids of at
+    /// most 256 bytes). The caller checks credentials.
+    pub fn hello(&mut self, protocol: u32, client_id: &str, room: &str) -> Result<(), Refusal> {
+        if self.client.is_some() {
+            return Err(Refusal::new(
+                "HELLO_REQUIRED",
+                "hello may be sent only once",
+                close::HELLO_REQUIRED,
+            ));
+        }
+        if protocol != u32::from(PROTOCOL_VERSION) {
+            return Err(FrameError::UnsupportedVersion(protocol.min(255) as u8).into());
+        }
+        for (what, value) in [("clientId", client_id), ("room", room)] {
+            if value.is_empty() || value.len() > 256 {
+                return Err(Refusal::new(
+                    "MALFORMED_FRAME",
+                    format!("{what} must be 1 to 256 bytes"),
+                    close::MALFORMED,
+                ));
+            }
+        }
+        self.client = Some(client_id.to_owned());
+        Ok(())
+    }
+
+    /// The `welcome` for the accepted `hello`, in room `room` whose state is `state`.
+    pub fn welcome(&self, room: &str, state: &RoomState) -> ServerMessage {
+        let client = self.client.clone().unwrap_or_default();
+        ServerMessage::Welcome {
+            protocol: u32::from(PROTOCOL_VERSION),
+            acknowledged: state.watermark(&client),
+            client_id: client,
+            room: room.to_owned(),
+            position: state.head,
+            max_ops: self.limits.max_ops as u64,
+            max_frame: self.limits.max_frame as u64,
+        }
+    }
+
+    /// Whether a catch-up from `position` needs a snapshot (the log no longer holds what
+    /// follows it, or the client claims a position the room never reached).
+    pub fn needs_snapshot(position: u64, state: &RoomState) -> bool {
+        position < state.compacted || position > state.head
+    }
+
+    /// A catch-up from the log, from `position` to the room's `head`.
+    pub fn catch_up_from_log(&mut self, position: u64, head: u64) -> CatchUp {
+        // Later changes arrive as publications, which start after `head`.
+        self.sent = head;
+        CatchUp::Log {
+            after: position,
+            head,
+            chunk: self.limits.chunk.max(1),
+            done: false,
+        }
+    }
+
+    /// A catch-up by snapshot: every key at `head`.
+    pub fn catch_up_by_snapshot(&mut self, head: u64, entries: Vec<SnapshotEntry>) -> CatchUp {
+        self.sent = head;
+        let chunk = self.limits.chunk.max(1);
+        let parts = entries.len().div_ceil(chunk).max(1);
+        CatchUp::Snapshot {
+            head,
+            entries: entries.into_iter(),
+            chunk,
+            parts_left: parts,
+        }
+    }
+
+    /// Checks a `changes` message against the limits before it is decided.
+    pub fn check_changes(&self, ops: &[Operation]) -> Result<(), Refusal> {
+        if self.client.is_none() {
+            return Err(Refusal::new(
+                "HELLO_REQUIRED",
+                "the first message must be hello",
+                close::HELLO_REQUIRED,
+            ));
+        }
+        let max = self.limits.max_ops;
+        if ops.len() > max {
+            let message = format!(
+                "{} operations in one message; the limit is {max}",
+                ops.len()
+            );
+            return Err(Refusal::new("TOO_MANY_OPS", message, close::TOO_MANY_OPS));
+        }
+        Ok(())
+    }
+
+    /// The `ack` of a decided message: accepted changes with their positions, changes
+    /// applied before answered with theirs (0 once compacted), resolutions and rejections.
+    /// Takes the rejections and duplicates out of `decided`; its committed changes stay
+    /// for the broadcast.
+    pub fn ack<L: RoomLog>(decided: &mut Decided, log: &L) -> Result<ServerMessage, L::Error> {
+        let mut acks = decided.acks();
+        for id in std::mem::take(&mut decided.duplicates) {
+            let position = log.position_of(&id)?;
+            acks.push((id, position));
+        }
+        Ok(ServerMessage::Ack {
+            acks,
+            resolved: decided.resolved(),
+            rejected: std::mem::take(&mut decided.rejected),
+        })
+    }
+
+    /// What to do with the room's publication of positions `first..=last`, sent by this
+    /// connection when `own`. `Send` and `Skip` of a new publication move `sent` on.
+    pub fn forward(&mut self, first: u64, last: u64, own: bool) -> Forward {
+        if last <= self.sent {
+            return Forward::Skip;
+        }
+        if first > self.sent + 1 {
+            return Forward::CatchUp;
+        }
+        self.sent = last;
+        if own {
+            Forward::Skip
+        } else {
+            Forward::Send
+        }
+    }
+}
+
+/// A catch-up being sent, part by part; the last part is marked `done`.
+#[derive(Debug)]
+pub enum CatchUp {
+    /// From the log.
+    Log {
+        /// Position the next part starts after.
+        after: u64,
+        /// Last position to send.
+        head: u64,
+        /// Changes per part.
+        chunk: usize,
+        /// Whether the last part was produced.
+        done: bool,
+    },
+    /// A snapshot of every key.
+    Snapshot {
+        /// The position the snapshot is at.
+        head: u64,
+        /// Entries not sent yet.
+        entries: std::vec::IntoIter<SnapshotEntry>,
+        /// Entries per part.
+        chunk: usize,
+        /// Parts still to produce.
+        parts_left: usize,
+    },
+}
+
+impl CatchUp {
+    /// The next part, or `None` after the last.
+    pub fn next_part<L: RoomLog>(&mut self, log: &L) -> Result<Option<ServerMessage>, L::Error> {
+        match self {
+            Self::Log {
+                after,
+                head,
+                chunk,
+                done,
+            } => {
+                if *done {
+                    return Ok(None);
+                }
+                let changes = log.changes_between(*after, *head, *chunk)?;
+                *after = changes.last().map_or(*head, |c| c.position);
+                *done = *after >= *head;
+                Ok(Some(ServerMessage::CatchUp {
+                    changes,
+                    done: *done,
+                }))
+            }
+            Self::Snapshot {
+                head,
+                entries,
+                chunk,
+                parts_left,
+            } => {
+                if *parts_left == 0 {
+                    return Ok(None);
+                }
+                *parts_left -= 1;
+                Ok(Some(ServerMessage::Snapshot {
+                    position: *head,
+                    entries: entries.by_ref().take(*chunk).collect(),
+                    done: *parts_left == 0,
+                }))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: SessionLimits = SessionLimits {
+        max_ops: 2,
+        max_frame: 1024,
+        chunk: 2,
+    };
+
+    struct Empty;
+
+    impl RoomLog for Empty {
+        type Error = ();
+        fn changes_between(&self, _: u64, _: u64, _: usize) -> Result<Vec<Committed>, ()> {
+            Ok(Vec::new())
+        }
+        fn position_of(&self, _: &OpId) -> Result<u64, ()> {
+            Ok(0)
+        }
+    }
+
+    #[test]
+    fn hello_is_checked_once_and_changes_need_it() {
+        let mut session = ServerSession::new(LIMITS);
+        assert_eq!(
+            session.check_changes(&[]).unwrap_err().code,
+            "HELLO_REQUIRED"
+        );
+        assert_eq!(
+            session.hello(99, "c", "r").unwrap_err().close,
+            close::UNSUPPORTED_PROTOCOL
+        );
+        assert_eq!(
+            session.hello(1, "", "r").unwrap_err().code,
+            "MALFORMED_FRAME"
+        );
+        session.hello(1, "c", "r").unwrap();
+        assert_eq!(
+            session.hello(1, "c", "r").unwrap_err().code,
+            "HELLO_REQUIRED"
+        );
+        assert_eq!(session.client(), Some("c"));
+    }
+
+    #[test]
+    fn publications_are_forwarded_in_order_and_gaps_catch_up() {
+        let mut session = ServerSession::new(LIMITS);
+        session.catch_up_from_log(0, 10);
+        assert_eq!(session.forward(5, 10, false), Forward::Skip, "covered");
+        assert_eq!(session.forward(11, 12, true), Forward::Skip, "own: acked");
+        assert_eq!(session.sent(), 12);
+        assert_eq!(
+            session.forward(15, 16, false),
+            Forward::CatchUp,
+            "13-14 missing"
+        );
+        assert_eq!(session.forward(13, 14, false), Forward::Send);
+        assert_eq!(session.sent(), 14);
+    }
+
+    #[test]
+    fn an_empty_catch_up_is_one_part_marked_done() {
+        let mut session = ServerSession::new(LIMITS);
+        let mut parts = session.catch_up_by_snapshot(7, Vec::new());
+        let first = parts.next_part(&Empty).unwrap();
+        assert!(matches!(
+            first,
+            Some(ServerMessage::Snapshot {
+                done: true,
+                position: 7,
+                ..
+            })
+        ));
+        assert!(parts.next_part(&Empty).unwrap().is_none());
+        let mut parts = session.catch_up_from_log(7, 7);
+        let first = parts.next_part(&Empty).unwrap();
+        assert!(matches!(
+            first,
+            Some(ServerMessage::CatchUp { done: true, .. })
+        ));
+        assert!(parts.next_part(&Empty).unwrap().is_none());
+    }
+}
