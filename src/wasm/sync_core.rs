@@ -324,6 +324,8 @@ impl SyncCore {
             let flushed = wasm_bindgen_futures::JsFuture::from(when_persisted(&shared)).await;
             shared.closed.set(true);
             if let Some(link) = shared.tabs.borrow_mut().take() {
+                // What this tab still has to say (a leader's last state) goes first.
+                link.post(&shared.instance.borrow_mut().take_tab_messages());
                 link.close();
             }
             // Every write has finished (awaited above), so nothing else holds the database.

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::{Engine, RemoteWrite};
 use crate::core::batch::Draft;
 use crate::core::engine::Snapshot;
-use crate::core::error::{CoreError, Result};
+use crate::core::error::Result;
 use crate::core::event_bus::EventType;
 use crate::core::history::Origin;
 use crate::core::operation::Operation;
@@ -169,32 +169,20 @@ impl Engine {
 
     /// Applies changes another tab of this client made, as this client's own changes
     /// (they are recorded, stored and sent like local ones; this tab's subscribers see
-    /// origin `remote`). A batch applies atomically. Changes that no longer apply are
-    /// skipped and returned as errors.
-    pub fn apply_tab_ops(&mut self, ops: Vec<Operation>) -> Vec<CoreError> {
-        let mut errors = Vec::new();
-        let mut ops = ops.into_iter().peekable();
-        while let Some(first) = ops.next() {
-            let batch = first.batch;
-            let mut group = vec![first];
-            while batch.is_some() && ops.peek().is_some_and(|op| op.batch == batch) {
-                group.extend(ops.next());
-            }
-            let drafts = group
-                .into_iter()
-                .map(|op| Draft {
-                    path: Path {
-                        key: op.key,
-                        fields: op.fields,
-                    },
-                    kind: op.kind,
-                })
-                .collect();
-            if let Err(error) = self.commit(drafts, Origin::Remote, batch.is_some()) {
-                errors.push(error);
-            }
-        }
-        errors
+    /// origin `remote`): one change, or one atomic batch when `batch`. A change that no
+    /// longer applies here is an error and changes nothing.
+    pub fn apply_tab_ops(&mut self, ops: Vec<Operation>, batch: bool) -> Result<()> {
+        let drafts = ops
+            .into_iter()
+            .map(|op| Draft {
+                path: Path {
+                    key: op.key,
+                    fields: op.fields,
+                },
+                kind: op.kind,
+            })
+            .collect();
+        self.commit(drafts, Origin::Remote, batch).map(drop)
     }
 
     /// Replaces the state with what storage holds (a tab taking over as leader), and

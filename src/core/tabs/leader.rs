@@ -77,7 +77,9 @@ impl Leader {
             }
             let last = n + group.len() as u64 - 1;
             if last > done {
-                errors.extend(engine.apply_tab_ops(group));
+                if let Err(error) = engine.apply_tab_ops(group, batch.is_some()) {
+                    errors.push(error);
+                }
                 engine.set_tab_mark(tab, last);
                 self.marks.push_back(Mark {
                     tab: tab.to_owned(),
