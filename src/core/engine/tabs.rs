@@ -69,6 +69,11 @@ impl Engine {
         self.tabs.forwarded = on.then(Vec::new);
     }
 
+    /// Whether written keys and sync events are recorded for other tabs.
+    pub fn feeding(&self) -> bool {
+        self.tabs.feed.is_some()
+    }
+
     pub(super) fn fed(&mut self, key: &str) {
         if let Some(feed) = &mut self.tabs.feed {
             feed.push(key.to_owned());

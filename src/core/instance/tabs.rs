@@ -13,7 +13,9 @@ impl Instance {
     /// This tab leads: it will own the sync loop and the writes.
     pub fn lead(&mut self, tab: &str) {
         self.engine.set_journal(true);
-        self.engine.set_feed(true);
+        // The feed starts with the first follower's hello (which gets the whole state): a
+        // tab alone pays nothing for what no one would read.
+        self.engine.set_feed(false);
         self.role = Role::Leader(Leader::new(tab));
     }
 
@@ -78,7 +80,12 @@ impl Instance {
                     }
                     self.hand_over();
                 }
-                TabMessage::Hello { .. } => leader.hello(&self.engine),
+                TabMessage::Hello { .. } => {
+                    if !self.engine.feeding() {
+                        self.engine.set_feed(true);
+                    }
+                    leader.hello(&self.engine);
+                }
                 TabMessage::Sync { .. } => drop(self.sync_now()),
                 TabMessage::Resolve { id, value } => {
                     if let Err(error) = self.resolve_conflict(id, value) {

@@ -33,6 +33,8 @@ pub struct Leader {
     reported: FxHashMap<String, (u64, u64)>,
     status: Option<(String, u64, usize)>,
     outgoing: Vec<TabMessage>,
+    /// Whether any follower has spoken: until then there is no one to tell anything.
+    followers: bool,
 }
 
 impl Leader {
@@ -47,6 +49,7 @@ impl Leader {
             outgoing: vec![TabMessage::Leader {
                 tab: tab.to_owned(),
             }],
+            followers: false,
         }
     }
 
@@ -64,6 +67,7 @@ impl Leader {
         first: u64,
         ops: Vec<Operation>,
     ) -> Vec<CoreError> {
+        self.followers = true;
         let done = engine.tab_mark(tab);
         let mut errors = Vec::new();
         let mut n = first;
@@ -99,6 +103,7 @@ impl Leader {
     /// A follower asked for the whole state.
     pub fn hello(&mut self, engine: &Engine) {
         // The new tab hears the status too.
+        self.followers = true;
         self.status = None;
         self.outgoing.push(TabMessage::State {
             applied: engine.tab_marks().to_vec(),
@@ -117,6 +122,9 @@ impl Leader {
         persisted: u64,
     ) -> Vec<TabMessage> {
         let mut out = std::mem::take(&mut self.outgoing);
+        if !self.followers {
+            return out;
+        }
         let writes = engine.take_feed();
         if !writes.is_empty() || !self.applied_moved.is_empty() {
             let applied = std::mem::take(&mut self.applied_moved)
@@ -181,14 +189,15 @@ impl Leader {
     fn status_message(&mut self, engine: &Engine, sync: Option<&SyncClient>) -> Option<TabMessage> {
         let status = sync.map_or("synced", |s| s.status().name()).to_owned();
         let outbox = sync.map_or(0, |s| s.replica().len() as u64);
-        let conflicts = sync
-            .map(|s| s.pending_conflicts(engine))
-            .unwrap_or_default();
-        let now = (status.clone(), outbox, conflicts.len());
+        let held = sync.map_or(0, |s| s.replica().held_ids().len());
+        let now = (status.clone(), outbox, held);
         if self.status.as_ref() == Some(&now) {
             return None;
         }
         self.status = Some(now);
+        let conflicts = sync
+            .map(|s| s.pending_conflicts(engine))
+            .unwrap_or_default();
         Some(TabMessage::Status {
             status,
             outbox,
