@@ -234,6 +234,7 @@ export class SrvraDataSync {
   #link = new Link();
   #onOnline = null;
   #onOffline = null;
+  #onVisibility = null;
 
   constructor(config = {}) {
     if (!plainObject(config)) throw typeError('config must be an object', 'INVALID_CONFIG');
@@ -264,6 +265,14 @@ export class SrvraDataSync {
       this.#onOffline = () => this.#link.core.setOnline(false);
       globalThis.addEventListener('online', this.#onOnline);
       globalThis.addEventListener('offline', this.#onOffline);
+    }
+    // Tabs of one app prefer a visible leader: a hidden one hands over when a visible tab
+    // claims the lead (README "Tabs").
+    const page = globalThis.document;
+    if (typeof page?.addEventListener === 'function') {
+      this.#onVisibility = () => this.#link.core.setVisible(page.visibilityState !== 'hidden');
+      page.addEventListener('visibilitychange', this.#onVisibility);
+      this.#onVisibility();
     }
     /** State reads, writes and subscriptions. */
     this.stateManager = new StateManager(this.#link);
@@ -323,6 +332,10 @@ export class SrvraDataSync {
       globalThis.removeEventListener('online', this.#onOnline);
       globalThis.removeEventListener('offline', this.#onOffline);
       this.#onOnline = this.#onOffline = null;
+    }
+    if (this.#onVisibility !== null) {
+      globalThis.document.removeEventListener('visibilitychange', this.#onVisibility);
+      this.#onVisibility = null;
     }
     return this.#link.core.close();
   }

@@ -225,3 +225,36 @@ fn a_follower_taking_over_applies_its_unstored_changes_once() {
         "the stored change kept its id; the lost one got the next"
     );
 }
+
+#[test]
+fn a_hidden_leader_agrees_to_hand_over_to_a_visible_follower_that_claims() {
+    let disk = MemoryStorage::default();
+    let mut leader = boot(&disk, Some(("L", true)));
+    let mut follower = boot(&disk, Some(("F", false)));
+    follower.set_visible(true);
+    pump(&mut leader, &mut follower);
+    pump(&mut follower, &mut leader);
+    pump(&mut leader, &mut follower);
+    assert!(!leader.wants_step_down(), "a visible leader keeps the lead");
+    leader.set_visible(false);
+    pump(&mut leader, &mut follower); // the status says the leader is hidden
+    assert!(pump(&mut follower, &mut leader) > 0, "the visible follower claims");
+    assert!(leader.wants_step_down());
+    leader.stop_leading();
+    leader.step_down();
+    assert!(matches!(leader.role(), srvra_sync::core::instance::Role::Follower(_)));
+    assert!(leader.sync().is_none());
+    // A hidden follower never claims.
+    let mut other = boot(&disk, Some(("G", false)));
+    other.set_visible(false);
+    other.tab_receive(TabMessage::Status {
+        status: "synced".into(),
+        outbox: 0,
+        conflicts: Vec::new(),
+        hidden: true,
+    });
+    assert!(!other
+        .take_tab_messages()
+        .iter()
+        .any(|m| matches!(m, TabMessage::Claim { .. })));
+}

@@ -5,13 +5,14 @@
 use std::rc::Rc;
 
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::spawn_local;
+use wasm_bindgen_futures::{spawn_local, JsFuture};
 
 use crate::core::sync::OutboxLoad;
 use crate::core::tabs::tab_id;
 use crate::core::CoreError;
 use crate::wasm::errors::to_js;
 use crate::wasm::network;
+use crate::wasm::persister::when_persisted;
 use crate::wasm::shared::Shared;
 use crate::wasm::storage::IdbStorage;
 use crate::wasm::tabs::{self, TabLink};
@@ -90,19 +91,19 @@ fn start(shared: &Rc<Shared>, outbox: OutboxLoad, part: Part) {
     let tab = tab_id(js_sys::Math::random);
     match part {
         Part::Follower => {
-            shared.instance.borrow_mut().follow(&tab);
-            let weak = Rc::downgrade(shared);
-            if let Some(link) = shared.tabs.borrow().as_ref() {
-                link.queue(move || {
-                    if let Some(shared) = weak.upgrade() {
-                        spawn_local(take_over(shared));
-                    }
-                });
-            }
+            let visible = shared.visible.get();
+            let mut instance = shared.instance.borrow_mut();
+            instance.follow(&tab);
+            instance.set_visible(visible);
+            drop(instance);
+            queue_for_lead(shared);
         }
         Part::Leader | Part::Alone => {
             if part == Part::Leader {
-                shared.instance.borrow_mut().lead(&tab);
+                let visible = shared.visible.get();
+                let mut instance = shared.instance.borrow_mut();
+                instance.lead(&tab);
+                instance.set_visible(visible);
             }
             let sync = shared
                 .start
@@ -118,6 +119,55 @@ fn start(shared: &Rc<Shared>, outbox: OutboxLoad, part: Part) {
             }
         }
     }
+}
+
+/// Queues this (following) tab for the lock: it takes over when it gets it.
+fn queue_for_lead(shared: &Rc<Shared>) {
+    let weak = Rc::downgrade(shared);
+    if let Some(link) = shared.tabs.borrow().as_ref() {
+        link.queue(move || {
+            if let Some(shared) = weak.upgrade() {
+                spawn_local(take_over(shared));
+            }
+        });
+    }
+}
+
+/// A hidden leader hands the lead to a visible follower that claimed it: it stops the
+/// sync loop, writes everything (the next leader sends it from storage), says what it
+/// still has to say, becomes a follower, releases the lock and queues for it again.
+pub async fn step_down(shared: Rc<Shared>) {
+    if shared.stepping_down.replace(true) {
+        return;
+    }
+    shared.instance.borrow_mut().stop_leading();
+    shared.after();
+    // Nothing runs between the last check and the switch: JS is single-threaded.
+    while shared.instance.borrow().wants_write() {
+        let _ = JsFuture::from(when_persisted(&shared)).await;
+        if shared.closed.get() {
+            shared.stepping_down.set(false);
+            return;
+        }
+    }
+    {
+        let mut instance = shared.instance.borrow_mut();
+        if let Some(link) = shared.tabs.borrow().as_ref() {
+            link.post(&instance.take_tab_messages());
+        }
+        instance.step_down();
+        let visible = shared.visible.get();
+        instance.set_visible(visible);
+    }
+    // `sync()` promises now wait for the next leader to have everything acknowledged.
+    shared.sync_waiters.remark(u64::MAX);
+    if let Some(link) = shared.tabs.borrow().as_ref() {
+        link.release();
+    }
+    queue_for_lead(&shared);
+    shared.stepping_down.set(false);
+    shared.after();
+    shared.notify_async();
 }
 
 /// The leader is gone and this tab got the lock: it leads from what storage holds.
@@ -148,6 +198,7 @@ async fn take_over(shared: Rc<Shared>) {
         if let Err(error) = &result {
             instance.engine_mut().report_error("storage", error);
         }
+        instance.set_visible(shared.visible.get());
         // What this tab's promises wait for is now counted by the leader's counters.
         let persist = instance.persist_target();
         let sent = instance.sync().map_or(0, |s| s.replica().last_seq());

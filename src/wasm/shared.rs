@@ -55,6 +55,10 @@ pub struct Shared {
     pub start: RefCell<Option<Start>>,
     /// The browser's online state, as last reported.
     pub online: Cell<bool>,
+    /// Whether the page is visible, as last reported.
+    pub visible: Cell<bool>,
+    /// Whether this tab is handing the lead over.
+    pub stepping_down: Cell<bool>,
 }
 
 impl Shared {
@@ -79,6 +83,8 @@ impl Shared {
             tabs_scheduled: Cell::new(false),
             start: RefCell::new(start),
             online: Cell::new(online),
+            visible: Cell::new(true),
+            stepping_down: Cell::new(false),
         })
     }
 

@@ -105,6 +105,20 @@ impl SyncCore {
             .background(|sync, engine| sync.set_online(engine, online));
     }
 
+    /// The page became visible or hidden (`document.visibilityState`): a hidden leading
+    /// tab hands over to a visible one that claims the lead.
+    #[wasm_bindgen(js_name = setVisible)]
+    pub fn set_visible(&self, visible: bool) {
+        self.shared.visible.set(visible);
+        let step_down = self.shared.run(|instance| {
+            instance.set_visible(visible);
+            instance.wants_step_down()
+        });
+        if step_down {
+            wasm_bindgen_futures::spawn_local(crate::wasm::load::step_down(Rc::clone(&self.shared)));
+        }
+    }
+
     /// This client's id.
     #[wasm_bindgen(getter, js_name = clientId)]
     pub fn client_id(&self) -> String {

@@ -158,6 +158,13 @@ impl TabLink {
         promise
     }
 
+    /// Releases the lock, if held (the next tab in line gets it).
+    pub fn release(&self) {
+        if let Some(release) = self.release.borrow_mut().take() {
+            let _ = release.call0(&JsValue::NULL);
+        }
+    }
+
     /// Releases the lock (if held), leaves the queue, and closes the channel.
     pub fn close(&self) {
         if let Some(abort) = self.abort.borrow_mut().take() {
@@ -176,9 +183,16 @@ fn receive(shared: &Weak<Shared>, message: TabMessage) {
     let weak = shared.clone();
     spawn_local(async move {
         if let Some(shared) = weak.upgrade() {
-            shared.instance.borrow_mut().tab_receive(message);
+            let step_down = {
+                let mut instance = shared.instance.borrow_mut();
+                instance.tab_receive(message);
+                instance.wants_step_down()
+            };
             shared.after();
             shared.notify_async();
+            if step_down {
+                spawn_local(crate::wasm::load::step_down(shared));
+            }
         }
     });
 }

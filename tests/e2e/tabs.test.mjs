@@ -149,3 +149,28 @@ test('changes cross tabs and reach the server without waiting for timers (as thr
   await context.close();
   await device.context.close();
 });
+
+test('a hidden leader hands the lead to a visible tab that claims it', async () => {
+  const device = await peer('visible', 'device');
+  const context = await env.browser.newContext();
+  const a = await peer('visible', 'app', context);
+  const b = await peer('visible', 'app', context);
+  assert.deepEqual([await role(a.page), await role(b.page)], ['leader', 'follower']);
+  await a.page.evaluate(() => sync.setState('before', 1));
+  // The leading tab goes to the background.
+  await a.page.evaluate(() => {
+    Object.defineProperty(document, 'visibilityState', { get: () => 'hidden', configurable: true });
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+  await waitFor(b.page, () => sync.getStatistics().tab === 'leader', undefined, 10_000);
+  await waitFor(a.page, () => sync.getStatistics().tab === 'follower', undefined, 10_000);
+  await a.page.evaluate(() => sync.setState('fromHidden', 'a'));
+  await b.page.evaluate(() => sync.setState('fromVisible', 'b'));
+  await waitFor(device.page, () => sync.getState('before') === 1 && sync.getState('fromHidden') === 'a'
+    && sync.getState('fromVisible') === 'b');
+  for (const t of [a, b]) await waitFor(t.page, () => sync.status === 'synced' && sync.getState('fromVisible') === 'b');
+  await a.page.evaluate(() => sync.sync());
+  assert.equal(await connections(), 2, 'still one socket for the app');
+  await context.close();
+  await device.context.close();
+});

@@ -236,6 +236,10 @@ impl Instance {
     /// [`Instance::sync_now`]).
     pub fn synced_through(&self, mark: u64) -> bool {
         match (&self.role, self.sync.as_ref()) {
+            // `u64::MAX`: everything (promises of a leader that handed over).
+            (Role::Follower(follower), _) if mark == u64::MAX => {
+                follower.status() == "synced" && follower.acknowledged() >= follower.last()
+            }
             (Role::Follower(follower), _) => follower.acknowledged() >= mark,
             (_, Some(sync)) => sync.replica().settled_through(mark),
             (_, None) => true,

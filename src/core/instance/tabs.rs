@@ -70,6 +70,42 @@ impl Instance {
         Ok(())
     }
 
+    /// This tab became visible or hidden (a hidden leader hands over to a visible
+    /// follower that claims the lead).
+    pub fn set_visible(&mut self, visible: bool) {
+        match &mut self.role {
+            Role::Leader(leader) => leader.set_hidden(!visible),
+            Role::Follower(follower) => follower.set_visible(visible),
+            Role::Alone => {}
+        }
+    }
+
+    /// Whether this tab leads, is hidden, and a visible follower claimed the lead.
+    pub fn wants_step_down(&self) -> bool {
+        matches!(&self.role, Role::Leader(leader) if leader.should_step_down())
+    }
+
+    /// Stops the sync loop of a leader that hands over (the socket closes; what is not
+    /// written yet still has to be written before [`Instance::step_down`]).
+    pub fn stop_leading(&mut self) {
+        if let Some(sync) = self.sync.as_mut() {
+            sync.shutdown(&mut self.engine);
+        }
+        self.collect();
+    }
+
+    /// The leader becomes a follower (after [`Instance::stop_leading`] and once nothing is
+    /// left to write): its state stays; the next leader sends its stored changes.
+    pub fn step_down(&mut self) {
+        let Role::Leader(leader) = &self.role else {
+            return;
+        };
+        let tab = leader.tab().to_owned();
+        self.sync = None;
+        self.engine.set_feed(false);
+        self.follow(&tab);
+    }
+
     /// A message from another tab.
     pub fn tab_receive(&mut self, message: TabMessage) {
         match &mut self.role {
@@ -87,6 +123,7 @@ impl Instance {
                     leader.hello(&self.engine);
                 }
                 TabMessage::Sync { .. } => drop(self.sync_now()),
+                TabMessage::Claim { .. } => leader.claim(),
                 TabMessage::Resolve { id, value } => {
                     if let Err(error) = self.resolve_conflict(id, value) {
                         self.engine.report_error("tab", &error);

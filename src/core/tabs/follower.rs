@@ -31,6 +31,11 @@ pub struct Follower {
     status: String,
     conflicts: Vec<Value>,
     outgoing: Vec<TabMessage>,
+    /// Whether this tab is visible, and whether the leader says it is hidden.
+    visible: bool,
+    leader_hidden: bool,
+    /// A claim was sent to the current hidden leader.
+    claimed: bool,
 }
 
 impl Follower {
@@ -50,6 +55,25 @@ impl Follower {
             outgoing: vec![TabMessage::Hello {
                 tab: tab.to_owned(),
             }],
+            visible: false,
+            leader_hidden: false,
+            claimed: false,
+        }
+    }
+
+    /// This tab became visible or hidden.
+    pub fn set_visible(&mut self, visible: bool) {
+        self.visible = visible;
+        self.claim_if_due();
+    }
+
+    /// A visible follower claims the lead from a hidden leader, once per leader.
+    fn claim_if_due(&mut self) {
+        if self.visible && self.leader_hidden && !self.claimed {
+            self.claimed = true;
+            self.outgoing.push(TabMessage::Claim {
+                tab: self.tab.clone(),
+            });
         }
     }
 
@@ -157,7 +181,10 @@ impl Follower {
                 status,
                 outbox,
                 conflicts,
+                hidden,
             } => {
+                self.leader_hidden = hidden;
+                self.claim_if_due();
                 if status != self.status {
                     self.status = status;
                 }
@@ -179,6 +206,9 @@ impl Follower {
     /// A new leader: what it may not have stored is resent (it skips what it has), and the
     /// whole state is asked for again.
     fn new_leader(&mut self) {
+        // A new leader may be hidden too: its status says so, and is claimed from again.
+        self.claimed = false;
+        self.leader_hidden = false;
         let persisted = self.persisted;
         self.applied = persisted;
         self.unapplied.clear();

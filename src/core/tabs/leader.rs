@@ -31,10 +31,14 @@ pub struct Leader {
     marks: VecDeque<Mark>,
     applied_moved: Vec<String>,
     reported: FxHashMap<String, (u64, u64)>,
-    status: Option<(String, u64, usize)>,
+    status: Option<(String, u64, usize, bool)>,
     outgoing: Vec<TabMessage>,
     /// Whether any follower has spoken: until then there is no one to tell anything.
     followers: bool,
+    /// Whether this tab is hidden.
+    hidden: bool,
+    /// A visible follower claimed the lead while this tab was hidden.
+    claimed: bool,
 }
 
 impl Leader {
@@ -50,6 +54,8 @@ impl Leader {
                 tab: tab.to_owned(),
             }],
             followers: false,
+            hidden: false,
+            claimed: false,
         }
     }
 
@@ -98,6 +104,22 @@ impl Leader {
             self.applied_moved.push(tab.to_owned());
         }
         errors
+    }
+
+    /// This tab became hidden or visible.
+    pub fn set_hidden(&mut self, hidden: bool) {
+        self.hidden = hidden;
+    }
+
+    /// A visible follower claims the lead; a hidden leader agrees.
+    pub fn claim(&mut self) {
+        self.claimed |= self.hidden;
+    }
+
+    /// Whether this tab should hand the lead over (it is hidden and a visible follower
+    /// claimed it).
+    pub fn should_step_down(&self) -> bool {
+        self.claimed && self.hidden
     }
 
     /// A follower asked for the whole state.
@@ -190,7 +212,7 @@ impl Leader {
         let status = sync.map_or("synced", |s| s.status().name()).to_owned();
         let outbox = sync.map_or(0, |s| s.replica().len() as u64);
         let held = sync.map_or(0, |s| s.replica().held_ids().len());
-        let now = (status.clone(), outbox, held);
+        let now = (status.clone(), outbox, held, self.hidden);
         if self.status.as_ref() == Some(&now) {
             return None;
         }
@@ -202,6 +224,7 @@ impl Leader {
             status,
             outbox,
             conflicts,
+            hidden: self.hidden,
         })
     }
 }

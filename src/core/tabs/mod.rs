@@ -7,6 +7,11 @@
 //! them itself). The leader gives every tab's changes ids from the client's one sequence,
 //! so ids stay unique across tabs and reloads, and stores per tab the last change it
 //! applied with the state, so changes a tab resends to a new leader apply once.
+//!
+//! A visible tab is preferred as leader: a hidden leader hands over when a visible
+//! follower claims the lead (a background tab's timers are throttled and it may be
+//! frozen). The lock then goes to the next tab in line; a hidden one that gets it is
+//! claimed from again, so the lead reaches a visible tab.
 
 mod follower;
 mod leader;
@@ -90,6 +95,14 @@ pub enum TabMessage {
         outbox: u64,
         /// `conflict` payloads of conflicts waiting for the app.
         conflicts: Vec<Value>,
+        /// Whether the leading tab is hidden (a visible follower then claims the lead).
+        #[serde(default)]
+        hidden: bool,
+    },
+    /// A visible follower asks a hidden leader to hand the lead over.
+    Claim {
+        /// The follower.
+        tab: String,
     },
     /// A sync event raised in the leader.
     Event(Forwarded),
