@@ -238,11 +238,17 @@ fn a_hidden_leader_agrees_to_hand_over_to_a_visible_follower_that_claims() {
     assert!(!leader.wants_step_down(), "a visible leader keeps the lead");
     leader.set_visible(false);
     pump(&mut leader, &mut follower); // the status says the leader is hidden
-    assert!(pump(&mut follower, &mut leader) > 0, "the visible follower claims");
+    assert!(
+        pump(&mut follower, &mut leader) > 0,
+        "the visible follower claims"
+    );
     assert!(leader.wants_step_down());
     leader.stop_leading();
     leader.step_down();
-    assert!(matches!(leader.role(), srvra_sync::core::instance::Role::Follower(_)));
+    assert!(matches!(
+        leader.role(),
+        srvra_sync::core::instance::Role::Follower(_)
+    ));
     assert!(leader.sync().is_none());
     // A hidden follower never claims.
     let mut other = boot(&disk, Some(("G", false)));

@@ -115,7 +115,9 @@ impl SyncCore {
             instance.wants_step_down()
         });
         if step_down {
-            wasm_bindgen_futures::spawn_local(crate::wasm::load::step_down(Rc::clone(&self.shared)));
+            wasm_bindgen_futures::spawn_local(crate::wasm::load::step_down(Rc::clone(
+                &self.shared,
+            )));
         }
     }
 

@@ -257,6 +257,35 @@ impl SimClient {
         }
     }
 
+    /// The leading tab hands over to the first follower (it was hidden and a visible one
+    /// claimed the lead): it stops its loop, writes everything, and follows; the follower
+    /// takes over from the disk.
+    pub fn hand_over(&mut self, seed: u64, online: bool) {
+        self.instance.stop_leading();
+        while let Some(write) = self.instance.take_write() {
+            self.disk.write(&write);
+            self.durable = self.durable.max(write.upto_seq());
+            self.instance.written(&write);
+        }
+        self.instance.step_down();
+        let next = self.followers.remove(0);
+        let (_, persisted, _) = next.progress();
+        self.tab_persisted.insert(next.id.clone(), persisted);
+        self.requests = Rc::default();
+        let sync = sync_client(&self.name, &self.requests, seed);
+        let mut instance = next.instance;
+        instance
+            .take_over(self.disk.snapshot(), self.disk.outbox(), Some(sync), online)
+            .expect("takes over");
+        instance.set_visible(true);
+        let stepped = std::mem::replace(&mut self.instance, instance);
+        let old = self.tab.replace(next.id).expect("a leading tab");
+        self.followers.push(SimTab {
+            id: old,
+            instance: stepped,
+        });
+    }
+
     /// Performs the core's next write, like one IndexedDB transaction, and reports it.
     pub fn flush(&mut self) {
         if let Some(write) = self.instance.take_write() {

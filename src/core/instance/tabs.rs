@@ -103,7 +103,8 @@ impl Instance {
         let tab = leader.tab().to_owned();
         self.sync = None;
         self.engine.set_feed(false);
-        self.follow(&tab);
+        let last = self.engine.tab_mark(&tab);
+        self.role = Role::Follower(Follower::resume(&tab, last));
     }
 
     /// A message from another tab.

@@ -61,6 +61,19 @@ impl Follower {
         }
     }
 
+    /// A follower that continues tab `tab`'s numbering after change `last` (a leader that
+    /// handed over: the stored mark of its tab must not make its next changes look
+    /// applied already).
+    pub fn resume(tab: &str, last: u64) -> Self {
+        Self {
+            next: last + 1,
+            applied: last,
+            persisted: last,
+            acknowledged: last,
+            ..Self::new(tab)
+        }
+    }
+
     /// This tab became visible or hidden.
     pub fn set_visible(&mut self, visible: bool) {
         self.visible = visible;

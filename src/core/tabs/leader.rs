@@ -86,18 +86,23 @@ impl Leader {
                 group.extend(ops.next());
             }
             let last = n + group.len() as u64 - 1;
-            if last > done {
+            let changes = if last > done {
                 if let Err(error) = engine.apply_tab_ops(group, batch.is_some()) {
                     errors.push(error);
                 }
                 engine.set_tab_mark(tab, last);
-                self.marks.push_back(Mark {
-                    tab: tab.to_owned(),
-                    n: last,
-                    changes: engine.changes(),
-                    seq: engine.next_seq().saturating_sub(1),
-                });
-            }
+                engine.changes()
+            } else {
+                // Applied and stored by an earlier leader: the tab still hears how far
+                // it got. It is acknowledged once everything recorded so far is.
+                0
+            };
+            self.marks.push_back(Mark {
+                tab: tab.to_owned(),
+                n: last,
+                changes,
+                seq: engine.next_seq().saturating_sub(1),
+            });
             n = last + 1;
         }
         if !self.applied_moved.iter().any(|t| t == tab) {

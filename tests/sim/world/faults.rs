@@ -128,9 +128,13 @@ impl World {
     /// the disk. A new tab opens either way.
     fn crash_tab(&mut self, client: usize) {
         let followers = self.clients[client].followers.len();
+        if self.rng.random_bool(0.3) {
+            return self.switch_tabs(client);
+        }
         if self.rng.random_bool(0.5) {
             let index = self.rng.random_range(0..followers);
-            self.note(format!("c{client} closes follower tab {index}"));
+            let id = self.clients[client].followers[index].id.clone();
+            self.note(format!("c{client} closes follower tab {id}"));
             self.clients[client].close_tab(index);
         } else {
             self.note(format!(

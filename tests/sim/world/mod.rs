@@ -183,7 +183,28 @@ impl World {
         loop {
             steps += 1;
             if steps > 2_000_000 {
-                return Err("did not settle within 2,000,000 events".into());
+                let states: Vec<String> = self
+                    .clients
+                    .iter()
+                    .map(|c| {
+                        let tabs: Vec<_> = c
+                            .followers
+                            .iter()
+                            .map(|t| (t.id.clone(), t.progress()))
+                            .collect();
+                        format!(
+                            "{} {:?} outbox {} write {} leader {:?} tabs {tabs:?}",
+                            c.name,
+                            c.sync().status(),
+                            c.sync().replica().len(),
+                            c.instance.wants_write(),
+                            c.tab
+                        )
+                    })
+                    .collect();
+                return Err(format!(
+                    "did not settle within 2,000,000 events: {states:?}"
+                ));
             }
             if self.ops_left == 0 && self.faults {
                 self.faults = false;

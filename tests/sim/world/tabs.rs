@@ -51,11 +51,48 @@ impl World {
         let client = &mut self.clients[i];
         if client.tab.as_deref() == Some(to) {
             client.instance.tab_receive(message);
+            if client.instance.wants_step_down() {
+                self.hand_over(i);
+                return;
+            }
         } else if let Some(tab) = client.followers.iter_mut().find(|t| t.id == to) {
             tab.instance.tab_receive(message);
         } else {
             return;
         }
+        self.collect(i);
+    }
+
+    /// The leading tab of client `i` goes to the background and a follower comes to the
+    /// front: the follower claims the lead (through the real tab messages).
+    pub(super) fn switch_tabs(&mut self, i: usize) {
+        let client = &mut self.clients[i];
+        let index = self.rng.random_range(0..client.followers.len());
+        client.instance.set_visible(false);
+        for (k, tab) in client.followers.iter_mut().enumerate() {
+            tab.instance.set_visible(k == index);
+        }
+        let id = client.followers[index].id.clone();
+        self.note(format!("c{i} leader hidden, follower {id} visible"));
+        self.collect(i);
+    }
+
+    /// The hidden leader of client `i` hands over to a visible follower.
+    fn hand_over(&mut self, i: usize) {
+        self.note(format!("c{i} hidden leader hands over"));
+        // What the old loop asked for (its close) first; its timers and socket then end.
+        self.collect(i);
+        for conn in self.live_conns(i) {
+            self.close_both(conn, 1000);
+        }
+        self.lives[i] += 1;
+        self.flush_pending[i] = false;
+        let seed: u64 = self.rng.random();
+        let online = self.online[i];
+        let old = self.clients[i].tab.clone();
+        self.clients[i].hand_over(seed, online);
+        let new = self.clients[i].tab.clone();
+        self.note(format!("c{i} lead {old:?} -> {new:?}"));
         self.collect(i);
     }
 
