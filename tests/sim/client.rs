@@ -187,20 +187,26 @@ impl SimClient {
     /// The leading tab crashed: what it had not written is gone, and the first follower
     /// takes over from the disk with a new sync loop.
     pub fn take_over(&mut self, seed: u64, online: bool) {
-        let tab = self.followers.remove(0);
-        let (_, persisted, _) = tab.progress();
-        self.tab_persisted.insert(tab.id.clone(), persisted);
         let durable = self.durable.max(self.disk.last_seq());
         self.made.retain(|id| id.seq <= durable);
         self.durable = durable;
+        self.promote_first_follower(seed, online);
+    }
+
+    /// The first follower (first in line for the lock) takes over from the disk with a new
+    /// sync loop; returns the instance and id of the tab that led.
+    fn promote_first_follower(&mut self, seed: u64, online: bool) -> (Instance, Option<String>) {
+        let next = self.followers.remove(0);
+        let (_, persisted, _) = next.progress();
+        self.tab_persisted.insert(next.id.clone(), persisted);
         self.requests = Rc::default();
         let sync = sync_client(&self.name, &self.requests, seed);
-        let mut instance = tab.instance;
+        let mut instance = next.instance;
         instance
             .take_over(self.disk.snapshot(), self.disk.outbox(), Some(sync), online)
             .expect("takes over");
-        self.instance = instance;
-        self.tab = Some(tab.id);
+        let old = std::mem::replace(&mut self.instance, instance);
+        (old, self.tab.replace(next.id))
     }
 
     /// The sync loop.
@@ -268,20 +274,10 @@ impl SimClient {
             self.instance.written(&write);
         }
         self.instance.step_down();
-        let next = self.followers.remove(0);
-        let (_, persisted, _) = next.progress();
-        self.tab_persisted.insert(next.id.clone(), persisted);
-        self.requests = Rc::default();
-        let sync = sync_client(&self.name, &self.requests, seed);
-        let mut instance = next.instance;
-        instance
-            .take_over(self.disk.snapshot(), self.disk.outbox(), Some(sync), online)
-            .expect("takes over");
-        instance.set_visible(true);
-        let stepped = std::mem::replace(&mut self.instance, instance);
-        let old = self.tab.replace(next.id).expect("a leading tab");
+        let (stepped, old) = self.promote_first_follower(seed, online);
+        self.instance.set_visible(true);
         self.followers.push(SimTab {
-            id: old,
+            id: old.expect("a leading tab"),
             instance: stepped,
         });
     }

@@ -140,13 +140,7 @@ impl World {
             self.note(format!(
                 "c{client} leader tab crashes; a follower takes over"
             ));
-            for conn in self.live_conns(client) {
-                self.close_both(conn, 1001);
-            }
-            self.lives[client] += 1;
-            self.flush_pending[client] = false;
-            let seed: u64 = self.rng.random();
-            let online = self.online[client];
+            let (seed, online) = self.end_leader_loop(client, 1001);
             self.clients[client].take_over(seed, online);
             let led = self.clients[client].tab.clone();
             self.note(format!("c{client} now led by {led:?}"));

@@ -82,18 +82,24 @@ impl World {
         self.note(format!("c{i} hidden leader hands over"));
         // What the old loop asked for (its close) first; its timers and socket then end.
         self.collect(i);
-        for conn in self.live_conns(i) {
-            self.close_both(conn, 1000);
-        }
-        self.lives[i] += 1;
-        self.flush_pending[i] = false;
-        let seed: u64 = self.rng.random();
-        let online = self.online[i];
+        let (seed, online) = self.end_leader_loop(i, 1000);
         let old = self.clients[i].tab.clone();
         self.clients[i].hand_over(seed, online);
         let new = self.clients[i].tab.clone();
         self.note(format!("c{i} lead {old:?} -> {new:?}"));
         self.collect(i);
+    }
+
+    /// The leading tab of client `i` stops (crash or hand-over): its connections close with
+    /// `code`, its timers and late events are ignored. Returns a seed and the online state
+    /// for the next leader's loop.
+    pub(super) fn end_leader_loop(&mut self, i: usize, code: u16) -> (u64, bool) {
+        for conn in self.live_conns(i) {
+            self.close_both(conn, code);
+        }
+        self.lives[i] += 1;
+        self.flush_pending[i] = false;
+        (self.rng.random(), self.online[i])
     }
 
     /// A change in one of client `i`'s following tabs.
