@@ -126,8 +126,11 @@ impl Instance {
                 TabMessage::Sync { .. } => drop(self.sync_now()),
                 TabMessage::Claim { .. } => leader.claim(),
                 TabMessage::Resolve { id, value } => {
+                    // Two tabs resolving one conflict is a race, not an error: the first wins.
                     if let Err(error) = self.resolve_conflict(id, value) {
-                        self.engine.report_error("tab", &error);
+                        if error.code != "UNKNOWN_CONFLICT" {
+                            self.engine.report_error("tab", &error);
+                        }
                     }
                 }
                 _ => {}
