@@ -228,3 +228,22 @@ fn set_state_of_an_object_records_only_the_changed_leaves() {
         srvra_sync::core::operation::OpKind::Set(_)
     ));
 }
+
+#[test]
+fn a_change_that_would_nest_a_value_past_100_levels_is_refused_and_changes_nothing() {
+    let mut e = engine();
+    let path: Vec<&str> = std::iter::repeat("a").take(60).collect();
+    let mut deep = json!(1);
+    for _ in 0..41 {
+        deep = json!({ "b": deep });
+    }
+    let error = e
+        .set_state(&format!("k.{}", path.join(".")), deep.clone())
+        .unwrap_err();
+    assert_eq!(error.code, "VALUE_TOO_DEEP", "60 fields + 41 levels");
+    assert_eq!(e.get_state("k").unwrap(), None);
+    // One level less fits.
+    let deep = deep["b"].clone();
+    e.set_state(&format!("k.{}", path.join(".")), deep).unwrap();
+    assert_eq!(e.get_version("k").unwrap(), 1);
+}

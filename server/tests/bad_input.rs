@@ -164,3 +164,87 @@ async fn a_wrong_token_is_refused() {
     assert_eq!((code.as_deref(), close), (Some("UNAUTHORIZED"), 4003));
     server.shutdown().await;
 }
+
+/// Codes of the rejections in an ack.
+fn rejected_codes(ack: &ServerMessage) -> Vec<String> {
+    match ack {
+        ServerMessage::Ack { rejected, .. } => rejected.iter().map(|r| r.code.clone()).collect(),
+        other => panic!("expected ack, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_paths_deep_values_non_finite_numbers_and_far_sequences_are_rejected_and_harmless() {
+    use srvra_sync::core::operation::OpKind;
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::server(dir.path(), |_| {}).await;
+    let (mut attacker, _) = Client::join(server.addr, "attacker", "room", 0).await;
+    attacker.catch_up().await;
+
+    // 50,000 path segments (a ~100 KB frame): crashed the process with a stack overflow.
+    let mut long = attacker.set("k", json!(1));
+    long.fields = vec!["a".into(); 50_000];
+    // A value nested 127 levels: was acknowledged, then bricked every catch-up.
+    let mut nested = json!(1);
+    for _ in 0..127 {
+        nested = json!([nested]);
+    }
+    let deep = attacker.set("deep", nested);
+    // A NaN timestamp was stored as null and broke catch-up too.
+    let mut nan = attacker.set("nan", json!(1));
+    nan.timestamp = f64::NAN;
+    let mut infinite = attacker.op("n", OpKind::Increment(f64::INFINITY));
+    infinite.timestamp = 0.0;
+    let codes = rejected_codes(
+        &attacker
+            .submit(vec![long, deep, nan, infinite], false)
+            .await,
+    );
+    assert_eq!(
+        codes,
+        [
+            "VALUE_TOO_DEEP",
+            "VALUE_TOO_DEEP",
+            "INVALID_NUMBER",
+            "INVALID_NUMBER"
+        ]
+    );
+
+    // A sequence far past the watermark would make the client's later changes duplicates.
+    let mut far = attacker.set("far", json!(1));
+    far.id.seq = u64::MAX;
+    assert_eq!(
+        rejected_codes(&attacker.submit(vec![far], false).await),
+        ["INVALID_SEQ"]
+    );
+    attacker.seq = 4;
+    let next = attacker.set("after", json!("still accepted"));
+    assert_eq!(
+        rejected_codes(&attacker.submit(vec![next], false).await),
+        Vec::<String>::new()
+    );
+
+    // The server still answers, and a new client catches up on the room.
+    let health = reqwest_health(server.addr).await;
+    assert_eq!(health, 200);
+    let (mut reader, head) = Client::join(server.addr, "reader", "room", 0).await;
+    assert_eq!(head, 1, "only the valid change was stored");
+    assert_eq!(common::catch_up_len(&reader.catch_up().await), 1);
+    server.shutdown().await;
+}
+
+/// `GET /health` status, over a plain TCP request.
+async fn reqwest_health(addr: std::net::SocketAddr) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    tcp.read_to_string(&mut response).await.unwrap();
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
+}

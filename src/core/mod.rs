@@ -1,6 +1,7 @@
 //! The pure state engine. No wasm, no browser: everything here compiles and tests natively.
 
 pub mod batch;
+pub mod bounds;
 pub mod clock;
 pub mod compress;
 pub mod config;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::core::bounds;
 pub use crate::core::conflict::ConflictKind;
 use crate::core::conflict::{hlc, settle, Resolution, Settled, Writers};
 use crate::core::history::present;
@@ -174,6 +175,7 @@ impl RoomState {
         let mut decided = Decided::default();
         let watermark = self.watermark(client);
         let mut fresh = Vec::new();
+        let mut invalid = Vec::new();
         for op in ops {
             if &*op.id.client != client {
                 decided.rejected.push(Rejected {
@@ -184,12 +186,32 @@ impl RoomState {
                 });
             } else if op.id.seq <= watermark {
                 decided.duplicates.push(op.id);
+            } else if let Err(error) = bounds::check_received(&op, watermark) {
+                // Bounded before anything walks it: too deep, not finite, or a sequence
+                // that would hide the client's later changes.
+                invalid.push(Rejected {
+                    id: op.id,
+                    code: error.code.into(),
+                    message: error.message,
+                    conflict: None,
+                });
             } else {
                 let mut op = op;
                 op.conflict.clock = hlc::cap(op.conflict.clock, now_ms);
                 fresh.push(op);
             }
         }
+        if atomic && !invalid.is_empty() {
+            for op in fresh.drain(..) {
+                invalid.push(Rejected {
+                    id: op.id,
+                    code: "BATCH_REJECTED".into(),
+                    message: "another change of this atomic batch could not apply".into(),
+                    conflict: None,
+                });
+            }
+        }
+        decided.rejected.append(&mut invalid);
         decided.watermark = fresh
             .iter()
             .map(|op| op.id.seq)

@@ -7,6 +7,7 @@ use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
 
 use crate::core::batch::Draft;
+use crate::core::bounds;
 use crate::core::clock::Clock;
 use crate::core::config::Config;
 use crate::core::error::{CoreError, Result};
@@ -224,6 +225,7 @@ impl Engine {
         let mut overlay: FxHashMap<&str, Option<Arc<Value>>> = FxHashMap::default();
         let mut plan = Vec::with_capacity(drafts.len());
         for draft in drafts {
+            bounds::check_depth(&draft.path.fields, &draft.kind)?;
             let key = draft.path.key.as_str();
             let current = match overlay.get(key) {
                 Some(value) => value.as_ref(),
