@@ -31,6 +31,8 @@ pub struct ServerConfig {
     pub compression_threshold: Option<usize>,
     /// Time a new connection has to send `hello`.
     pub hello_timeout: Duration,
+    /// Browser origins accepted besides the server's own host and loopback ones.
+    pub allow_origins: Vec<String>,
 }
 
 impl ServerConfig {
@@ -48,6 +50,7 @@ impl ServerConfig {
             chunk: 1000,
             compression_threshold: Some(1024),
             hello_timeout: Duration::from_secs(10),
+            allow_origins: Vec::new(),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! SQLite persistence. One database per server; every accepted message is one transaction
 //! that appends to the change log, updates the current state and the sender's watermark,
-//! so an acknowledged change survives `kill -9` (WAL, synchronous=NORMAL).
+//! so an acknowledged change survives `kill -9` (WAL, synchronous=FULL: also across a power loss).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -76,7 +76,7 @@ pub struct Db {
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
-PRAGMA synchronous = NORMAL;
+PRAGMA synchronous = FULL;
 CREATE TABLE IF NOT EXISTS rooms (
   room TEXT PRIMARY KEY, head INTEGER NOT NULL, compacted INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS changes (

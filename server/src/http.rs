@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{State, WebSocketUpgrade};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -14,7 +14,8 @@ use tower_http::services::ServeDir;
 
 use crate::config::ServerConfig;
 use crate::db::Db;
-use crate::metrics::Metrics;
+use crate::metrics::{inc, Metrics};
+use crate::origin;
 use crate::room::Rooms;
 use crate::session;
 
@@ -93,7 +94,24 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, String> {
     })
 }
 
-async fn upgrade(ws: WebSocketUpgrade, State(app): State<Arc<App>>) -> Response {
+async fn upgrade(
+    ws: WebSocketUpgrade,
+    headers: HeaderMap,
+    State(app): State<Arc<App>>,
+) -> Response {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    if !origin::allowed(
+        text(header::ORIGIN),
+        text(header::HOST),
+        &app.config.allow_origins,
+    ) {
+        inc(&app.metrics.origins_refused);
+        return (StatusCode::FORBIDDEN, "this origin may not connect\n").into_response();
+    }
     // Frames up to 4x the protocol limit are read whole, so the session can answer an
     // oversized one with the documented error and close code 1009; beyond that the
     // transport drops the connection.

@@ -5,11 +5,13 @@
 //! - [`room`]: one room's order, state and broadcast; the conflict decision lives here.
 //! - [`session`]: one WebSocket connection speaking the protocol.
 //! - [`http`]: routes (`/sync`, `/health`, `/metrics`, static files) and graceful shutdown.
+//! - [`origin`]: which pages may open a WebSocket (the `Origin` check).
 
 pub mod config;
 pub mod db;
 pub mod http;
 pub mod metrics;
+pub mod origin;
 pub mod room;
 pub mod session;
 

@@ -35,6 +35,10 @@ struct Args {
     /// Seconds between compactions.
     #[arg(long, default_value_t = 60)]
     compaction_interval: u64,
+    /// A browser origin (`https://app.example.com`) allowed to connect, besides the
+    /// server's own host and loopback origins; repeatable.
+    #[arg(long = "allow-origin")]
+    allow_origin: Vec<String>,
 }
 
 #[tokio::main]
@@ -47,6 +51,7 @@ async fn main() {
     config.auth_token = args.auth_token;
     config.retain = args.retain;
     config.compaction_interval = Duration::from_secs(args.compaction_interval.max(1));
+    config.allow_origins = args.allow_origin;
     let server = match start(config).await {
         Ok(server) => server,
         Err(error) => {

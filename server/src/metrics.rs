@@ -18,6 +18,8 @@ pub struct Metrics {
     pub changes_duplicate: AtomicU64,
     /// Frames refused (malformed, oversized, unexpected).
     pub frames_rejected: AtomicU64,
+    /// WebSocket upgrades refused for their `Origin`.
+    pub origins_refused: AtomicU64,
     /// Broadcast messages sent to sessions.
     pub broadcasts_sent: AtomicU64,
     /// Catch-ups served from the log.
@@ -42,7 +44,7 @@ pub fn inc_by(counter: &AtomicU64, n: u64) {
 impl Metrics {
     /// The Prometheus exposition text.
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, &str, &AtomicU64); 8] = [
+        let rows: [(&str, &str, &str, &AtomicU64); 9] = [
             (
                 "srvra_connections",
                 "gauge",
@@ -72,6 +74,12 @@ impl Metrics {
                 "counter",
                 "Frames refused",
                 &self.frames_rejected,
+            ),
+            (
+                "srvra_origins_refused_total",
+                "counter",
+                "WebSocket upgrades refused for their Origin",
+                &self.origins_refused,
             ),
             (
                 "srvra_broadcasts_total",

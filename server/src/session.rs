@@ -10,6 +10,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use srvra_sync::core::protocol::{decode, encode, ClientMessage, FrameError, ServerMessage};
 use srvra_sync::core::session::{Forward, Refusal, ServerSession, SessionLimits};
+use subtle::ConstantTimeEq;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::http::App;
@@ -91,13 +92,8 @@ impl Session {
             ));
         };
         self.core.hello(protocol, &client_id, &room)?;
-        if self
-            .app
-            .config
-            .auth_token
-            .as_ref()
-            .is_some_and(|t| token.as_ref() != Some(t))
-        {
+        let expected = self.app.config.auth_token.as_deref();
+        if expected.is_some_and(|t| !same_secret(token.as_deref().unwrap_or_default(), t)) {
             return Err(Fatal::new(
                 "UNAUTHORIZED",
                 "missing or wrong token",
@@ -286,4 +282,10 @@ impl Session {
             .await;
         let _ = self.sink.close().await;
     }
+}
+
+/// Compares a presented token with the secret in time that does not depend on where they
+/// differ (`subtle`), so timing does not reveal the secret.
+fn same_secret(presented: &str, secret: &str) -> bool {
+    presented.as_bytes().ct_eq(secret.as_bytes()).into()
 }

@@ -248,3 +248,84 @@ async fn reqwest_health(addr: std::net::SocketAddr) -> u16 {
         .and_then(|code| code.parse().ok())
         .unwrap_or(0)
 }
+
+/// The HTTP status of a WebSocket upgrade to `/sync` sent with `origin` (101 when it opens).
+async fn upgrade_status(addr: std::net::SocketAddr, origin: Option<&str>) -> u16 {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Error;
+    let mut request = format!("ws://{addr}/sync").into_client_request().unwrap();
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("Origin", origin.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((_, response)) => response.status().as_u16(),
+        Err(Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("upgrade failed: {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_allowed_origins_may_open_a_websocket() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::server(dir.path(), |c| {
+        c.allow_origins = vec!["https://app.example.com".into()];
+    })
+    .await;
+    let addr = server.addr;
+    assert_eq!(
+        upgrade_status(addr, None).await,
+        101,
+        "no Origin: not a browser"
+    );
+    let same = format!("http://{addr}");
+    assert_eq!(
+        upgrade_status(addr, Some(&same)).await,
+        101,
+        "the server's own page"
+    );
+    assert_eq!(
+        upgrade_status(addr, Some("http://localhost:5173")).await,
+        101
+    );
+    assert_eq!(
+        upgrade_status(addr, Some("https://app.example.com")).await,
+        101
+    );
+    // A page on another site, open in the same browser, must not reach a local server.
+    assert_eq!(
+        upgrade_status(addr, Some("https://evil.example")).await,
+        403
+    );
+    assert_eq!(upgrade_status(addr, Some("null")).await, 403);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shared_token_must_match_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::server(dir.path(), |c| c.auth_token = Some("secret".into())).await;
+    for guess in ["secre", "secret!", "Secret", ""] {
+        let (code, close) = raw_then_close_code(server.addr, vec![hello(Some(guess))]).await;
+        assert_eq!(
+            (code.as_deref(), close),
+            (Some("UNAUTHORIZED"), 4003),
+            "{guess}"
+        );
+    }
+    let (mut ok, _) = {
+        let mut client = Client {
+            ws: common::connect(server.addr).await,
+            id: "raw".into(),
+            seq: 0,
+        };
+        client.ws.send(hello(Some("secret"))).await.unwrap();
+        let welcome = client.recv().await;
+        client.catch_up().await;
+        (client, welcome)
+    };
+    let ops = vec![ok.set("k", json!(1))];
+    assert!(rejected_codes(&ok.submit(ops, false).await).is_empty());
+    server.shutdown().await;
+}
