@@ -33,6 +33,8 @@ pub struct ServerConfig {
     pub hello_timeout: Duration,
     /// Browser origins accepted besides the server's own host and loopback ones.
     pub allow_origins: Vec<String>,
+    /// Bearer token `/metrics` requires when auth is on (without one, it answers 401).
+    pub metrics_token: Option<String>,
 }
 
 impl ServerConfig {
@@ -51,6 +53,7 @@ impl ServerConfig {
             compression_threshold: Some(1024),
             hello_timeout: Duration::from_secs(10),
             allow_origins: Vec::new(),
+            metrics_token: None,
         }
     }
 }

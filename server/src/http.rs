@@ -8,9 +8,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use subtle::ConstantTimeEq;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tower_http::services::ServeDir;
 
 use crate::config::ServerConfig;
 use crate::db::Db;
@@ -18,6 +18,7 @@ use crate::metrics::{inc, Metrics};
 use crate::origin;
 use crate::room::Rooms;
 use crate::session;
+use crate::static_files;
 
 /// Shared by every request and session.
 #[derive(Debug)]
@@ -73,7 +74,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, String> {
         .route("/health", get(|| async { "ok" }))
         .route("/metrics", get(metrics));
     if let Some(dir) = &app.config.static_dir {
-        router = router.fallback_service(ServeDir::new(dir));
+        router = router.merge(static_files::router(dir));
     }
     let router = router.with_state(Arc::clone(&app));
     let mut until = shutdown.clone();
@@ -121,12 +122,30 @@ async fn upgrade(
         .on_upgrade(move |socket| session::run(socket, app))
 }
 
-async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
+/// `GET /metrics`: public without auth; with auth on, only for
+/// `Authorization: Bearer <metrics token>` (401 otherwise).
+async fn metrics(headers: HeaderMap, State(app): State<Arc<App>>) -> Response {
+    if app.config.auth_token.is_some() {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let granted = match (presented, app.config.metrics_token.as_deref()) {
+            (Some(presented), Some(token)) => {
+                bool::from(presented.as_bytes().ct_eq(token.as_bytes()))
+            }
+            _ => false,
+        };
+        if !granted {
+            return (StatusCode::UNAUTHORIZED, "metrics need the metrics token\n").into_response();
+        }
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         app.metrics.render(),
     )
+        .into_response()
 }
 
 async fn compact_periodically(app: Arc<App>) {

@@ -6,6 +6,7 @@
 //! - [`session`]: one WebSocket connection speaking the protocol.
 //! - [`http`]: routes (`/sync`, `/health`, `/metrics`, static files) and graceful shutdown.
 //! - [`origin`]: which pages may open a WebSocket (the `Origin` check).
+//! - [`static_files`]: `--static DIR`, confined to DIR.
 
 pub mod config;
 pub mod db;
@@ -14,6 +15,7 @@ pub mod metrics;
 pub mod origin;
 pub mod room;
 pub mod session;
+pub mod static_files;
 
 pub use config::ServerConfig;
 pub use http::{start, RunningServer};

@@ -39,6 +39,9 @@ struct Args {
     /// server's own host and loopback origins; repeatable.
     #[arg(long = "allow-origin")]
     allow_origin: Vec<String>,
+    /// Bearer token for `/metrics` (needed when auth is on).
+    #[arg(long, env = "SRVRA_METRICS_TOKEN")]
+    metrics_token: Option<String>,
 }
 
 #[tokio::main]
@@ -52,6 +55,7 @@ async fn main() {
     config.retain = args.retain;
     config.compaction_interval = Duration::from_secs(args.compaction_interval.max(1));
     config.allow_origins = args.allow_origin;
+    config.metrics_token = args.metrics_token;
     let server = match start(config).await {
         Ok(server) => server,
         Err(error) => {

@@ -26,10 +26,12 @@ static NEXT_SESSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64
 /// Why a session ends abnormally: an error message and close code for the client.
 type Fatal = Refusal;
 
+/// A storage failure: the detail (SQL, paths) goes to the server's log, never to clients.
 fn storage_failed(error: crate::db::DbError) -> Fatal {
+    eprintln!("srvra-sync-server: storage failed: {}", error.0);
     Fatal::new(
         "STORAGE_FAILED",
-        format!("the server could not store changes: {}", error.0),
+        "the server could not read or store this room; try again later",
         close::INTERNAL,
     )
 }

@@ -225,7 +225,7 @@ async fn deep_paths_deep_values_non_finite_numbers_and_far_sequences_are_rejecte
     );
 
     // The server still answers, and a new client catches up on the room.
-    let health = reqwest_health(server.addr).await;
+    let (health, _) = common::http_get(server.addr, "/health", "").await;
     assert_eq!(health, 200);
     let (mut reader, head) = Client::join(server.addr, "reader", "room", 0).await;
     assert_eq!(head, 1, "only the valid change was stored");
@@ -233,20 +233,31 @@ async fn deep_paths_deep_values_non_finite_numbers_and_far_sequences_are_rejecte
     server.shutdown().await;
 }
 
-/// `GET /health` status, over a plain TCP request.
-async fn reqwest_health(addr: std::net::SocketAddr) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = String::new();
-    tcp.read_to_string(&mut response).await.unwrap();
-    response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_auth_on_metrics_need_the_metrics_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::server(dir.path(), |c| {
+        c.auth_token = Some("secret".into());
+        c.metrics_token = Some("scrape".into());
+    })
+    .await;
+    let (status, _) = common::http_get(server.addr, "/metrics", "").await;
+    assert_eq!(status, 401);
+    let wrong = "Authorization: Bearer nope\r\n";
+    assert_eq!(
+        common::http_get(server.addr, "/metrics", wrong).await.0,
+        401
+    );
+    let right = "Authorization: Bearer scrape\r\n";
+    let (status, body) = common::http_get(server.addr, "/metrics", right).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("srvra_connections"), "{body}");
+    server.shutdown().await;
+    // Without auth, /metrics stays public (local development).
+    let dir = tempfile::tempdir().unwrap();
+    let open = common::server(dir.path(), |_| {}).await;
+    assert_eq!(common::http_get(open.addr, "/metrics", "").await.0, 200);
+    open.shutdown().await;
 }
 
 /// The HTTP status of a WebSocket upgrade to `/sync` sent with `origin` (101 when it opens).
@@ -327,5 +338,28 @@ async fn the_shared_token_must_match_exactly() {
     };
     let ops = vec![ok.set("k", json!(1))];
     assert!(rejected_codes(&ok.submit(ops, false).await).is_empty());
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_files_stay_inside_their_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("index.html"), "<p>demo</p>").unwrap();
+    std::fs::write(site.join(".env"), "SECRET=1").unwrap();
+    std::fs::write(dir.path().join("outside.txt"), "outside").unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(dir.path().join("outside.txt"), site.join("link.txt")).unwrap();
+    let data = dir.path().join("data");
+    let server = common::server(&data, |c| c.static_dir = Some(site.clone())).await;
+    let (status, body) = common::http_get(server.addr, "/index.html", "").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("demo"));
+    assert_eq!(common::http_get(server.addr, "/.env", "").await.0, 404);
+    assert_eq!(common::http_get(server.addr, "/%2eenv", "").await.0, 404);
+    #[cfg(unix)]
+    assert_eq!(common::http_get(server.addr, "/link.txt", "").await.0, 404);
+    assert_eq!(common::http_get(server.addr, "/health", "").await.0, 200);
     server.shutdown().await;
 }

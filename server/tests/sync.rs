@@ -184,9 +184,9 @@ async fn health_and_metrics_are_served() {
         a.submit(ops, false)
     }
     .await;
-    let health = http_get(server.addr, "/health").await;
+    let health = common::http_get(server.addr, "/health", "").await.1;
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
-    let metrics = http_get(server.addr, "/metrics").await;
+    let metrics = common::http_get(server.addr, "/metrics", "").await.1;
     assert!(
         metrics.contains("srvra_changes_accepted_total 1"),
         "{metrics}"
@@ -210,7 +210,7 @@ async fn health_and_metrics_are_served() {
     let mut count = b.op("k2", OpKind::Increment(1.0));
     count.base_version = 0;
     b.submit(vec![modify, delete, count], false).await;
-    let metrics = http_get(server.addr, "/metrics").await;
+    let metrics = common::http_get(server.addr, "/metrics", "").await.1;
     for (kind, n) in [
         ("add-add", 1),
         ("modify-modify", 1),
@@ -221,16 +221,6 @@ async fn health_and_metrics_are_served() {
         assert!(metrics.contains(&line), "{line} in {metrics}");
     }
     server.shutdown().await;
-}
-
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    response
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

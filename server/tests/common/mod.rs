@@ -169,3 +169,21 @@ pub fn catch_up_len(parts: &[ServerMessage]) -> usize {
 pub fn item(i: u64) -> Value {
     json!({ "n": i, "s": format!("v{i}") })
 }
+
+/// `GET path` over plain HTTP with extra header lines; returns the status and the whole
+/// response text.
+pub async fn http_get(addr: SocketAddr, path: &str, headers: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    (status, response)
+}
