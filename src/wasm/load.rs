@@ -91,26 +91,14 @@ fn start(shared: &Rc<Shared>, outbox: OutboxLoad, part: Part) {
     let tab = tab_id(js_sys::Math::random);
     match part {
         Part::Follower => {
-            let visible = shared.visible.get();
-            let mut instance = shared.instance.borrow_mut();
-            instance.follow(&tab);
-            instance.set_visible(visible);
-            drop(instance);
+            shared.instance.borrow_mut().follow(&tab);
             queue_for_lead(shared);
         }
         Part::Leader | Part::Alone => {
             if part == Part::Leader {
-                let visible = shared.visible.get();
-                let mut instance = shared.instance.borrow_mut();
-                instance.lead(&tab);
-                instance.set_visible(visible);
+                shared.instance.borrow_mut().lead(&tab);
             }
-            let sync = shared
-                .start
-                .borrow()
-                .as_ref()
-                .map(|s| network::build(shared, s.token.clone(), s.socket_class.clone()));
-            if let Some(sync) = sync {
+            if let Some(sync) = network::build(shared) {
                 let online = shared.online.get();
                 shared
                     .instance
@@ -156,8 +144,6 @@ pub async fn step_down(shared: Rc<Shared>) {
             link.post(&instance.take_tab_messages());
         }
         instance.step_down();
-        let visible = shared.visible.get();
-        instance.set_visible(visible);
     }
     // `sync()` promises now wait for the next leader to have everything acknowledged.
     shared.sync_waiters.remark(u64::MAX);
@@ -180,11 +166,7 @@ async fn take_over(shared: Rc<Shared>) {
     };
     let result = match storage.load().await {
         Ok((snapshot, outbox)) => {
-            let sync = shared
-                .start
-                .borrow()
-                .as_ref()
-                .map(|s| network::build(&shared, s.token.clone(), s.socket_class.clone()));
+            let sync = network::build(&shared);
             let online = shared.online.get();
             shared
                 .instance
@@ -198,7 +180,6 @@ async fn take_over(shared: Rc<Shared>) {
         if let Err(error) = &result {
             instance.engine_mut().report_error("storage", error);
         }
-        instance.set_visible(shared.visible.get());
         // What this tab's promises wait for is now counted by the leader's counters.
         let persist = instance.persist_target();
         let sent = instance.sync().map_or(0, |s| s.replica().last_seq());

@@ -9,17 +9,26 @@ use wasm_bindgen::JsValue;
 use crate::core::sync::{Io, SyncClient};
 use crate::core::{CoreError, Instance};
 use crate::wasm::errors::to_js;
-use crate::wasm::shared::Shared;
+use crate::wasm::shared::{Shared, Start};
 use crate::wasm::socket::BrowserSocket;
 use crate::wasm::timers::BrowserTimers;
 
-/// The sync loop for `shared`'s config. `token` is as given to the constructor;
-/// `socket_class` is `config.webSocket` (or `undefined` for `globalThis.WebSocket`).
-pub fn build(shared: &Rc<Shared>, token: JsValue, socket_class: JsValue) -> SyncClient {
+/// The sync loop for `shared`'s config, with the token and WebSocket class the
+/// constructor was given; `None` without a `url`.
+pub fn build(shared: &Rc<Shared>) -> Option<SyncClient> {
+    let start = shared.start.borrow();
+    let Start {
+        token,
+        socket_class,
+    } = start.as_ref()?;
     let config = shared.instance.borrow().engine().config().clone();
     let weak = Rc::downgrade(shared);
     let io = Io {
-        transport: Box::new(BrowserSocket::new(weak.clone(), token, socket_class)),
+        transport: Box::new(BrowserSocket::new(
+            weak.clone(),
+            token.clone(),
+            socket_class.clone(),
+        )),
         timers: Box::new(BrowserTimers::new(weak)),
         random: Box::new(js_sys::Math::random),
     };
@@ -28,7 +37,7 @@ pub fn build(shared: &Rc<Shared>, token: JsValue, socket_class: JsValue) -> Sync
         // Checked when they were set.
         let _ = sync.set_merge_rule(pattern, strategy);
     }
-    sync
+    Some(sync)
 }
 
 /// `sync.sync()`: sends now; resolves once the server acknowledged every change made so

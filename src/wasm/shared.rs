@@ -55,8 +55,6 @@ pub struct Shared {
     pub start: RefCell<Option<Start>>,
     /// The browser's online state, as last reported.
     pub online: Cell<bool>,
-    /// Whether the page is visible, as last reported.
-    pub visible: Cell<bool>,
     /// Whether this tab is handing the lead over.
     pub stepping_down: Cell<bool>,
 }
@@ -83,7 +81,6 @@ impl Shared {
             tabs_scheduled: Cell::new(false),
             start: RefCell::new(start),
             online: Cell::new(online),
-            visible: Cell::new(true),
             stepping_down: Cell::new(false),
         })
     }

@@ -109,7 +109,6 @@ impl SyncCore {
     /// tab hands over to a visible one that claims the lead.
     #[wasm_bindgen(js_name = setVisible)]
     pub fn set_visible(&self, visible: bool) {
-        self.shared.visible.set(visible);
         let step_down = self.shared.run(|instance| {
             instance.set_visible(visible);
             instance.wants_step_down()

@@ -275,7 +275,6 @@ impl SimClient {
         }
         self.instance.step_down();
         let (stepped, old) = self.promote_first_follower(seed, online);
-        self.instance.set_visible(true);
         self.followers.push(SimTab {
             id: old.expect("a leading tab"),
             instance: stepped,

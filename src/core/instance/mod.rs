@@ -58,6 +58,8 @@ pub struct Instance {
     persisted: u64,
     /// Leader, follower, or alone.
     role: Role,
+    /// Whether the page is visible; every role this instance takes hears it.
+    visible: bool,
 }
 
 impl Instance {
@@ -73,6 +75,7 @@ impl Instance {
             outbox: Vec::new(),
             persisted: 0,
             role: Role::Alone,
+            visible: true,
         }
     }
 

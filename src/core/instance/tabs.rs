@@ -17,12 +17,14 @@ impl Instance {
         // tab alone pays nothing for what no one would read.
         self.engine.set_feed(false);
         self.role = Role::Leader(Leader::new(tab));
+        self.tell_visibility();
     }
 
     /// This tab follows the leading tab.
     pub fn follow(&mut self, tab: &str) {
         self.engine.set_journal(true);
         self.role = Role::Follower(Follower::new(tab));
+        self.tell_visibility();
     }
 
     /// The role.
@@ -73,9 +75,15 @@ impl Instance {
     /// This tab became visible or hidden (a hidden leader hands over to a visible
     /// follower that claims the lead).
     pub fn set_visible(&mut self, visible: bool) {
+        self.visible = visible;
+        self.tell_visibility();
+    }
+
+    /// The role hears whether the page is visible (also after the role changed).
+    fn tell_visibility(&mut self) {
         match &mut self.role {
-            Role::Leader(leader) => leader.set_hidden(!visible),
-            Role::Follower(follower) => follower.set_visible(visible),
+            Role::Leader(leader) => leader.set_hidden(!self.visible),
+            Role::Follower(follower) => follower.set_visible(self.visible),
             Role::Alone => {}
         }
     }
@@ -105,6 +113,7 @@ impl Instance {
         self.engine.set_feed(false);
         let last = self.engine.tab_mark(&tab);
         self.role = Role::Follower(Follower::resume(&tab, last));
+        self.tell_visibility();
     }
 
     /// A message from another tab.
