@@ -325,17 +325,8 @@ async fn the_shared_token_must_match_exactly() {
             "{guess}"
         );
     }
-    let (mut ok, _) = {
-        let mut client = Client {
-            ws: common::connect(server.addr).await,
-            id: "raw".into(),
-            seq: 0,
-        };
-        client.ws.send(hello(Some("secret"))).await.unwrap();
-        let welcome = client.recv().await;
-        client.catch_up().await;
-        (client, welcome)
-    };
+    let (mut ok, _) = Client::join_with_token(server.addr, "raw", "room", 0, Some("secret")).await;
+    ok.catch_up().await;
     let ops = vec![ok.set("k", json!(1))];
     assert!(rejected_codes(&ok.submit(ops, false).await).is_empty());
     server.shutdown().await;

@@ -40,6 +40,17 @@ pub async fn connect(addr: SocketAddr) -> WebSocketStream<MaybeTlsStream<TcpStre
 impl Client {
     /// Connects, says hello for `room` from `position`, and reads the welcome.
     pub async fn join(addr: SocketAddr, id: &str, room: &str, position: u64) -> (Self, u64) {
+        Self::join_with_token(addr, id, room, position, None).await
+    }
+
+    /// [`Client::join`] presenting `token`.
+    pub async fn join_with_token(
+        addr: SocketAddr,
+        id: &str,
+        room: &str,
+        position: u64,
+        token: Option<&str>,
+    ) -> (Self, u64) {
         let mut client = Client {
             ws: connect(addr).await,
             id: id.to_owned(),
@@ -51,7 +62,7 @@ impl Client {
                 client_id: id.to_owned(),
                 room: room.to_owned(),
                 position,
-                token: None,
+                token: token.map(str::to_owned),
             })
             .await;
         match client.recv().await {
