@@ -7,6 +7,8 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 export type Priority = 'critical' | 'high' | 'normal' | 'low';
 export type Origin = 'local' | 'remote' | 'rollback';
 export type MergeStrategyName = 'last-write-wins' | 'first-write-wins' | 'smart-merge' | 'manual';
+/** Built-in strategies `resolveConflict` applies (besides registered custom ones). */
+export type ResolveStrategyName = 'mine' | 'theirs' | 'last-write-wins' | 'first-write-wins' | 'smart-merge';
 export type SyncStatus = 'initial' | 'syncing' | 'synced' | 'error' | 'offline' | 'reconnecting' | 'partial-sync';
 
 /** `new SrvraDataSync(config)`; every field is optional. */
@@ -129,6 +131,7 @@ export type ConflictType = 'modify-modify' | 'delete-modify' | 'modify-delete' |
 export interface Conflict {
   key: string;
   type: ConflictType;
+  /** The strategy that applies (non-enumerable: a spread does not copy it). */
   strategy: MergeStrategyName | (string & {});
   clientValue: JsonValue | undefined;
   serverValue: JsonValue | undefined;
@@ -162,6 +165,13 @@ export type CustomStrategy = (conflict: Conflict) => { value: JsonValue | undefi
 export declare class ConflictResolver {
   setMergeRule(pattern: string, strategy: MergeStrategyName | (string & {})): void;
   registerCustomStrategy(name: string, fn: CustomStrategy): void;
+  /**
+   * Settles a held conflict with a named strategy, as in
+   * `resolveConflict({ strategy: 'mine', ...conflict })` (the payload's own `strategy` is
+   * non-enumerable, so the spread keeps the one named first). Throws `TypeError`
+   * `UNKNOWN_STRATEGY`, or `ConflictError` `CONFLICT_SETTLED` / `UNKNOWN_CONFLICT`.
+   */
+  resolveConflict(request: Partial<Conflict> & { strategy: ResolveStrategyName | (string & {}) }): Promise<void>;
   getConflictHistory(): ConflictRecord[];
   getPendingConflicts(): Array<Conflict & { id: number; resolve(value: JsonValue | undefined): void }>;
 }

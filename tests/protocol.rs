@@ -6,7 +6,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use serde_json::json;
 use srvra_sync::core::conflict::{
-    ConflictInfo, ConflictKind, ConflictReport, Outcome, Resolution, Strategy,
+    ConflictInfo, ConflictKind, ConflictReport, Outcome, Resolution, Strategy, Writer,
 };
 use srvra_sync::core::operation::{OpId, OpKind, Operation};
 use srvra_sync::core::protocol::message::{Rejected, SnapshotEntry};
@@ -93,13 +93,18 @@ fn samples() -> (Vec<ClientMessage>, Vec<ServerMessage>) {
                 id: ops[0].id.clone(),
                 code: "CONFLICT".into(),
                 message: "m".into(),
-                conflict: Some(ConflictReport {
+                conflict: Some(Box::new(ConflictReport {
                     kind: ConflictKind::ModifyDelete,
                     strategy: Strategy::Custom("mine".into()),
                     escalated: true,
                     value: Some(Arc::new(json!(null))),
                     version: 4,
-                }),
+                    rival: Some(Writer {
+                        client: "b".into(),
+                        clock: 77,
+                        version: 4,
+                    }),
+                })),
             }],
             resolved: vec![(
                 ops[1].id.clone(),

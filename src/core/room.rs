@@ -156,7 +156,7 @@ impl RoomState {
                     report.strategy
                 );
                 let mut rejection = rejected("CONFLICT", message);
-                rejection.conflict = Some(report);
+                rejection.conflict = Some(Box::new(report));
                 Err(rejection)
             }
         }

@@ -39,6 +39,16 @@ impl SyncCore {
             .map_err(|error| to_js(&error))
     }
 
+    /// `conflictResolver.resolveConflict({ strategy, id })` with a built-in strategy.
+    #[wasm_bindgen(js_name = resolveConflictWith)]
+    pub fn resolve_conflict_with(&self, id: f64, strategy: &str) -> Result<(), JsValue> {
+        self.check_open()?;
+        self.shared
+            .run(|instance| instance.resolve_conflict_with(id as u64, strategy))
+            .map(|_| ())
+            .map_err(|error| to_js(&error))
+    }
+
     /// Conflicts waiting for `resolve(value)`, as a JSON array of `conflict` payloads.
     #[wasm_bindgen(js_name = pendingConflicts)]
     pub fn pending_conflicts(&self) -> String {

@@ -18,7 +18,7 @@ const setUp = `
   sync.conflictResolver.setMergeRule('profile', 'union');
   window.conflicts = [];
   window.resolved = [];
-  sync.eventBus.subscribe('conflict', (c) => window.conflicts.push({ ...c, resolve: typeof c.resolve }));
+  sync.eventBus.subscribe('conflict', (c) => window.conflicts.push({ ...c, strategy: c.strategy, resolve: typeof c.resolve }));
   sync.eventBus.subscribe('conflict-resolved', (r) => window.resolved.push(r));
 `;
 

@@ -2,12 +2,14 @@
 //! per-path rules that choose them, the three-way merge, and how the server settles a
 //! conflicting change. Pure: the server and the client loop both use it.
 
+pub mod choose;
 pub mod hlc;
 pub mod kind;
 pub mod merge;
 pub mod settle;
 pub mod strategy;
 
+pub use choose::Choice;
 pub use hlc::{Hlc, Stamp};
 pub use kind::ConflictKind;
 pub use settle::{

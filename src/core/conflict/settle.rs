@@ -156,6 +156,10 @@ pub struct ConflictReport {
     pub value: Option<Arc<Value>>,
     /// The server's version now: the resolution is based on it.
     pub version: u64,
+    /// The latest write by another client, whose clock `resolveConflict` compares with
+    /// the change's (absent from older servers: the change is then taken as the later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rival: Option<Writer>,
 }
 
 /// What the server does with a change.
@@ -191,6 +195,7 @@ pub fn settle(current: &KeyState, op: &Operation) -> Settled {
         escalated,
         value: current.value.clone(),
         version: current.version,
+        rival: rival.cloned(),
     };
     let by_clock = || {
         if client_wins {

@@ -4,8 +4,10 @@
 use serde_json::Value;
 
 use super::{Instance, Role};
+use crate::core::conflict::Choice;
 use crate::core::engine::Snapshot;
 use crate::core::error::{CoreError, Result};
+use crate::core::sync::conflicts::unknown_conflict;
 use crate::core::sync::{OutboxLoad, SyncClient};
 use crate::core::tabs::{Follower, Leader, TabMessage};
 
@@ -134,9 +136,17 @@ impl Instance {
                 }
                 TabMessage::Sync { .. } => drop(self.sync_now()),
                 TabMessage::Claim { .. } => leader.claim(),
-                TabMessage::Resolve { id, value } => {
+                TabMessage::Resolve {
+                    id,
+                    value,
+                    strategy,
+                } => {
+                    let result = match strategy {
+                        Some(name) => self.resolve_conflict_with(id, &name),
+                        None => self.resolve_conflict(id, value),
+                    };
                     // Two tabs resolving one conflict is a race, not an error: the first wins.
-                    if let Err(error) = self.resolve_conflict(id, value) {
+                    if let Err(error) = result {
                         if error.code != "UNKNOWN_CONFLICT" {
                             self.engine.report_error("tab", &error);
                         }
@@ -198,10 +208,29 @@ impl Instance {
                 Ok(Vec::new())
             }
             (_, Some(sync)) => sync.resolve_conflict(&mut self.engine, id, value),
-            (_, None) => Err(CoreError::conflict(
-                "UNKNOWN_CONFLICT",
-                format!("no conflict {id} is waiting to be resolved"),
-            )),
+            (_, None) => Err(unknown_conflict(id)),
+        };
+        self.collect();
+        result
+    }
+
+    /// `resolveConflict({ strategy })` of held conflict `id` with built-in strategy
+    /// `name` (`mine`, `theirs`, `last-write-wins`, `first-write-wins`, `smart-merge`);
+    /// a follower hands it to the leader. Returns the replaced changes' sequences.
+    pub fn resolve_conflict_with(&mut self, id: u64, name: &str) -> Result<Vec<u64>> {
+        let Some(choice) = Choice::parse(name)? else {
+            return Err(CoreError::type_error(
+                "UNKNOWN_STRATEGY",
+                format!("'{name}' is not a built-in strategy (custom strategies run in JS)"),
+            ));
+        };
+        let result = match (&mut self.role, self.sync.as_mut()) {
+            (Role::Follower(follower), _) => {
+                follower.resolve_with(id, name);
+                Ok(Vec::new())
+            }
+            (_, Some(sync)) => sync.resolve_conflict_with(&mut self.engine, id, choice),
+            (_, None) => Err(unknown_conflict(id)),
         };
         self.collect();
         result

@@ -84,7 +84,7 @@ pub struct Rejected {
     pub message: String,
     /// The conflict its author has to settle (code `CONFLICT`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conflict: Option<ConflictReport>,
+    pub conflict: Option<Box<ConflictReport>>,
 }
 
 fn default_max_ops() -> u64 {

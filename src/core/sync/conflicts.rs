@@ -201,6 +201,14 @@ fn resolved_payload(seen: &Seen<'_>, outcome: &str, value: Option<&Arc<Value>>) 
     })
 }
 
+/// The error for a conflict id that is not (or no longer) held.
+pub fn unknown_conflict(id: u64) -> crate::core::CoreError {
+    crate::core::CoreError::conflict(
+        "UNKNOWN_CONFLICT",
+        format!("no conflict {id} is waiting to be resolved"),
+    )
+}
+
 impl From<&BaseRecord> for KeyState {
     fn from(record: &BaseRecord) -> Self {
         KeyState {

@@ -161,7 +161,23 @@ impl Follower {
 
     /// `resolve(value)` of a held conflict: the leader holds it.
     pub fn resolve(&mut self, id: u64, value: Option<Value>) {
-        self.outgoing.push(TabMessage::Resolve { id, value });
+        let strategy = None;
+        self.outgoing.push(TabMessage::Resolve {
+            id,
+            value,
+            strategy,
+        });
+    }
+
+    /// `resolveConflict({ strategy })` of a held conflict with a built-in strategy: the
+    /// leader applies it.
+    pub fn resolve_with(&mut self, id: u64, strategy: &str) {
+        let strategy = Some(strategy.to_owned());
+        self.outgoing.push(TabMessage::Resolve {
+            id,
+            value: None,
+            strategy,
+        });
     }
 
     /// Messages for the leader.

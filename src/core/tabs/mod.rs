@@ -59,13 +59,17 @@ pub enum TabMessage {
         /// The follower.
         tab: String,
     },
-    /// `resolve(value)` of a held conflict, in a follower (`value` absent: delete).
+    /// `resolve(value)` of a held conflict, in a follower (`value` absent: delete), or
+    /// `resolveConflict({ strategy })` with a built-in strategy the leader applies.
     Resolve {
         /// The conflict.
         id: u64,
         /// The value chosen.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         value: Option<Value>,
+        /// A built-in strategy's name, instead of a value.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        strategy: Option<String>,
     },
     /// A tab became the leader: followers resend what it has not stored and ask for state.
     Leader {

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::SyncClient;
-use crate::core::conflict::Rule;
+use crate::core::conflict::{Choice, Rule};
+use crate::core::sync::conflicts::unknown_conflict;
 use crate::core::{CoreError, Engine};
 
 impl SyncClient {
@@ -27,14 +28,26 @@ impl SyncClient {
     ) -> Result<Vec<u64>, CoreError> {
         let resolved = value.clone().map(Arc::new);
         let Some((key, replaced)) = self.replica.resolve_held(engine, id, resolved.as_ref()) else {
-            return Err(CoreError::conflict(
-                "UNKNOWN_CONFLICT",
-                format!("no conflict {id} is waiting to be resolved"),
-            ));
+            return Err(unknown_conflict(id));
         };
         let result = engine.replace_state(&key, value);
         self.local(engine);
         result.map(|_| replaced)
+    }
+
+    /// `resolveConflict({ strategy })` with a built-in `choice`: settles held conflict
+    /// `id` with the value that choice gives it, as [`SyncClient::resolve_conflict`] does.
+    pub fn resolve_conflict_with(
+        &mut self,
+        engine: &mut Engine,
+        id: u64,
+        choice: Choice,
+    ) -> Result<Vec<u64>, CoreError> {
+        let value = self
+            .replica
+            .choose_held(engine, id, choice)
+            .ok_or_else(|| unknown_conflict(id))?;
+        self.resolve_conflict(engine, id, value.map(|v| (*v).clone()))
     }
 
     /// Conflicts waiting for the app's `resolve(value)`, as `conflict` payloads with ids.

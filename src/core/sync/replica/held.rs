@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::Replica;
-use crate::core::conflict::{ConflictReport, Resolution};
+use crate::core::conflict::{Choice, ConflictReport, Resolution};
 use crate::core::event_bus::EventType;
 use crate::core::operation::{apply, OpId, Operation};
 use crate::core::room::KeyState;
@@ -116,6 +116,34 @@ impl Replica {
         self.rebase.insert(key.clone(), based_on);
         self.count(engine);
         Some((key, dropped))
+    }
+
+    /// The value `choice` gives held conflict `id` (`Some(None)`: delete the key), or
+    /// `None` when no such conflict is held. The clock order is the server's: this
+    /// client's latest change of the key against the rival write the server reported.
+    pub fn choose_held(
+        &self,
+        engine: &Engine,
+        id: u64,
+        choice: Choice,
+    ) -> Option<Option<Arc<Value>>> {
+        let (key, held) = self.held.iter().find(|(_, h)| h.id == id)?;
+        let clock = self
+            .pending
+            .iter()
+            .filter(|p| &p.op.key == key)
+            .map(|p| p.op.conflict.clock)
+            .max()
+            .unwrap_or(0);
+        let client_wins = held.report.rival.as_ref().map_or(true, |rival| {
+            (clock, engine.client_id()) > (rival.clock, &*rival.client)
+        });
+        Some(choice.value(
+            held.base.as_ref(),
+            held.report.value.as_ref(),
+            engine.value_of(key),
+            client_wins,
+        ))
     }
 
     /// The conflicts settled so far, oldest first.

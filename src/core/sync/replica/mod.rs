@@ -321,7 +321,7 @@ impl Replica {
     /// stays pending); anything else is dropped, its key recomputed, and returned.
     pub fn reject(&mut self, engine: &mut Engine, rejected: Rejected) -> Option<Operation> {
         if let Some(report) = rejected.conflict {
-            if self.hold(engine, &rejected.id, report) {
+            if self.hold(engine, &rejected.id, *report) {
                 return None;
             }
         }
