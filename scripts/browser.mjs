@@ -13,11 +13,11 @@ export const CHROMIUM_FLAGS = [
   '--disable-sync',
 ];
 
-/** Launches headless Chromium. */
-export function launchChromium() {
+/** Launches headless Chromium, with `extraArgs` after the usual flags. */
+export function launchChromium(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: CHROMIUM_FLAGS,
+    args: [...CHROMIUM_FLAGS, ...extraArgs],
     headless: true,
   });
 }

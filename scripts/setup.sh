@@ -3,6 +3,7 @@
 # Idempotent: each step is skipped when already satisfied. Needs only rustup and Node.
 #   scripts/setup.sh            toolchain + npm packages
 #   scripts/setup.sh --browser  also Debian's chromium and chromium-driver (tests, bench)
+#                               and openssl (the tests' self-signed TLS certificates)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,10 +30,10 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 
-if $want_browser && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; }; then
-  say "installing Debian's chromium and chromium-driver"
+if $want_browser && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || ! command -v openssl >/dev/null; }; then
+  say "installing Debian's chromium, chromium-driver and openssl"
   export DEBIAN_FRONTEND=noninteractive
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -q
-  $SUDO apt-get install -y -q chromium chromium-driver
+  $SUDO apt-get install -y -q chromium chromium-driver openssl
 fi

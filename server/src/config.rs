@@ -35,6 +35,8 @@ pub struct ServerConfig {
     pub allow_origins: Vec<String>,
     /// Bearer token `/metrics` requires when auth is on (without one, it answers 401).
     pub metrics_token: Option<String>,
+    /// PEM certificate chain and private key: serve `wss://` and `https://` (none: plain).
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl ServerConfig {
@@ -54,6 +56,7 @@ impl ServerConfig {
             hello_timeout: Duration::from_secs(10),
             allow_origins: Vec::new(),
             metrics_token: None,
+            tls: None,
         }
     }
 }

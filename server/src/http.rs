@@ -1,5 +1,6 @@
 //! Routes, startup and graceful shutdown.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ use crate::origin;
 use crate::room::Rooms;
 use crate::session;
 use crate::static_files;
+use crate::tls;
 
 /// Shared by every request and session.
 #[derive(Debug)]
@@ -40,6 +42,8 @@ pub struct App {
 pub struct RunningServer {
     /// The address it listens on (useful with port 0).
     pub addr: SocketAddr,
+    /// Whether it serves TLS (`wss://`, `https://`).
+    pub tls: bool,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
     compaction: JoinHandle<()>,
@@ -56,6 +60,10 @@ impl RunningServer {
 
 /// Opens storage, binds `config.listen` and serves until [`RunningServer::shutdown`].
 pub async fn start(config: ServerConfig) -> Result<RunningServer, String> {
+    let acceptor = match &config.tls {
+        Some((cert, key)) => Some(tls::acceptor(cert, key)?),
+        None => None,
+    };
     let db = tokio::task::block_in_place(|| Db::open(&config.data)).map_err(|e| e.0)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -78,20 +86,42 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, String> {
     }
     let router = router.with_state(Arc::clone(&app));
     let mut until = shutdown.clone();
-    let task = tokio::spawn(async move {
-        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
-            let _ = until.wait_for(|stop| *stop).await;
-        });
-        if let Err(error) = serve.await {
-            eprintln!("srvra-sync-server: {error}");
+    let stopped = async move {
+        let _ = until.wait_for(|stop| *stop).await;
+    };
+    let tls = acceptor.is_some();
+    let task = match acceptor {
+        Some(acceptor) => {
+            let listener = tls::TlsListener::new(listener, acceptor).map_err(|e| e.to_string())?;
+            serve(listener, router, stopped)
         }
-    });
+        None => serve(listener, router, stopped),
+    };
     let compaction = tokio::spawn(compact_periodically(Arc::clone(&app)));
     Ok(RunningServer {
         addr,
+        tls,
         stop,
         task,
         compaction,
+    })
+}
+
+/// Serves `router` on `listener` until `stopped` completes.
+fn serve<L>(
+    listener: L,
+    router: Router,
+    stopped: impl Future<Output = ()> + Send + 'static,
+) -> JoinHandle<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    tokio::spawn(async move {
+        let serve = axum::serve(listener, router).with_graceful_shutdown(stopped);
+        if let Err(error) = serve.await {
+            eprintln!("srvra-sync-server: {error}");
+        }
     })
 }
 

@@ -7,6 +7,7 @@
 //! - [`http`]: routes (`/sync`, `/health`, `/metrics`, static files) and graceful shutdown.
 //! - [`origin`]: which pages may open a WebSocket (the `Origin` check).
 //! - [`static_files`]: `--static DIR`, confined to DIR.
+//! - [`tls`]: `--tls-cert`/`--tls-key`, TLS terminated by the server itself.
 
 pub mod config;
 pub mod db;
@@ -16,6 +17,7 @@ pub mod origin;
 pub mod room;
 pub mod session;
 pub mod static_files;
+pub mod tls;
 
 pub use config::ServerConfig;
 pub use http::{start, RunningServer};

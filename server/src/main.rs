@@ -42,6 +42,12 @@ struct Args {
     /// Bearer token for `/metrics` (needed when auth is on).
     #[arg(long, env = "SRVRA_METRICS_TOKEN")]
     metrics_token: Option<String>,
+    /// PEM certificate chain: serve TLS (`wss://`, `https://`) with `--tls-key`.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of `--tls-cert`.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -56,6 +62,7 @@ async fn main() {
     config.compaction_interval = Duration::from_secs(args.compaction_interval.max(1));
     config.allow_origins = args.allow_origin;
     config.metrics_token = args.metrics_token;
+    config.tls = args.tls_cert.zip(args.tls_key);
     let server = match start(config).await {
         Ok(server) => server,
         Err(error) => {
@@ -63,7 +70,8 @@ async fn main() {
             std::process::exit(1);
         }
     };
-    println!("srvra-sync-server listening on http://{}", server.addr);
+    let scheme = if server.tls { "https" } else { "http" };
+    println!("srvra-sync-server listening on {scheme}://{}", server.addr);
     wait_for_signal().await;
     println!("srvra-sync-server: shutting down");
     server.shutdown().await;

@@ -10,15 +10,18 @@ import { packedPackage } from '../../scripts/pack.mjs';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** Starts the server and browser for one test file; returns a handle filled in `before`. */
-export function useBrowser(extraMounts = {}) {
+/**
+ * Starts the server and browser for one test file; returns a handle filled in `before`.
+ * `browserArgs()` (called in `before`) adds Chromium flags.
+ */
+export function useBrowser(extraMounts = {}, browserArgs = () => []) {
   const env = { server: null, browser: null, url: '' };
   before(async () => {
     env.server = await startStaticServer({
       mounts: { '/pkg': packedPackage(), '/': join(root, 'tests/e2e/pages'), ...extraMounts },
     });
     env.url = env.server.url;
-    env.browser = await launchChromium();
+    env.browser = await launchChromium(browserArgs());
   });
   after(async () => {
     await env.browser?.close();

@@ -2,6 +2,7 @@
 // port, with its SQLite data in a temporary directory, restartable (also after SIGKILL)
 // on the same port and data.
 import { spawn } from 'node:child_process';
+import { get as httpsGet } from 'node:https';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -22,13 +23,23 @@ function freePort() {
   });
 }
 
-async function waitHealthy(url, child) {
+// `GET url` answered 200; over https trusting exactly `ca` when given.
+function answersOk(url, ca) {
+  if (ca === undefined) return fetch(url).then((response) => response.ok);
+  return new Promise((resolve, reject) => {
+    httpsGet(url, { ca }, (response) => {
+      response.resume();
+      resolve(response.statusCode === 200);
+    }).on('error', reject);
+  });
+}
+
+async function waitHealthy(url, child, ca) {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
     try {
-      const response = await fetch(`${url}/health`);
-      if (response.ok) return;
+      if (await answersOk(`${url}/health`, ca)) return;
     } catch {
       // not listening yet
     }
@@ -37,11 +48,14 @@ async function waitHealthy(url, child) {
   throw new Error('server did not become healthy within 20 s');
 }
 
-/** A server for one test file: started in `before`, stopped in `after`. */
-export function useSyncServer(extraArgs = []) {
+/**
+ * A server for one test file: started in `before`, stopped in `after`. With
+ * `tls: () => ({ cert, key, ca })` (PEM file paths and the CA text) it serves `wss://`.
+ */
+export function useSyncServer(extraArgs = [], { tls } = {}) {
   const server = {};
   before(async () => {
-    Object.assign(server, await startSyncServer(extraArgs));
+    Object.assign(server, await startSyncServer(extraArgs, { tls: tls?.() }));
   });
   after(async () => {
     await server.stop?.();
@@ -50,21 +64,23 @@ export function useSyncServer(extraArgs = []) {
 }
 
 /** A running server; `kill()` sends SIGKILL, `restart()` starts it again on the same data. */
-export async function startSyncServer(extraArgs = []) {
+export async function startSyncServer(extraArgs = [], { tls } = {}) {
   const port = await freePort();
   const data = mkdtempSync(join(tmpdir(), 'srvra-e2e-'));
+  const args = tls === undefined ? extraArgs : ['--tls-cert', tls.cert, '--tls-key', tls.key, ...extraArgs];
+  const secure = tls === undefined ? '' : 's';
   const handle = {
     port,
     data,
-    http: `http://127.0.0.1:${port}`,
-    ws: `ws://127.0.0.1:${port}/sync`,
+    http: `http${secure}://127.0.0.1:${port}`,
+    ws: `ws${secure}://127.0.0.1:${port}/sync`,
     child: null,
     async start() {
-      const child = spawn(binary, ['--listen', `127.0.0.1:${port}`, '--data', data, ...extraArgs], {
+      const child = spawn(binary, ['--listen', `127.0.0.1:${port}`, '--data', data, ...args], {
         stdio: ['ignore', 'ignore', 'inherit'],
       });
       this.child = child;
-      await waitHealthy(this.http, child);
+      await waitHealthy(this.http, child, tls?.ca);
     },
     async kill() {
       const child = this.child;
