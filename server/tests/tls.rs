@@ -169,8 +169,7 @@ async fn an_unreadable_certificate_is_a_clear_startup_error() {
     config.tls = Some((missing.clone(), missing));
     let error = srvra_sync_server::start(config)
         .await
-        .err()
-        .expect("refuses to start");
+        .expect_err("refuses to start");
     assert!(error.contains("certificate"), "{error}");
 }
 
