@@ -35,6 +35,12 @@ export interface SrvraConfig {
   autoResolveThreshold?: number;
   compression?: { enabled?: boolean; threshold?: number };
   offline?: { enabled?: boolean; dbName?: string };
+  /**
+   * Encryption at rest of everything stored in IndexedDB (AES-256-GCM, WebCrypto). `key`:
+   * a `CryptoKey` (AES-GCM, 256 bits, encrypt + decrypt) or a function returning one;
+   * without it a non-extractable key is generated once and kept in IndexedDB.
+   */
+  encryption?: { enabled?: boolean; algorithm?: 'AES-256-GCM'; key?: CryptoKey | (() => CryptoKey | Promise<CryptoKey>) | null };
 }
 
 /** Result of every mutation. */
@@ -131,8 +137,11 @@ export type ConflictType = 'modify-modify' | 'delete-modify' | 'modify-delete' |
 export interface Conflict {
   key: string;
   type: ConflictType;
-  /** The strategy that applies (non-enumerable: a spread does not copy it). */
-  strategy: MergeStrategyName | (string & {});
+  /**
+   * The strategy that applies. Always set on `conflict` payloads, but non-enumerable, so
+   * a spread does not copy it (typed optional so `{ strategy: 'x', ...conflict }` checks).
+   */
+  strategy?: MergeStrategyName | (string & {});
   clientValue: JsonValue | undefined;
   serverValue: JsonValue | undefined;
   baseValue: JsonValue | undefined;
@@ -247,6 +256,8 @@ export declare class SrvraDataSync {
   sync(options?: { priority?: Priority; immediate?: boolean }): Promise<void>;
   /** Closes the socket and timers, writes pending state and closes storage (the outbox
    * stays stored); later mutations throw `SrvraError` `CLOSED`. */
+  /** Re-encrypts everything stored with `key`; later loads need it. */
+  rotateEncryptionKey(key: CryptoKey | (() => CryptoKey | Promise<CryptoKey>)): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -110,6 +110,10 @@ class Link {
   }
 }
 
+function isCryptoKey(value) {
+  return typeof globalThis.CryptoKey === 'function' && value instanceof globalThis.CryptoKey;
+}
+
 function checkVersion(version) {
   if (!Number.isSafeInteger(version) || version < 0) {
     throw typeError(`version must be a non-negative integer, got ${String(version)}`);
@@ -238,7 +242,20 @@ export class SrvraDataSync {
 
   constructor(config = {}) {
     if (!plainObject(config)) throw typeError('config must be an object', 'INVALID_CONFIG');
-    const { token = null, webSocket = null, ...rest } = config;
+    const { token = null, webSocket = null, encryption, ...rest } = config;
+    let encryptionKey = null;
+    if (encryption !== undefined) {
+      if (!plainObject(encryption)) throw typeError('config.encryption must be an object', 'INVALID_CONFIG');
+      const { key = null, ...settings } = encryption;
+      if (key !== null && typeof key !== 'function' && !isCryptoKey(key)) {
+        throw typeError('config.encryption.key must be a CryptoKey, a function returning one, or null', 'INVALID_CONFIG');
+      }
+      if (key !== null && settings.enabled !== true) {
+        throw typeError('config.encryption.key is set but config.encryption.enabled is not true', 'INVALID_CONFIG');
+      }
+      rest.encryption = settings;
+      encryptionKey = key;
+    }
     if (token !== null && typeof token !== 'string' && typeof token !== 'function') {
       throw typeError('config.token must be a string, a function or null', 'INVALID_CONFIG');
     }
@@ -259,6 +276,7 @@ export class SrvraDataSync {
       webSocket ?? undefined,
       online,
       () => this.#link.drain(),
+      encryptionKey,
     );
     if (rest.url != null && typeof globalThis.addEventListener === 'function') {
       this.#onOnline = () => this.#link.core.setOnline(true);
@@ -325,6 +343,18 @@ export class SrvraDataSync {
     const done = this.#link.core.sync();
     this.#link.settle();
     return done;
+  }
+
+  /**
+   * Re-encrypts everything stored with `key` (a `CryptoKey` or a function returning one),
+   * in one transaction. Later loads need the new key. Rejects with `StorageError`
+   * (`NOT_ENCRYPTED`, `NOT_LEADER` in a follower tab, `INVALID_KEY`).
+   */
+  rotateEncryptionKey(key) {
+    if (typeof key !== 'function' && !isCryptoKey(key)) {
+      throw typeError('rotateEncryptionKey takes a CryptoKey or a function returning one');
+    }
+    return this.#link.core.rotateEncryptionKey(key);
   }
 
   close() {

@@ -70,6 +70,8 @@ pub struct Config {
     pub compression: Compression,
     /// IndexedDB persistence.
     pub offline: Offline,
+    /// Encrypt what is stored in IndexedDB (AES-256-GCM; the key stays on the JS side).
+    pub encryption: bool,
 }
 
 impl Default for Config {
@@ -102,6 +104,7 @@ impl Default for Config {
                 enabled: true,
                 db_name: "srvra-sync".into(),
             },
+            encryption: false,
         }
     }
 }
@@ -236,6 +239,7 @@ const TOP: &[&str] = &[
     "autoResolveThreshold",
     "compression",
     "offline",
+    "encryption",
 ];
 
 const DAY_MS: u64 = 86_400_000;
@@ -305,6 +309,21 @@ impl Config {
                 }
             }
         };
+        let encryption = match top.get("encryption") {
+            None => d.encryption,
+            Some(v) => {
+                let f = Fields::new("encryption", v, &["enabled", "algorithm"])?;
+                let algorithm = f.string("algorithm", "AES-256-GCM")?;
+                if algorithm != "AES-256-GCM" {
+                    return Err(bad(
+                        "encryption.algorithm",
+                        "'AES-256-GCM' (the only one supported)",
+                        &Value::String(algorithm),
+                    ));
+                }
+                f.boolean("enabled", false)?
+            }
+        };
         Ok(Config {
             url,
             room: top.string("room", &d.room)?,
@@ -327,6 +346,7 @@ impl Config {
             )?,
             compression,
             offline,
+            encryption,
         })
     }
 

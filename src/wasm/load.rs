@@ -10,6 +10,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use crate::core::sync::OutboxLoad;
 use crate::core::tabs::tab_id;
 use crate::core::CoreError;
+use crate::wasm::encryption::key_source;
 use crate::wasm::errors::to_js;
 use crate::wasm::network;
 use crate::wasm::persister::when_persisted;
@@ -61,7 +62,7 @@ async fn open(shared: &Rc<Shared>) -> Result<(OutboxLoad, Part), CoreError> {
         shared.instance.borrow_mut().engine_mut().skip_restore();
         return Ok((OutboxLoad::default(), Part::Alone));
     }
-    let storage = IdbStorage::open(&offline.db_name).await?;
+    let storage = open_storage(shared, &offline.db_name).await?;
     let mut part = Part::Alone;
     if tabs::supported() {
         let name = format!("srvra-sync:{}:{}", offline.db_name, room);
@@ -83,6 +84,16 @@ async fn open(shared: &Rc<Shared>) -> Result<(OutboxLoad, Part), CoreError> {
         .restore(snapshot)?;
     *shared.storage.borrow_mut() = Some(Rc::new(storage));
     Ok((outbox, part))
+}
+
+/// Opens the database, with the configured encryption key when encryption is on.
+pub async fn open_storage(shared: &Shared, name: &str) -> Result<IdbStorage, CoreError> {
+    let encrypted = shared.instance.borrow().engine().config().encryption;
+    let source = match encrypted {
+        true => Some(key_source(&shared.encryption_key).await?),
+        false => None,
+    };
+    IdbStorage::open(name, source).await
 }
 
 /// Takes the part: a leader (or a lone instance) starts the sync loop; a follower asks the
@@ -161,10 +172,30 @@ async fn take_over(shared: Rc<Shared>) {
     if shared.closed.get() {
         return;
     }
-    let Some(storage) = shared.storage.borrow().clone() else {
+    let Some(mut storage) = shared.storage.borrow().clone() else {
         return;
     };
-    let result = match storage.load().await {
+    let mut loaded = storage.load().await;
+    if matches!(&loaded, Err(e) if e.code == "DECRYPT_FAILED") {
+        // The old leader rotated the key: open again with what the key function gives now.
+        let name = shared
+            .instance
+            .borrow()
+            .engine()
+            .config()
+            .offline
+            .db_name
+            .clone();
+        if let Ok(reopened) = open_storage(&shared, &name).await {
+            let old = std::mem::replace(&mut storage, Rc::new(reopened));
+            *shared.storage.borrow_mut() = Some(Rc::clone(&storage));
+            if let Ok(old) = Rc::try_unwrap(old) {
+                old.close();
+            }
+            loaded = storage.load().await;
+        }
+    }
+    let result = match loaded {
         Ok((snapshot, outbox)) => {
             let sync = network::build(&shared);
             let online = shared.online.get();

@@ -2,8 +2,10 @@
 //! Browser I/O (IndexedDB, WebSocket, timers, clock) lives here, behind the core's small
 //! interfaces.
 
+mod cipher;
 mod clock;
 mod conflicts;
+mod encryption;
 mod errors;
 mod load;
 mod network;

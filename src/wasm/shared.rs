@@ -57,6 +57,8 @@ pub struct Shared {
     pub online: Cell<bool>,
     /// Whether this tab is handing the lead over.
     pub stepping_down: Cell<bool>,
+    /// `config.encryption.key`: `null`, a `CryptoKey` or a function returning one.
+    pub encryption_key: JsValue,
 }
 
 impl Shared {
@@ -66,6 +68,7 @@ impl Shared {
         on_async: Function,
         start: Option<Start>,
         online: bool,
+        encryption_key: JsValue,
     ) -> Rc<Self> {
         Rc::new(Self {
             instance: RefCell::new(instance),
@@ -82,6 +85,7 @@ impl Shared {
             start: RefCell::new(start),
             online: Cell::new(online),
             stepping_down: Cell::new(false),
+            encryption_key,
         })
     }
 

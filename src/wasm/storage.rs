@@ -1,31 +1,68 @@
 //! IndexedDB access through rexie: shard records, the meta record, the outbox (one record
 //! per pending change, keyed by sequence) and the sync record (confirmed position and the
-//! confirmed value of keys with pending changes).
+//! confirmed value of keys with pending changes). With encryption on, every record but the
+//! position is sealed by a [`Cipher`] and base records are stored under keyed-hash ids, so
+//! no value or key name is stored in plaintext.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 
 use futures_util::future::join_all;
 use js_sys::Uint8Array;
 use rexie::{ObjectStore, Rexie, TransactionMode};
 use wasm_bindgen::JsValue;
+use web_sys::CryptoKey;
 
 use crate::core::engine::{PersistWork, Snapshot};
 use crate::core::sync::{OutboxLoad, OutboxWork};
 use crate::core::CoreError;
+use crate::wasm::cipher::{self, Cipher, NAMES_SECRET_LEN};
 
 const SHARDS: &str = "shards";
 const META: &str = "meta";
 const META_KEY: &str = "client";
+/// The sealed secret behind base ids: its presence marks an encrypted database.
+const NAMES_KEY: &str = "names";
+/// The generated key of `encryption: { enabled: true }` without `key`.
+const KEY_KEY: &str = "key";
 const OUTBOX: &str = "outbox";
 const SYNC: &str = "sync";
 const POSITION_KEY: &str = "position";
 const BASE_PREFIX: &str = "base:";
 const ALL: [&str; 4] = [SHARDS, META, OUTBOX, SYNC];
 
+/// Where the encryption key comes from.
+pub enum KeySource {
+    /// `encryption.key` (resolved from a function if it was one).
+    Given(CryptoKey),
+    /// None given: the key generated once and kept in the database.
+    Generated,
+}
+
 /// An open srvra-sync database.
 pub struct IdbStorage {
     db: Rexie,
+    /// Set when the database is encrypted; replaced by a key rotation.
+    cipher: RefCell<Option<Rc<Cipher>>>,
+}
+
+/// Every record of the database, decrypted.
+#[derive(Default)]
+struct Records {
+    shards: Vec<(u32, Vec<u8>)>,
+    meta: Option<String>,
+    outbox: Vec<(f64, Vec<u8>)>,
+    position: Option<f64>,
+    bases: Vec<(String, Vec<u8>)>,
+}
+
+/// One request of a write transaction.
+enum Change {
+    Put(&'static str, JsValue, JsValue),
+    Delete(&'static str, JsValue),
+    Clear(&'static str),
 }
 
 fn storage_error(what: &str, error: rexie::Error) -> CoreError {
@@ -35,9 +72,15 @@ fn storage_error(what: &str, error: rexie::Error) -> CoreError {
     )
 }
 
+fn decrypt_failed(message: &str) -> CoreError {
+    CoreError::storage("DECRYPT_FAILED", message.to_owned())
+}
+
 impl IdbStorage {
-    /// Opens (creating on first use) the database `name`.
-    pub async fn open(name: &str) -> Result<Self, CoreError> {
+    /// Opens (creating on first use) the database `name`; with `encryption`, unlocks it
+    /// (`DECRYPT_FAILED` for a wrong key, touching nothing) or, for a new or plaintext
+    /// database, encrypts what it holds.
+    pub async fn open(name: &str, encryption: Option<KeySource>) -> Result<Self, CoreError> {
         let factory = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("indexedDB"));
         if factory.map_or(true, |f| f.is_undefined() || f.is_null()) {
             return Err(CoreError::storage(
@@ -55,18 +98,148 @@ impl IdbStorage {
             .build()
             .await
             .map_err(|e| storage_error("open", e))?;
-        Ok(Self { db })
+        let storage = Self {
+            db,
+            cipher: RefCell::new(None),
+        };
+        let (sealed_secret, stored_key) = storage.read_key_records().await?;
+        match (encryption, sealed_secret) {
+            (None, None) => {}
+            (None, Some(_)) => {
+                return Err(decrypt_failed(
+                    "this database is encrypted: pass encryption: { enabled: true } (and its key)",
+                ))
+            }
+            (Some(source), Some(sealed)) => {
+                let key = match source {
+                    KeySource::Given(key) => key,
+                    KeySource::Generated => match stored_key {
+                        Some(key) => cipher::check_key(key)?,
+                        None => {
+                            return Err(decrypt_failed(
+                                "this database was encrypted with a key of the app's own: pass it as encryption.key",
+                            ))
+                        }
+                    },
+                };
+                *storage.cipher.borrow_mut() = Some(Rc::new(Cipher::unlock(key, &sealed).await?));
+            }
+            (Some(source), None) => {
+                // A new database, or one written without encryption: encrypt it now.
+                let (key, keep_key) = match source {
+                    KeySource::Given(key) => (key, false),
+                    KeySource::Generated => (cipher::generate_key().await?, true),
+                };
+                let cipher = Cipher::new(key, cipher::random(NAMES_SECRET_LEN)?).await?;
+                let records = storage.read_records().await?;
+                storage.rewrite(&records, &cipher, keep_key).await?;
+                *storage.cipher.borrow_mut() = Some(Rc::new(cipher));
+            }
+        }
+        Ok(storage)
     }
 
     /// Reads every record: the state cache and the outbox.
     pub async fn load(&self) -> Result<(Snapshot, OutboxLoad), CoreError> {
+        let records = self.read_records().await?;
+        let outbox = OutboxLoad {
+            ops: records.outbox.into_iter().map(|(_, op)| op).collect(),
+            position: records.position.map_or(0, |p| p as u64),
+            bases: records.bases,
+        };
+        let snapshot = Snapshot {
+            meta: records.meta,
+            shards: records.shards,
+        };
+        Ok((snapshot, outbox))
+    }
+
+    /// Re-encrypts every record with `key` in one transaction (key rotation); from then
+    /// on the database opens with `key` only. Needs an encrypted database.
+    pub async fn rotate_key(&self, key: CryptoKey) -> Result<(), CoreError> {
+        let Some(old) = self.cipher() else {
+            return Err(CoreError::storage(
+                "NOT_ENCRYPTED",
+                "this database is not encrypted: there is no key to rotate",
+            ));
+        };
+        let records = self.read_records().await?;
+        let cipher = old.with_key(key).await?;
+        self.rewrite(&records, &cipher, false).await?;
+        *self.cipher.borrow_mut() = Some(Rc::new(cipher));
+        Ok(())
+    }
+
+    /// Writes changed shards, the meta record and outbox work in one transaction.
+    pub async fn write(
+        &self,
+        state: Option<&PersistWork>,
+        outbox: &[OutboxWork],
+    ) -> Result<(), CoreError> {
+        let mut changes = Vec::new();
+        if let Some(work) = state {
+            for (index, record) in &work.shards {
+                let value = self.sealed(record).await?;
+                changes.push(Change::Put(SHARDS, JsValue::from(*index), value));
+            }
+            let meta = self.sealed_meta(&work.meta).await?;
+            changes.push(Change::Put(META, JsValue::from_str(META_KEY), meta));
+        }
+        for work in outbox {
+            // Puts before deletes: a change acknowledged within one flush ends up removed.
+            for (seq, record) in &work.puts {
+                let value = self.sealed(record).await?;
+                changes.push(Change::Put(OUTBOX, JsValue::from(*seq as f64), value));
+            }
+            for seq in &work.deletes {
+                changes.push(Change::Delete(OUTBOX, JsValue::from(*seq as f64)));
+            }
+            for (key, record) in &work.bases {
+                let id = self.base_id(key).await?;
+                changes.push(match record {
+                    Some(record) => Change::Put(SYNC, id, self.sealed_base(key, record).await?),
+                    None => Change::Delete(SYNC, id),
+                });
+            }
+            if let Some(position) = work.position {
+                let value = JsValue::from(position as f64);
+                changes.push(Change::Put(SYNC, JsValue::from_str(POSITION_KEY), value));
+            }
+        }
+        self.commit(changes).await
+    }
+
+    fn cipher(&self) -> Option<Rc<Cipher>> {
+        self.cipher.borrow().clone()
+    }
+
+    /// Closes the database.
+    pub fn close(self) {
+        self.db.close();
+    }
+
+    /// The sealed id secret and the generated key, if stored.
+    async fn read_key_records(&self) -> Result<(Option<Vec<u8>>, Option<JsValue>), CoreError> {
+        let read = |e| storage_error("read", e);
+        let tx = self
+            .db
+            .transaction(&[META], TransactionMode::ReadOnly)
+            .map_err(read)?;
+        let meta = tx.store(META).map_err(read)?;
+        let names = meta.get(JsValue::from_str(NAMES_KEY)).await.map_err(read)?;
+        let key = meta.get(JsValue::from_str(KEY_KEY)).await.map_err(read)?;
+        Ok((names.map(record_bytes), key))
+    }
+
+    /// Every record, read in one transaction and decrypted after it.
+    async fn read_records(&self) -> Result<Records, CoreError> {
         let read = |e| storage_error("read", e);
         let tx = self
             .db
             .transaction(&ALL, TransactionMode::ReadOnly)
             .map_err(read)?;
         let store = tx.store(SHARDS).map_err(read)?;
-        // Both lists come in key order, so they pair up.
+        // Keys and values come in key order, so they pair up.
         let indices = store.get_all_keys(None, None).await.map_err(read)?;
         let shards = store.get_all(None, None).await.map_err(read)?;
         let meta = tx
@@ -75,88 +248,128 @@ impl IdbStorage {
             .get(JsValue::from_str(META_KEY))
             .await
             .map_err(read)?;
-        let ops = tx
-            .store(OUTBOX)
-            .map_err(read)?
-            .get_all(None, None)
-            .await
-            .map_err(read)?;
+        let ops = tx.store(OUTBOX).map_err(read)?;
+        let seqs = ops.get_all_keys(None, None).await.map_err(read)?;
+        let ops = ops.get_all(None, None).await.map_err(read)?;
         let sync = tx.store(SYNC).map_err(read)?;
         let sync_keys = sync.get_all_keys(None, None).await.map_err(read)?;
         let sync_values = sync.get_all(None, None).await.map_err(read)?;
-        let mut outbox = OutboxLoad {
-            ops: ops.into_iter().map(record_bytes).collect(),
-            ..OutboxLoad::default()
+        drop(tx);
+
+        let mut records = Records::default();
+        for (index, record) in indices.into_iter().zip(shards) {
+            let index = index.as_f64().map_or(u32::MAX, |i| i as u32);
+            records
+                .shards
+                .push((index, self.opened(record_bytes(record)).await?));
+        }
+        records.meta = match (meta, self.cipher()) {
+            (None, _) => None,
+            (Some(meta), None) => meta.as_string(),
+            (Some(meta), Some(cipher)) => {
+                let text = cipher.open(&record_bytes(meta)).await?;
+                Some(
+                    String::from_utf8(text)
+                        .map_err(|_| decrypt_failed("the meta record is not text"))?,
+                )
+            }
         };
+        for (seq, op) in seqs.into_iter().zip(ops) {
+            let seq = seq.as_f64().unwrap_or(f64::NAN);
+            records
+                .outbox
+                .push((seq, self.opened(record_bytes(op)).await?));
+        }
         for (key, value) in sync_keys.into_iter().zip(sync_values) {
             let key = key.as_string().unwrap_or_default();
             if key == POSITION_KEY {
-                outbox.position = value.as_f64().map_or(0, |p| p as u64);
+                records.position = value.as_f64();
             } else if let Some(name) = key.strip_prefix(BASE_PREFIX) {
-                outbox.bases.push((name.to_owned(), record_bytes(value)));
+                records
+                    .bases
+                    .push(self.opened_base(name, record_bytes(value)).await?);
             }
         }
-        let snapshot = Snapshot {
-            meta: meta.and_then(|m| m.as_string()),
-            shards: indices
-                .into_iter()
-                .zip(shards)
-                .map(|(index, record)| {
-                    (
-                        index.as_f64().map_or(u32::MAX, |i| i as u32),
-                        record_bytes(record),
-                    )
-                })
-                .collect(),
-        };
-        Ok((snapshot, outbox))
+        Ok(records)
     }
 
-    /// Writes changed shards, the meta record and outbox work in one transaction. All
-    /// requests are issued at once, in order (IndexedDB runs them in that order), and
-    /// awaited together: one round trip instead of one per request.
-    pub async fn write(
+    /// Replaces every record with `records` sealed by `cipher`, in one transaction.
+    async fn rewrite(
         &self,
-        state: Option<&PersistWork>,
-        outbox: &[OutboxWork],
+        records: &Records,
+        cipher: &Cipher,
+        keep_key: bool,
     ) -> Result<(), CoreError> {
+        let mut changes: Vec<Change> = ALL.iter().map(|store| Change::Clear(store)).collect();
+        let sealed = |bytes: Vec<u8>| JsValue::from(Uint8Array::from(bytes.as_slice()));
+        changes.push(Change::Put(
+            META,
+            JsValue::from_str(NAMES_KEY),
+            sealed(cipher.sealed_secret().await?),
+        ));
+        if keep_key {
+            changes.push(Change::Put(
+                META,
+                JsValue::from_str(KEY_KEY),
+                cipher.key().into(),
+            ));
+        }
+        for (index, record) in &records.shards {
+            changes.push(Change::Put(
+                SHARDS,
+                JsValue::from(*index),
+                sealed(cipher.seal(record).await?),
+            ));
+        }
+        if let Some(meta) = &records.meta {
+            let value = sealed(cipher.seal(meta.as_bytes()).await?);
+            changes.push(Change::Put(META, JsValue::from_str(META_KEY), value));
+        }
+        for (seq, record) in &records.outbox {
+            changes.push(Change::Put(
+                OUTBOX,
+                JsValue::from(*seq),
+                sealed(cipher.seal(record).await?),
+            ));
+        }
+        for (name, record) in &records.bases {
+            let id = JsValue::from_str(&format!("{BASE_PREFIX}{}", cipher.name_id(name).await?));
+            let value = sealed(cipher.seal(&base_plaintext(name, record)).await?);
+            changes.push(Change::Put(SYNC, id, value));
+        }
+        if let Some(position) = records.position {
+            changes.push(Change::Put(
+                SYNC,
+                JsValue::from_str(POSITION_KEY),
+                JsValue::from(position),
+            ));
+        }
+        self.commit(changes).await
+    }
+
+    /// Runs `changes` in one read-write transaction. All requests are issued at once, in
+    /// order (IndexedDB runs them in that order), and awaited together.
+    async fn commit(&self, changes: Vec<Change>) -> Result<(), CoreError> {
         let write = |e| storage_error("write", e);
         let tx = self
             .db
             .transaction(&ALL, TransactionMode::ReadWrite)
             .map_err(write)?;
-        let shards = tx.store(SHARDS).map_err(write)?;
-        let meta = tx.store(META).map_err(write)?;
-        let ops = tx.store(OUTBOX).map_err(write)?;
-        let sync = tx.store(SYNC).map_err(write)?;
-        let mut requests: Vec<Request<'_>> = Vec::new();
-        if let Some(work) = state {
-            for (index, record) in &work.shards {
-                requests.push(put(&shards, bytes(record), JsValue::from(*index)));
-            }
-            let meta_value = JsValue::from_str(&work.meta);
-            requests.push(put(&meta, meta_value, JsValue::from_str(META_KEY)));
-        }
-        for work in outbox {
-            // Puts before deletes: a change acknowledged within one flush ends up removed.
-            for (seq, record) in &work.puts {
-                requests.push(put(&ops, bytes(record), JsValue::from(*seq as f64)));
-            }
-            for seq in &work.deletes {
-                requests.push(delete(&ops, JsValue::from(*seq as f64)));
-            }
-            for (key, record) in &work.bases {
-                let id = JsValue::from_str(&format!("{BASE_PREFIX}{key}"));
-                requests.push(match record {
-                    Some(record) => put(&sync, bytes(record), id),
-                    None => delete(&sync, id),
-                });
-            }
-            if let Some(position) = work.position {
-                let value = JsValue::from(position as f64);
-                requests.push(put(&sync, value, JsValue::from_str(POSITION_KEY)));
-            }
-        }
+        let stores = [
+            tx.store(SHARDS).map_err(write)?,
+            tx.store(META).map_err(write)?,
+            tx.store(OUTBOX).map_err(write)?,
+            tx.store(SYNC).map_err(write)?,
+        ];
+        let store = |name: &str| &stores[ALL.iter().position(|n| *n == name).unwrap_or(0)];
+        let requests: Vec<Request<'_>> = changes
+            .into_iter()
+            .map(|change| match change {
+                Change::Put(name, key, value) => put(store(name), value, key),
+                Change::Delete(name, key) => delete(store(name), key),
+                Change::Clear(name) => Box::pin(store(name).clear()) as Request<'_>,
+            })
+            .collect();
         for result in join_all(requests).await {
             result.map_err(write)?;
         }
@@ -171,10 +384,65 @@ impl IdbStorage {
         }
     }
 
-    /// Closes the database.
-    pub fn close(self) {
-        self.db.close();
+    /// A record as stored: sealed when encrypting.
+    async fn sealed(&self, record: &[u8]) -> Result<JsValue, CoreError> {
+        Ok(match self.cipher() {
+            Some(cipher) => bytes(&cipher.seal(record).await?),
+            None => bytes(record),
+        })
     }
+
+    async fn sealed_meta(&self, meta: &str) -> Result<JsValue, CoreError> {
+        Ok(match self.cipher() {
+            Some(cipher) => bytes(&cipher.seal(meta.as_bytes()).await?),
+            None => JsValue::from_str(meta),
+        })
+    }
+
+    async fn sealed_base(&self, name: &str, record: &[u8]) -> Result<JsValue, CoreError> {
+        Ok(match self.cipher() {
+            Some(cipher) => bytes(&cipher.seal(&base_plaintext(name, record)).await?),
+            None => bytes(record),
+        })
+    }
+
+    async fn base_id(&self, name: &str) -> Result<JsValue, CoreError> {
+        let id = match self.cipher() {
+            Some(cipher) => cipher.name_id(name).await?,
+            None => name.to_owned(),
+        };
+        Ok(JsValue::from_str(&format!("{BASE_PREFIX}{id}")))
+    }
+
+    async fn opened(&self, record: Vec<u8>) -> Result<Vec<u8>, CoreError> {
+        match self.cipher() {
+            Some(cipher) => cipher.open(&record).await,
+            None => Ok(record),
+        }
+    }
+
+    /// A base record and its key's name (the id, unless encrypted).
+    async fn opened_base(&self, id: &str, record: Vec<u8>) -> Result<(String, Vec<u8>), CoreError> {
+        let Some(cipher) = self.cipher() else {
+            return Ok((id.to_owned(), record));
+        };
+        let plain = cipher.open(&record).await?;
+        let corrupt = || decrypt_failed("a base record is malformed");
+        let len = plain.get(..4).ok_or_else(corrupt)?;
+        let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        let name = plain.get(4..4 + len).ok_or_else(corrupt)?;
+        let name = String::from_utf8(name.to_vec()).map_err(|_| corrupt())?;
+        Ok((name, plain[4 + len..].to_vec()))
+    }
+}
+
+/// What an encrypted base record seals: its key's name (length-prefixed), then the record.
+fn base_plaintext(name: &str, record: &[u8]) -> Vec<u8> {
+    let mut plain = Vec::with_capacity(4 + name.len() + record.len());
+    plain.extend_from_slice(&(name.len() as u32).to_le_bytes());
+    plain.extend_from_slice(name.as_bytes());
+    plain.extend_from_slice(record);
+    plain
 }
 
 /// One pending IndexedDB request of a write.
@@ -192,8 +460,8 @@ fn bytes(record: &[u8]) -> JsValue {
     Uint8Array::from(record).into()
 }
 
-/// A shard record's bytes (records are stored as `Uint8Array`; anything else reads as an
-/// empty, hence corrupt, record and is reported when decoded).
+/// A record's bytes (records are stored as `Uint8Array`; anything else reads as an empty,
+/// hence corrupt, record and is reported when decoded).
 fn record_bytes(value: JsValue) -> Vec<u8> {
     match value.as_string() {
         Some(text) => text.into_bytes(),

@@ -54,7 +54,8 @@ impl SyncCore {
     /// cached state, then syncing when `url` is set. `token` is `null`, a string or a
     /// function; `socket_class` is `config.webSocket` or `undefined`; `online` is
     /// `navigator.onLine`. `on_async` is called with no arguments when background work
-    /// queued deliveries.
+    /// queued deliveries. `encryption_key` is `config.encryption.key`: `null`, a
+    /// `CryptoKey` or a function returning one (or a promise of one).
     #[wasm_bindgen(constructor)]
     pub fn new(
         config_json: &str,
@@ -62,6 +63,7 @@ impl SyncCore {
         socket_class: JsValue,
         online: bool,
         on_async: Function,
+        encryption_key: JsValue,
     ) -> Result<SyncCore, JsValue> {
         let config = Config::parse(&parse_json(config_json, "config")?).js()?;
         let engine = Engine::new(config, &random_client_id(), Box::new(JsClock));
@@ -70,7 +72,8 @@ impl SyncCore {
             token,
             socket_class,
         });
-        let shared = Shared::new(Instance::new(engine, networked), on_async, start, online);
+        let instance = Instance::new(engine, networked);
+        let shared = Shared::new(instance, on_async, start, online, encryption_key);
         let ready = future_to_promise(load(Rc::clone(&shared)));
         Ok(SyncCore { shared, ready })
     }

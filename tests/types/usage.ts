@@ -91,6 +91,21 @@ async function main(): Promise<void> {
   // @ts-expect-error priorities are a closed set
   sm.subscribe('k', () => {}, { priority: 'urgent' });
   void [first, when, results, keys, stats, status];
+
+  // Encryption at rest, and resolveConflict as the seed writes it.
+  const key = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
+  const secure = new SrvraDataSync({ encryption: { enabled: true, algorithm: 'AES-256-GCM', key } });
+  const lazy = new SrvraDataSync({ encryption: { enabled: true, key: async () => key } });
+  await secure.rotateEncryptionKey(key);
+  secure.eventBus.subscribe('conflict', (event) => {
+    if (event.key === 'userProfile') {
+      return secure.conflictResolver.resolveConflict({ strategy: 'preference-merge', ...event });
+    }
+  });
+  const done: Promise<void> = secure.conflictResolver.resolveConflict({ strategy: 'mine', id: 1 });
+  // @ts-expect-error only AES-256-GCM
+  void new SrvraDataSync({ encryption: { enabled: true, algorithm: 'AES-128-CBC' } });
+  void [lazy, done];
 }
 
 void main;

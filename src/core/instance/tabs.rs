@@ -34,6 +34,11 @@ impl Instance {
         &self.role
     }
 
+    /// Whether this tab follows another (which does the storage writes).
+    pub fn is_follower(&self) -> bool {
+        matches!(self.role, Role::Follower(_))
+    }
+
     /// `getStatistics()`: the engine's counters and this tab's part.
     pub fn statistics(&self) -> crate::core::stats::Stats {
         let mut stats = self.engine.statistics();
