@@ -264,3 +264,42 @@ fn a_hidden_leader_agrees_to_hand_over_to_a_visible_follower_that_claims() {
         .iter()
         .any(|m| matches!(m, TabMessage::Claim { .. })));
 }
+
+/// An instance as the browser loads one: changes made right after construction (before
+/// `ready`), then the stored state, then this tab's part (`lead`: true leads, false follows).
+fn load_after_early_changes(disk: &MemoryStorage, lead: bool) -> Instance {
+    let engine = Engine::new(config(), "c", Box::new(ManualClock::new(1_000.0)));
+    let mut instance = Instance::new(engine, true);
+    instance
+        .mutate(|e| e.set_state("early", json!("before ready")))
+        .unwrap();
+    batch(&mut instance, json!([{ "key": "early-batch", "value": 1 }]));
+    instance.engine_mut().restore(disk.snapshot()).unwrap();
+    if lead {
+        instance.lead("t1");
+        instance.start_sync(sync_client(), disk.outbox(), false);
+    } else {
+        instance.follow("t2");
+    }
+    instance
+}
+
+#[test]
+fn changes_made_before_ready_reach_the_outbox_of_a_leading_tab() {
+    let mut disk = MemoryStorage::default();
+    let mut leader = load_after_early_changes(&disk, true);
+    write(&mut leader, &mut disk);
+    let keys: Vec<String> = stored_ops(&disk).into_iter().map(|op| op.key).collect();
+    assert_eq!(keys, ["early", "early-batch"]);
+}
+
+#[test]
+fn changes_made_before_ready_in_a_following_tab_go_to_the_leader() {
+    let mut disk = MemoryStorage::default();
+    let mut leader = boot(&disk, Some(("t1", true)));
+    let mut follower = load_after_early_changes(&disk, false);
+    pump(&mut follower, &mut leader);
+    write(&mut leader, &mut disk);
+    let keys: Vec<String> = stored_ops(&disk).into_iter().map(|op| op.key).collect();
+    assert_eq!(keys, ["early", "early-batch"]);
+}

@@ -105,7 +105,12 @@ impl Engine {
 
     /// Starts (or stops) keeping every recorded operation for [`Engine::take_operations`].
     pub fn set_journal(&mut self, on: bool) {
-        self.journal = on.then(Vec::new);
+        if !on {
+            self.journal = None;
+        } else if self.journal.is_none() {
+            // Turning it on again keeps what it holds (changes made before `ready`).
+            self.journal = Some(Vec::new());
+        }
     }
 
     /// Operations recorded since the last call (needs [`Engine::set_journal`]). Changes

@@ -27,6 +27,8 @@ impl Instance {
         self.engine.set_journal(true);
         self.role = Role::Follower(Follower::new(tab));
         self.tell_visibility();
+        // Changes made before `ready` go to the leader like any later one.
+        self.hand_over();
     }
 
     /// The role.
