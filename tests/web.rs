@@ -17,7 +17,15 @@ fn noop() -> Function {
 
 fn core(db: &str) -> SyncCore {
     let config = format!(r#"{{"offline":{{"dbName":"{db}"}}}}"#);
-    SyncCore::new(&config, JsValue::NULL, JsValue::UNDEFINED, true, noop()).expect("valid config")
+    SyncCore::new(
+        &config,
+        JsValue::NULL,
+        JsValue::UNDEFINED,
+        true,
+        noop(),
+        JsValue::NULL,
+    )
+    .expect("valid config")
 }
 
 fn prop(value: &JsValue, name: &str) -> JsValue {
@@ -77,9 +85,16 @@ fn invalid_config_is_a_type_error_naming_the_field() {
         (r#"{"offline":{"dbName":""}}"#, "config.offline.dbName"),
         (r#"{"colour":"red"}"#, "config.colour"),
     ] {
-        let error = SyncCore::new(config, JsValue::NULL, JsValue::UNDEFINED, true, noop())
-            .err()
-            .expect("rejected");
+        let error = SyncCore::new(
+            config,
+            JsValue::NULL,
+            JsValue::UNDEFINED,
+            true,
+            noop(),
+            JsValue::NULL,
+        )
+        .err()
+        .expect("rejected");
         assert!(error.is_instance_of::<js_sys::TypeError>(), "{config}");
         let message = prop(&error, "message").as_string().unwrap();
         assert!(message.contains(field), "{message} names {field}");
@@ -201,6 +216,7 @@ async fn local_only_without_storage_needs_no_indexeddb() {
         JsValue::UNDEFINED,
         true,
         noop(),
+        JsValue::NULL,
     )
     .unwrap();
     settle(sync.ready()).await.unwrap();

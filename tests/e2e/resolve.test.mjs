@@ -4,8 +4,8 @@
 // Chromium, real IndexedDB.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { useBrowser } from './harness.mjs';
-import { openPeer, waitFor } from './peers.mjs';
+import { openSdkPage, useBrowser } from './harness.mjs';
+import { fast, openPeer, waitFor } from './peers.mjs';
 import { useSyncServer } from './sync-server.mjs';
 
 const env = useBrowser();
@@ -168,3 +168,56 @@ test('a last-write-wins choice keeps the later write by clock', async () => {
 function peer(room, db) {
   return openPeer(env, server.ws, room, db, undefined, { before: setUp });
 }
+
+test('a held conflict is stored sealed in an encrypted database, survives a reload, and resolveConflict settles it', async () => {
+  const open = (page, db) => page.evaluate(async ({ url, db, fast }) => {
+    const sync = new sdk.SrvraDataSync({
+      url, room: 'resolve-sealed', offline: { dbName: db }, ...fast,
+      encryption: { enabled: true, key: () => idb.keyFromPassphrase('held conflicts') },
+    });
+    sync.conflictResolver.setMergeRule('secret-note', 'manual');
+    window.sync = sync;
+    await sync.ready;
+  }, { url: server.ws, db, fast });
+  const a = await peer('resolve-sealed', 'a-sealed');
+  await a.page.evaluate(() => sync.conflictResolver.setMergeRule('secret-note', 'manual'));
+  const b = await openSdkPage(env);
+  await open(b.page, 'b-sealed');
+  await a.page.evaluate(async () => {
+    sync.setState('secret-note', 'base-plaintext');
+    await sync.sync();
+  });
+  await waitFor(b.page, () => sync.getState('secret-note') === 'base-plaintext');
+  for (const p of [a, b]) {
+    await p.context.setOffline(true);
+    await waitFor(p.page, () => sync.status === 'offline');
+  }
+  await a.page.evaluate(() => sync.setState('secret-note', 'server-side-plaintext'));
+  await b.page.evaluate(() => sync.setState('secret-note', 'client-side-plaintext'));
+  await a.context.setOffline(false);
+  await waitFor(a.page, () => sync.status === 'synced' && sync.getStatistics().outboxLength === 0);
+  await b.context.setOffline(false);
+  await waitFor(b.page, () => sync.getStatistics().conflictsPending === 1);
+  await b.page.evaluate(() => sync.whenPersisted());
+  const dump = await b.page.evaluate(() => idb.dumpDatabase('b-sealed'));
+  for (const secret of ['secret-note', 'base-plaintext', 'server-side-plaintext', 'client-side-plaintext']) {
+    assert.ok(!dump.includes(secret), `${secret} is not stored in plaintext`);
+  }
+  await b.page.evaluate(() => sync.close());
+  await b.page.reload();
+  await b.page.waitForFunction(() => window.sdkLoaded === true);
+  await open(b.page, 'b-sealed');
+  const held = await b.page.evaluate(() => sync.conflictResolver.getPendingConflicts()
+    .map((c) => [c.key, c.clientValue, c.serverValue]));
+  assert.deepEqual(held, [['secret-note', 'client-side-plaintext', 'server-side-plaintext']]);
+  await b.page.evaluate(() => {
+    const [conflict] = sync.conflictResolver.getPendingConflicts();
+    return sync.conflictResolver.resolveConflict({ strategy: 'theirs', ...conflict });
+  });
+  for (const p of [a.page, b.page]) {
+    await waitFor(p, () => sync.getState('secret-note') === 'server-side-plaintext' && sync.status === 'synced'
+      && sync.getStatistics().outboxLength === 0 && sync.getStatistics().conflictsPending === 0);
+  }
+  await a.context.close();
+  await b.context.close();
+});
