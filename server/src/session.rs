@@ -221,21 +221,7 @@ impl Session {
             let Some(frame) = self.stream.next().await else {
                 return Ok(None);
             };
-            let frame = frame.map_err(|e| {
-                let text = e.to_string();
-                if text.contains("too long")
-                    || text.contains("too big")
-                    || text.contains("Space limit")
-                {
-                    Fatal::from(FrameError::TooLarge)
-                } else {
-                    Fatal::new(
-                        "MALFORMED_FRAME",
-                        format!("WebSocket error: {text}"),
-                        close::MALFORMED,
-                    )
-                }
-            })?;
+            let frame = frame.map_err(transport_error)?;
             match frame {
                 Message::Binary(bytes) => return Ok(Some(decode(&bytes, self.app.config.limits)?)),
                 Message::Text(_) => {
@@ -290,4 +276,39 @@ impl Session {
 /// differ (`subtle`), so timing does not reveal the secret.
 fn same_secret(presented: &str, secret: &str) -> bool {
     presented.as_bytes().ct_eq(secret.as_bytes()).into()
+}
+
+/// A WebSocket read error as the protocol reports it: a frame or message over the
+/// transport's size limit is `FRAME_TOO_LARGE` (1009), recognised by the library's error
+/// type (`tungstenite` pinned to the version axum uses), anything else `MALFORMED_FRAME`.
+fn transport_error(error: axum::Error) -> Fatal {
+    let text = error.to_string();
+    match error.into_inner().downcast::<tungstenite::Error>() {
+        Ok(inner) if matches!(*inner, tungstenite::Error::Capacity(_)) => {
+            Fatal::from(FrameError::TooLarge)
+        }
+        _ => Fatal::new(
+            "MALFORMED_FRAME",
+            format!("WebSocket error: {text}"),
+            close::MALFORMED,
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tungstenite::error::CapacityError;
+
+    #[test]
+    fn a_transport_size_error_is_frame_too_large_by_type_and_others_are_malformed() {
+        let too_long = tungstenite::Error::Capacity(CapacityError::MessageTooLong {
+            size: 10,
+            max_size: 1,
+        });
+        let fatal = transport_error(axum::Error::new(too_long));
+        assert_eq!(fatal.close, 1009);
+        let other = transport_error(axum::Error::new(tungstenite::Error::ConnectionClosed));
+        assert_eq!(other.code, "MALFORMED_FRAME");
+    }
 }
