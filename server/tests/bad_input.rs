@@ -150,7 +150,10 @@ async fn bad_frames_are_rejected_with_codes_while_others_keep_syncing() {
         }
     }
     let (mut check, head) = Client::join(server.addr, "check", "room", 0).await;
-    assert_eq!(head, good_changes, "only the good client's changes were stored");
+    assert_eq!(
+        head, good_changes,
+        "only the good client's changes were stored"
+    );
     check.catch_up().await;
     server.shutdown().await;
 }

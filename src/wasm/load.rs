@@ -187,11 +187,9 @@ async fn take_over(shared: Rc<Shared>) {
             .db_name
             .clone();
         if let Ok(reopened) = open_storage(&shared, &name).await {
-            let old = std::mem::replace(&mut storage, Rc::new(reopened));
+            // The old connection closes when the last holder drops it.
+            storage = Rc::new(reopened);
             *shared.storage.borrow_mut() = Some(Rc::clone(&storage));
-            if let Ok(old) = Rc::try_unwrap(old) {
-                old.close();
-            }
             loaded = storage.load().await;
         }
     }

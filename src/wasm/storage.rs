@@ -41,9 +41,10 @@ pub enum KeySource {
     Generated,
 }
 
-/// An open srvra-sync database.
+/// An open srvra-sync database; the connection closes when the last holder drops it.
 pub struct IdbStorage {
-    db: Rexie,
+    /// `None` only while dropping.
+    db: Option<Rexie>,
     /// Set when the database is encrypted; replaced by a key rotation.
     cipher: RefCell<Option<Rc<Cipher>>>,
 }
@@ -99,7 +100,7 @@ impl IdbStorage {
             .await
             .map_err(|e| storage_error("open", e))?;
         let storage = Self {
-            db,
+            db: Some(db),
             cipher: RefCell::new(None),
         };
         let (sealed_secret, stored_key) = storage.read_key_records().await?;
@@ -213,18 +214,26 @@ impl IdbStorage {
         self.cipher.borrow().clone()
     }
 
-    /// Closes the database.
-    pub fn close(self) {
-        self.db.close();
+    fn transaction(
+        &self,
+        stores: &[&str],
+        mode: TransactionMode,
+        what: &str,
+    ) -> Result<rexie::Transaction, CoreError> {
+        let Some(db) = &self.db else {
+            return Err(CoreError::storage(
+                "STORAGE_FAILED",
+                "the database is closed",
+            ));
+        };
+        db.transaction(stores, mode)
+            .map_err(|e| storage_error(what, e))
     }
 
     /// The sealed id secret and the generated key, if stored.
     async fn read_key_records(&self) -> Result<(Option<Vec<u8>>, Option<JsValue>), CoreError> {
         let read = |e| storage_error("read", e);
-        let tx = self
-            .db
-            .transaction(&[META], TransactionMode::ReadOnly)
-            .map_err(read)?;
+        let tx = self.transaction(&[META], TransactionMode::ReadOnly, "read")?;
         let meta = tx.store(META).map_err(read)?;
         let names = meta.get(JsValue::from_str(NAMES_KEY)).await.map_err(read)?;
         let key = meta.get(JsValue::from_str(KEY_KEY)).await.map_err(read)?;
@@ -234,10 +243,7 @@ impl IdbStorage {
     /// Every record, read in one transaction and decrypted after it.
     async fn read_records(&self) -> Result<Records, CoreError> {
         let read = |e| storage_error("read", e);
-        let tx = self
-            .db
-            .transaction(&ALL, TransactionMode::ReadOnly)
-            .map_err(read)?;
+        let tx = self.transaction(&ALL, TransactionMode::ReadOnly, "read")?;
         let store = tx.store(SHARDS).map_err(read)?;
         // Keys and values come in key order, so they pair up.
         let indices = store.get_all_keys(None, None).await.map_err(read)?;
@@ -351,10 +357,7 @@ impl IdbStorage {
     /// order (IndexedDB runs them in that order), and awaited together.
     async fn commit(&self, changes: Vec<Change>) -> Result<(), CoreError> {
         let write = |e| storage_error("write", e);
-        let tx = self
-            .db
-            .transaction(&ALL, TransactionMode::ReadWrite)
-            .map_err(write)?;
+        let tx = self.transaction(&ALL, TransactionMode::ReadWrite, "write")?;
         let stores = [
             tx.store(SHARDS).map_err(write)?,
             tx.store(META).map_err(write)?,
@@ -433,6 +436,15 @@ impl IdbStorage {
         let name = plain.get(4..4 + len).ok_or_else(corrupt)?;
         let name = String::from_utf8(name.to_vec()).map_err(|_| corrupt())?;
         Ok((name, plain[4 + len..].to_vec()))
+    }
+}
+
+impl Drop for IdbStorage {
+    /// Closes the connection (IndexedDB finishes running transactions first).
+    fn drop(&mut self) {
+        if let Some(db) = self.db.take() {
+            db.close();
+        }
     }
 }
 

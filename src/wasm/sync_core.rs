@@ -346,12 +346,12 @@ impl SyncCore {
                 link.post(&shared.instance.borrow_mut().take_tab_messages());
                 link.close();
             }
-            // Every write has finished (awaited above), so nothing else holds the database.
-            if let Some(storage) = shared.storage.borrow_mut().take() {
-                if let Ok(storage) = Rc::try_unwrap(storage) {
-                    storage.close();
-                }
+            // A write or key rotation still running finishes first; the connection closes
+            // when the last holder drops it (`IdbStorage` closes on drop).
+            while shared.scheduled.get() {
+                gloo_timers::future::TimeoutFuture::new(1).await;
             }
+            drop(shared.storage.borrow_mut().take());
             flushed.map(|_| JsValue::UNDEFINED)
         })
     }

@@ -297,3 +297,29 @@ test('after the leader rotates the key, a follower takes over with what its key 
   );
   await context.close();
 });
+
+test('close() during a key rotation closes the database once the rotation is done (issue 14, defect 6)', async () => {
+  const { page, context } = await openSdkPage(env);
+  const result = await page.evaluate(async () => {
+    const sync = new sdk.SrvraDataSync({
+      offline: { dbName: 'enc-close' },
+      encryption: { enabled: true, key: await idb.keyFromPassphrase('one') },
+    });
+    await sync.ready;
+    for (let i = 0; i < 2000; i++) sync.setState(`k${i}`, { i });
+    await sync.whenPersisted();
+    const rotation = sync.rotateEncryptionKey(await idb.keyFromPassphrase('two'));
+    await sync.close();
+    await rotation;
+    // With every connection closed, deleting the database is not blocked.
+    // (`blocked` fires at once if a connection is still open.)
+    return new Promise((resolve) => {
+      const request = indexedDB.deleteDatabase('enc-close');
+      request.onblocked = () => resolve({ blocked: true, deleted: false });
+      request.onsuccess = () => resolve({ blocked: false, deleted: true });
+      request.onerror = () => resolve({ blocked: false, deleted: false });
+    });
+  });
+  assert.deepEqual(result, { blocked: false, deleted: true });
+  await context.close();
+});
