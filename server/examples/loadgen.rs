@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
-use srvra_sync::core::conflict::ConflictInfo;
+use srvra_sync::core::operation::ConflictInfo;
 use srvra_sync::core::operation::{OpId, OpKind, Operation};
 use srvra_sync::core::protocol::{decode, encode, ClientMessage, Limits, ServerMessage};
 use srvra_sync_server::{start, ServerConfig};

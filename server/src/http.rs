@@ -13,6 +13,7 @@ use subtle::ConstantTimeEq;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::app::App;
 use crate::config::ServerConfig;
 use crate::db::Db;
 use crate::metrics::{inc, Metrics};
@@ -21,21 +22,6 @@ use crate::room::Rooms;
 use crate::session;
 use crate::static_files;
 use crate::tls;
-
-/// Shared by every request and session.
-#[derive(Debug)]
-pub struct App {
-    /// Settings.
-    pub config: ServerConfig,
-    /// Storage.
-    pub db: Db,
-    /// Loaded rooms.
-    pub rooms: Rooms,
-    /// Counters.
-    pub metrics: Metrics,
-    /// Flips to `true` when the server shuts down.
-    pub shutdown: watch::Receiver<bool>,
-}
 
 /// A started server.
 #[derive(Debug)]

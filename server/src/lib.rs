@@ -1,6 +1,7 @@
 //! srvra-sync-server: the reference sync server. Rooms of ordered, persisted changes over a
 //! WebSocket at `/sync`, using the same core and protocol code as the SDK.
 //!
+//! - [`app`]: what every request and session shares.
 //! - [`db`]: SQLite persistence (change log, current state, per-client watermarks).
 //! - [`room`]: one room's order, state and broadcast; the conflict decision lives here.
 //! - [`session`]: one WebSocket connection speaking the protocol.
@@ -9,6 +10,7 @@
 //! - [`static_files`]: `--static DIR`, confined to DIR.
 //! - [`tls`]: `--tls-cert`/`--tls-key`, TLS terminated by the server itself.
 
+pub mod app;
 pub mod config;
 pub mod db;
 pub mod http;

@@ -13,7 +13,7 @@ use srvra_sync::core::session::{Forward, Refusal, ServerSession, SessionLimits};
 use subtle::ConstantTimeEq;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::http::App;
+use crate::app::App;
 use crate::metrics::inc;
 use crate::room::{Published, Room, Sender, StoredLog};
 

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use common::{item, Client};
 use serde_json::json;
-use srvra_sync::core::conflict::{ConflictInfo, ConflictKind, Outcome, Strategy};
+use srvra_sync::core::conflict::{ConflictKind, Outcome, Strategy};
+use srvra_sync::core::operation::ConflictInfo;
 use srvra_sync::core::operation::{OpKind, Operation};
 use srvra_sync::core::protocol::ServerMessage;
 

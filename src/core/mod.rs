@@ -13,6 +13,7 @@ pub mod event_bus;
 pub mod events;
 pub mod history;
 pub mod instance;
+pub mod key_state;
 pub mod notify;
 pub mod operation;
 pub mod path;

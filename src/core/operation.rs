@@ -7,8 +7,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 
-use crate::core::conflict::ConflictInfo;
+use crate::core::conflict::hlc::Stamp;
+use crate::core::conflict::Strategy;
 use crate::core::error::{CoreError, Result};
+use crate::core::history::present;
 use crate::core::path::{get_in, get_in_mut_or_create, remove_in, type_name};
 
 /// Globally unique operation id: the client that made it and its per-client sequence.
@@ -219,4 +221,41 @@ fn number(base: f64, by: f64, base_int: Option<i64>) -> Result<Value> {
 /// Reads the value at `fields` of a key snapshot.
 pub fn value_at<'a>(root: Option<&'a Arc<Value>>, fields: &[String]) -> Option<&'a Value> {
     root.and_then(|v| get_in(v, fields))
+}
+
+/// What a change carries for conflict decisions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConflictInfo {
+    /// Hybrid logical clock stamp of the change (0: none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub clock: Stamp,
+    /// The strategy for the change's path (none: `last-write-wins`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<Strategy>,
+    /// `autoResolveThreshold`, for `smart-merge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// The key's value the change was based on, for strategies that need it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub base: Option<Arc<Value>>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl ConflictInfo {
+    /// Whether nothing is set (not serialized then).
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// The strategy, `last-write-wins` when unset.
+    pub fn strategy(&self) -> Strategy {
+        self.strategy.clone().unwrap_or(Strategy::LastWriteWins)
+    }
 }

@@ -4,48 +4,14 @@
 //! code. How a conflicting change is decided lives in [`RoomState::decide`], in one place.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::core::bounds;
 pub use crate::core::conflict::ConflictKind;
-use crate::core::conflict::{hlc, settle, Resolution, Settled, Writers};
-use crate::core::history::present;
+use crate::core::conflict::{hlc, settle, Resolution, Settled};
+use crate::core::key_state::{KeyState, Writers};
 use crate::core::operation::{apply, OpId, Operation};
 use crate::core::protocol::message::{Rejected, SnapshotEntry};
 use crate::core::protocol::Committed;
-
-/// A key's state as the server decided it: in the room, and on a client as the confirmed
-/// base under its pending changes (stored in the outbox).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct KeyState {
-    /// The value, `None` when absent or deleted (JSON `null` is a value).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
-    )]
-    pub value: Option<Arc<Value>>,
-    /// Accepted changes to the key so far.
-    pub version: u64,
-    /// Who wrote the key, for conflict detection and last-write-wins (kept by the
-    /// server only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub writers: Option<Writers>,
-}
-
-impl KeyState {
-    /// An absent key that was never written.
-    pub fn absent() -> Self {
-        Self {
-            value: None,
-            version: 0,
-            writers: None,
-        }
-    }
-}
 
 /// The state of one room.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -291,9 +257,11 @@ impl RoomState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::conflict::{ConflictInfo, Outcome, Strategy, Writer};
-    use crate::core::operation::OpKind;
-    use serde_json::json;
+    use crate::core::conflict::{Outcome, Strategy};
+    use crate::core::key_state::Writer;
+    use crate::core::operation::{ConflictInfo, OpKind};
+    use serde_json::{json, Value};
+    use std::sync::Arc;
 
     fn op(kind: OpKind, fields: &[&str], base_version: u64) -> Operation {
         Operation {

@@ -8,69 +8,11 @@ use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use crate::core::error::CoreError;
-use crate::core::history::{History, HistoryEntry, Origin};
+use crate::core::history::{Entry, History, Origin};
 use crate::core::persist::decode_shard;
 
 /// Number of shards. Part of the storage layout: changing it needs a layout version bump.
 pub const SHARDS: usize = 256;
-
-/// A key's state. A deleted key keeps its entry (a tombstone) so versions keep counting.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Entry {
-    /// Current value; `None` when deleted.
-    pub value: Option<Arc<Value>>,
-    /// Number of changes applied to the key.
-    pub version: u64,
-    /// Time of the last change, ms since the epoch.
-    pub updated_at: f64,
-    /// Client id of the last author.
-    pub updated_by: Arc<str>,
-    /// Origin of the last change.
-    pub origin: Origin,
-    /// Versions before the current one, newest last (the current version is not repeated
-    /// here; [`Entry::versions`] adds it).
-    pub history: History,
-}
-
-impl Entry {
-    /// The current version as a history entry.
-    pub fn current(&self) -> HistoryEntry {
-        HistoryEntry {
-            version: self.version,
-            value: self.value.clone(),
-            updated_at: self.updated_at,
-            updated_by: Arc::clone(&self.updated_by),
-            origin: self.origin,
-        }
-    }
-
-    /// The kept versions, oldest first and the current one last; empty when `keep` is 0.
-    pub fn versions(&self, keep: usize) -> Vec<HistoryEntry> {
-        if keep == 0 || self.version == 0 {
-            return Vec::new();
-        }
-        let older = self.history.len().min(keep - 1);
-        let skip = self.history.len() - older;
-        self.history
-            .iter()
-            .skip(skip)
-            .cloned()
-            .chain([self.current()])
-            .collect()
-    }
-
-    /// The value the key had at `version`, if that version is still kept
-    /// (`Some(None)`: the key was deleted then).
-    pub fn value_at_version(&self, version: u64, keep: usize) -> Option<Option<Arc<Value>>> {
-        if keep == 0 || version == 0 {
-            return None;
-        }
-        if version == self.version {
-            return Some(self.value.clone());
-        }
-        self.history.find(version).map(|h| h.value.clone())
-    }
-}
 
 /// Who, when and how a change is made.
 #[derive(Debug, Clone)]

@@ -10,7 +10,6 @@ use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use crate::core::CoreError;
 use crate::wasm::cipher;
 use crate::wasm::errors::to_js;
-use crate::wasm::persister::schedule;
 use crate::wasm::shared::Shared;
 use crate::wasm::storage::KeySource;
 use crate::wasm::sync_core::SyncCore;
@@ -79,6 +78,6 @@ async fn rotate(shared: &Rc<Shared>, key: JsValue) -> Result<(), CoreError> {
     }
     let result = storage.rotate_key(key).await;
     shared.scheduled.set(false);
-    schedule(shared);
+    shared.schedule_write();
     result
 }

@@ -2,18 +2,17 @@
 //! app that share it (leader or follower, by Web Lock), restores the cached state, and
 //! starts syncing. A follower queues for the lock and takes over when the leader is gone.
 
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
 use crate::core::sync::OutboxLoad;
-use crate::core::tabs::tab_id;
+use crate::core::tabs::{tab_id, TabMessage};
 use crate::core::CoreError;
 use crate::wasm::encryption::key_source;
 use crate::wasm::errors::to_js;
 use crate::wasm::network;
-use crate::wasm::persister::when_persisted;
 use crate::wasm::shared::Shared;
 use crate::wasm::storage::IdbStorage;
 use crate::wasm::tabs::{self, TabLink};
@@ -66,7 +65,8 @@ async fn open(shared: &Rc<Shared>) -> Result<(OutboxLoad, Part), CoreError> {
     let mut part = Part::Alone;
     if tabs::supported() {
         let name = format!("srvra-sync:{}:{}", offline.db_name, room);
-        let link = TabLink::open(shared, &name).map_err(|_| {
+        let weak = Rc::downgrade(shared);
+        let link = TabLink::open(&name, move |message| receive(&weak, message)).map_err(|_| {
             CoreError::storage("STORAGE_FAILED", "could not open the channel to other tabs")
         })?;
         part = if link.try_lead().await {
@@ -94,6 +94,24 @@ pub async fn open_storage(shared: &Shared, name: &str) -> Result<IdbStorage, Cor
         false => None,
     };
     IdbStorage::open(name, source).await
+}
+
+/// A message from another tab: the core takes it; a hidden leader that was asked to hand
+/// over steps down.
+fn receive(shared: &Weak<Shared>, message: TabMessage) {
+    let Some(shared) = shared.upgrade() else {
+        return;
+    };
+    let step_down_now = {
+        let mut instance = shared.instance.borrow_mut();
+        instance.tab_receive(message);
+        instance.wants_step_down()
+    };
+    shared.after();
+    shared.notify_async();
+    if step_down_now {
+        spawn_local(step_down(shared));
+    }
 }
 
 /// Takes the part: a leader (or a lone instance) starts the sync loop; a follower asks the
@@ -143,7 +161,7 @@ pub async fn step_down(shared: Rc<Shared>) {
     shared.after();
     // Nothing runs between the last check and the switch: JS is single-threaded.
     while shared.instance.borrow().wants_write() {
-        let _ = JsFuture::from(when_persisted(&shared)).await;
+        let _ = JsFuture::from(shared.when_persisted()).await;
         if shared.closed.get() {
             shared.stepping_down.set(false);
             return;

@@ -11,34 +11,38 @@ use wasm_bindgen_futures::spawn_local;
 use crate::wasm::errors::to_js;
 use crate::wasm::shared::Shared;
 
-/// Schedules a write after the current macrotask, unless one is already scheduled, there
-/// is nothing to write, or storage is not open yet (the load calls this when it finishes).
-pub fn schedule(shared: &Rc<Shared>) {
-    if shared.scheduled.get() {
-        return;
-    }
-    let instance = shared.instance.borrow();
-    let waiting_for_storage = instance.persists() && shared.storage.borrow().is_none();
-    if waiting_for_storage || !instance.wants_write() {
-        return;
-    }
-    drop(instance);
-    shared.scheduled.set(true);
-    spawn_local(flush(Rc::clone(shared)));
-}
-
-/// A promise that resolves once every change made so far is durable.
-pub fn when_persisted(shared: &Rc<Shared>) -> Promise {
-    let (upto, persisted) = {
+impl Shared {
+    /// Schedules a write after the current macrotask, unless one is already scheduled, there
+    /// is nothing to write, or storage is not open yet (the load calls this when it finishes).
+    pub fn schedule_write(self: &Rc<Self>) {
+        let shared = self;
+        if shared.scheduled.get() {
+            return;
+        }
         let instance = shared.instance.borrow();
-        (instance.persist_target(), instance.persisted_mark())
-    };
-    if persisted >= upto {
-        return Promise::resolve(&JsValue::UNDEFINED);
+        let waiting_for_storage = instance.persists() && shared.storage.borrow().is_none();
+        if waiting_for_storage || !instance.wants_write() {
+            return;
+        }
+        drop(instance);
+        shared.scheduled.set(true);
+        spawn_local(flush(Rc::clone(shared)));
     }
-    let promise = shared.persist_waiters.wait(upto);
-    schedule(shared);
-    promise
+
+    /// A promise that resolves once every change made so far is durable.
+    pub fn when_persisted(self: &Rc<Self>) -> Promise {
+        let shared = self;
+        let (upto, persisted) = {
+            let instance = shared.instance.borrow();
+            (instance.persist_target(), instance.persisted_mark())
+        };
+        if persisted >= upto {
+            return Promise::resolve(&JsValue::UNDEFINED);
+        }
+        let promise = shared.persist_waiters.wait(upto);
+        shared.schedule_write();
+        promise
+    }
 }
 
 async fn flush(shared: Rc<Shared>) {

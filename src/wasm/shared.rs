@@ -13,7 +13,6 @@ use wasm_bindgen_futures::spawn_local;
 
 use crate::core::sync::SyncClient;
 use crate::core::{Engine, Instance};
-use crate::wasm::persister::schedule;
 use crate::wasm::storage::IdbStorage;
 use crate::wasm::tabs::TabLink;
 use crate::wasm::waiters::Waiters;
@@ -110,7 +109,7 @@ impl Shared {
     /// After any change of the core: schedule its write and the messages to other tabs,
     /// and settle the promises it made due.
     pub fn after(self: &Rc<Self>) {
-        schedule(self);
+        self.schedule_write();
         self.schedule_tab_messages();
         self.settle_waiters();
     }

@@ -20,7 +20,6 @@ use crate::wasm::clock::JsClock;
 use crate::wasm::errors::{to_js, IntoJsResult};
 use crate::wasm::load::load;
 use crate::wasm::network::{reject_waiters, sync_now};
-use crate::wasm::persister::when_persisted;
 use crate::wasm::shared::{Shared, Start};
 
 #[wasm_bindgen]
@@ -323,7 +322,7 @@ impl SyncCore {
     /// `whenPersisted()`.
     #[wasm_bindgen(js_name = whenPersisted)]
     pub fn when_persisted(&self) -> Promise {
-        when_persisted(&self.shared)
+        self.shared.when_persisted()
     }
 
     /// `close()`: writes what is pending, closes the database; later mutations throw.
@@ -339,7 +338,7 @@ impl SyncCore {
                 "the instance was closed before the server acknowledged",
             );
             reject_waiters(&shared, &closed);
-            let flushed = wasm_bindgen_futures::JsFuture::from(when_persisted(&shared)).await;
+            let flushed = wasm_bindgen_futures::JsFuture::from(shared.when_persisted()).await;
             shared.closed.set(true);
             if let Some(link) = shared.tabs.borrow_mut().take() {
                 // What this tab still has to say (a leader's last state) goes first.

@@ -4,7 +4,7 @@
 //! calls is owned here and dropped with the link.
 
 use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::closure::Closure;
@@ -13,7 +13,6 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{AbortController, BroadcastChannel, MessageEvent};
 
 use crate::core::tabs::TabMessage;
-use crate::wasm::shared::Shared;
 
 #[wasm_bindgen]
 extern "C" {
@@ -53,17 +52,19 @@ pub struct TabLink {
 }
 
 impl TabLink {
-    /// Opens the channel `name`; messages go to `shared`.
-    pub fn open(shared: &Rc<Shared>, name: &str) -> Result<Self, JsValue> {
+    /// Opens the channel `name`; each message from another tab goes to `receive`, from a
+    /// fresh microtask.
+    pub fn open(name: &str, receive: impl Fn(TabMessage) + 'static) -> Result<Self, JsValue> {
         let channel = BroadcastChannel::new(name)?;
-        let weak = Rc::downgrade(shared);
+        let receive = Rc::new(receive);
         let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             let Some(text) = event.data().as_string() else {
                 return;
             };
             // A message this version cannot read is ignored.
             if let Ok(message) = serde_json::from_str::<TabMessage>(&text) {
-                receive(&weak, message);
+                let receive = Rc::clone(&receive);
+                spawn_local(async move { receive(message) });
             }
         });
         channel.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
@@ -176,23 +177,4 @@ impl TabLink {
         self.channel.set_onmessage(None);
         self.channel.close();
     }
-}
-
-/// A message from another tab reaches the core from a fresh microtask.
-fn receive(shared: &Weak<Shared>, message: TabMessage) {
-    let weak = shared.clone();
-    spawn_local(async move {
-        if let Some(shared) = weak.upgrade() {
-            let step_down = {
-                let mut instance = shared.instance.borrow_mut();
-                instance.tab_receive(message);
-                instance.wants_step_down()
-            };
-            shared.after();
-            shared.notify_async();
-            if step_down {
-                spawn_local(crate::wasm::load::step_down(shared));
-            }
-        }
-    });
 }

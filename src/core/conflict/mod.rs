@@ -12,7 +12,5 @@ pub mod strategy;
 pub use choose::Choice;
 pub use hlc::{Hlc, Stamp};
 pub use kind::ConflictKind;
-pub use settle::{
-    settle, ConflictInfo, ConflictReport, Outcome, Resolution, Settled, Writer, Writers,
-};
+pub use settle::{settle, ConflictReport, Outcome, Resolution, Settled};
 pub use strategy::{Rule, Rules, Strategy};

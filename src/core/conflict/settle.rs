@@ -8,100 +8,14 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::core::conflict::hlc::Stamp;
 use crate::core::conflict::merge::merge3;
 use crate::core::conflict::{ConflictKind, Strategy};
 use crate::core::history::present;
+use crate::core::key_state::{KeyState, Writer};
 use crate::core::operation::{apply, Operation};
-use crate::core::room::KeyState;
 
 /// `autoResolveThreshold` when a change does not carry one.
 pub const DEFAULT_THRESHOLD: f64 = 0.8;
-
-/// What a change carries for conflict decisions.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ConflictInfo {
-    /// Hybrid logical clock stamp of the change (0: none).
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub clock: Stamp,
-    /// The strategy for the change's path (none: `last-write-wins`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub strategy: Option<Strategy>,
-    /// `autoResolveThreshold`, for `smart-merge`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub threshold: Option<f64>,
-    /// The key's value the change was based on, for strategies that need it.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
-    )]
-    pub base: Option<Arc<Value>>,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
-}
-
-impl ConflictInfo {
-    /// Whether nothing is set (not serialized then).
-    pub fn is_empty(&self) -> bool {
-        *self == Self::default()
-    }
-
-    /// The strategy, `last-write-wins` when unset.
-    pub fn strategy(&self) -> Strategy {
-        self.strategy.clone().unwrap_or(Strategy::LastWriteWins)
-    }
-}
-
-/// One write to a key: who made it, its clock stamp, the version it made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Writer {
-    /// Its client id.
-    pub client: Arc<str>,
-    /// Its change's clock stamp.
-    pub clock: Stamp,
-    /// The key's version after it.
-    pub version: u64,
-}
-
-/// A key's latest write, and the latest write by any other client: enough to tell
-/// whether a change based on some version missed another client's write.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Writers {
-    /// The latest write.
-    pub last: Writer,
-    /// The latest write by a client other than `last`'s.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub other: Option<Writer>,
-}
-
-impl Writers {
-    /// The writers after `op` made `version`.
-    pub fn after(previous: Option<&Writers>, op: &Operation, version: u64) -> Self {
-        let last = Writer {
-            client: Arc::clone(&op.id.client),
-            clock: op.conflict.clock,
-            version,
-        };
-        let other = match previous {
-            Some(p) if p.last.client == last.client => p.other.clone(),
-            Some(p) => Some(p.last.clone()),
-            None => None,
-        };
-        Self { last, other }
-    }
-
-    /// The latest write by a client other than `client`.
-    pub fn latest_not_by(&self, client: &str) -> Option<&Writer> {
-        if &*self.last.client == client {
-            self.other.as_ref()
-        } else {
-            Some(&self.last)
-        }
-    }
-}
 
 /// Which value a settled conflict kept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

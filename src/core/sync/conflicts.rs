@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::core::conflict::{ConflictKind, ConflictReport, Resolution, Strategy};
 use crate::core::event_bus::EventType;
 use crate::core::history::present;
-use crate::core::room::KeyState;
+use crate::core::key_state::KeyState;
 use crate::core::Engine;
 
 /// Conflicts kept in `getConflictHistory()`, oldest dropped first.

@@ -8,8 +8,8 @@ use serde_json::Value;
 use super::Replica;
 use crate::core::conflict::{Choice, ConflictReport, Resolution};
 use crate::core::event_bus::EventType;
+use crate::core::key_state::KeyState;
 use crate::core::operation::{apply, OpId, Operation};
-use crate::core::room::KeyState;
 use crate::core::sync::conflicts::{Held, Seen};
 use crate::core::Engine;
 

@@ -12,13 +12,14 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::Value;
 
-use crate::core::conflict::{ConflictInfo, Hlc, Outcome, Resolution, Rules, Strategy};
+use crate::core::conflict::{Hlc, Outcome, Resolution, Rules, Strategy};
 use crate::core::engine::{Recorded, RemoteWrite};
 use crate::core::error::CoreError;
+use crate::core::key_state::KeyState;
+use crate::core::operation::ConflictInfo;
 use crate::core::operation::{apply, OpId, Operation};
 use crate::core::protocol::message::{Rejected, SnapshotEntry};
 use crate::core::protocol::Committed;
-use crate::core::room::KeyState;
 use crate::core::sync::conflicts::{BaseRecord, ConflictBook, Held};
 use crate::core::sync::outbox::{decode_record, encode_record, OutboxLoad, OutboxWork};
 use crate::core::Engine;

@@ -1,0 +1,24 @@
+//! What every request and session shares: settings, storage, loaded rooms, counters and
+//! the shutdown signal.
+
+use tokio::sync::watch;
+
+use crate::config::ServerConfig;
+use crate::db::Db;
+use crate::metrics::Metrics;
+use crate::room::Rooms;
+
+/// Shared by every request and session.
+#[derive(Debug)]
+pub struct App {
+    /// Settings.
+    pub config: ServerConfig,
+    /// Storage.
+    pub db: Db,
+    /// Loaded rooms.
+    pub rooms: Rooms,
+    /// Counters.
+    pub metrics: Metrics,
+    /// Flips to `true` when the server shuts down.
+    pub shutdown: watch::Receiver<bool>,
+}
