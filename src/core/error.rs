@@ -19,6 +19,20 @@ pub enum ErrorKind {
     Internal,
 }
 
+impl ErrorKind {
+    /// The name the JS side maps to its Error class (`type`, `validation`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Type => "type",
+            Self::Validation => "validation",
+            Self::Storage => "storage",
+            Self::Network => "network",
+            Self::Conflict => "conflict",
+            Self::Internal => "internal",
+        }
+    }
+}
+
 /// An error raised by the core. `code` is stable and documented in the README.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CoreError {

@@ -2,12 +2,13 @@
 //! Values are carried as snapshots (`Arc`) and a field path, and only serialised when the
 //! host takes them, so queuing a notification never deep-copies state.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde::ser::{Serialize, Serializer};
 use serde_json::Value;
 
-use crate::core::error::CoreError;
+use crate::core::error::{CoreError, ErrorKind};
 use crate::core::event_bus::EventType;
 use crate::core::path::get_in;
 use crate::core::registry::RegistrationId;
@@ -105,44 +106,162 @@ pub enum Payload {
         /// Origin name.
         origin: &'static str,
     },
-    /// A sync event's payload, already JSON.
-    Json(Value),
-    /// `sync-error` raised by the core (the host turns `error` into an Error object).
-    Error {
-        /// Where it happened (`storage`, `subscriber`, ...).
-        phase: &'static str,
-        /// What went wrong.
-        error: ErrorInfo,
-    },
+    /// `sync-complete`.
+    SyncComplete(SyncComplete),
+    /// `reconnecting`.
+    Reconnecting(Reconnecting),
+    /// `network-status`: `online` or `offline`.
+    NetworkStatus(&'static str),
+    /// `conflict`.
+    Conflict(ConflictEvent),
+    /// `conflict-resolved`.
+    ConflictResolved(ConflictResolvedEvent),
+    /// `sync-error` (the host turns `error` into an Error object).
+    SyncError(SyncErrorEvent),
+    /// An event the leading tab raised, as it sent it (typed there).
+    Forwarded(Value),
 }
 
-/// A serialisable description of a [`CoreError`].
-#[derive(Debug, Clone, serde::Serialize)]
+/// `sync-complete`: after a flush was acknowledged or a catch-up finished.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SyncComplete {
+    /// Changes acknowledged since the last `sync-complete`.
+    pub sent: u64,
+    /// Changes received from others since the last one.
+    pub received: u64,
+    /// Confirmed position in the room's order.
+    pub position: u64,
+}
+
+/// `reconnecting`: a connection attempt failed; the next one is in `delay` ms.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Reconnecting {
+    /// Attempts since the last good connection, from 1.
+    pub attempt: u32,
+    /// ms until the next attempt.
+    pub delay: u64,
+}
+
+/// `sync-error`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SyncErrorEvent {
+    /// Where it happened (`storage`, `rejected`, `server`, `connect`, ...).
+    pub phase: &'static str,
+    /// What went wrong.
+    pub error: ErrorInfo,
+    /// The key concerned, if one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// For `phase: 'rejected'`: the change the server refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<ChangeId>,
+}
+
+impl SyncErrorEvent {
+    /// A `sync-error` for `error` in `phase`.
+    pub fn new(phase: &'static str, error: ErrorInfo) -> Self {
+        Self {
+            phase,
+            error,
+            key: None,
+            id: None,
+        }
+    }
+}
+
+/// A change's id as events show it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ChangeId {
+    /// The client that made it.
+    pub client: String,
+    /// Its sequence number.
+    pub seq: u64,
+}
+
+/// `conflict`: what the server found, for the author of the change.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConflictEvent {
+    /// The key.
+    pub key: String,
+    /// `modify-modify`, `delete-modify`, ...
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The strategy that applies.
+    pub strategy: String,
+    /// What this client's changes made of the key (`null`: absent).
+    pub client_value: Option<Arc<Value>>,
+    /// The server's value.
+    pub server_value: Option<Arc<Value>>,
+    /// The value the changes were based on.
+    pub base_value: Option<Arc<Value>>,
+    /// Set when the conflict is held for the app (`resolve(value)` takes it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    /// Set when held: whether `smart-merge` escalated it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub escalated: Option<bool>,
+}
+
+/// `conflict-resolved`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ConflictResolvedEvent {
+    /// The key.
+    pub key: String,
+    /// The kind of conflict.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The strategy that settled it.
+    pub strategy: String,
+    /// `client`, `server`, `merged` or `resolved`.
+    pub outcome: &'static str,
+    /// The key's value after it (`null`: absent).
+    pub value: Option<Arc<Value>>,
+}
+
+/// One entry of `conflictResolver.getConflictHistory()`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ConflictRecord {
+    /// The conflict as it was reported.
+    #[serde(flatten)]
+    pub conflict: ConflictEvent,
+    /// How it ended.
+    pub outcome: &'static str,
+    /// The key's value after it.
+    pub value: Option<Arc<Value>>,
+    /// When it ended, ms since the epoch.
+    pub at: f64,
+}
+
+/// A serialisable description of an error (the host picks the Error class by `kind`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ErrorInfo {
     /// JS class family (`validation`, `storage`, ...).
     pub kind: &'static str,
-    /// Stable code.
-    pub code: &'static str,
+    /// Stable code (owned: the server's codes arrive over the wire).
+    pub code: Cow<'static, str>,
     /// Message.
     pub message: String,
 }
 
+impl ErrorInfo {
+    /// An error of `kind` with `code` and `message`.
+    pub fn new(
+        kind: ErrorKind,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            kind: kind.name(),
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
 impl From<&CoreError> for ErrorInfo {
     fn from(error: &CoreError) -> Self {
-        use crate::core::error::ErrorKind;
-        let kind = match error.kind {
-            ErrorKind::Type => "type",
-            ErrorKind::Validation => "validation",
-            ErrorKind::Storage => "storage",
-            ErrorKind::Network => "network",
-            ErrorKind::Conflict => "conflict",
-            ErrorKind::Internal => "internal",
-        };
-        Self {
-            kind,
-            code: error.code,
-            message: error.message.clone(),
-        }
+        Self::new(error.kind, error.code, error.message.clone())
     }
 }
 

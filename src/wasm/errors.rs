@@ -2,7 +2,6 @@
 
 use wasm_bindgen::prelude::*;
 
-use crate::core::events::ErrorInfo;
 use crate::core::CoreError;
 
 #[wasm_bindgen(module = "/js/errors.js")]
@@ -13,8 +12,7 @@ extern "C" {
 
 /// The JS error object for a core error.
 pub fn to_js(error: &CoreError) -> JsValue {
-    let info = ErrorInfo::from(error);
-    make_error(info.kind, info.code, &info.message)
+    make_error(error.kind.name(), error.code, &error.message)
 }
 
 /// Converts core results for returning to JS.

@@ -12,7 +12,7 @@ use crate::core::clock::Clock;
 use crate::core::config::Config;
 use crate::core::error::{CoreError, Result};
 use crate::core::event_bus::{EventBus, EventType};
-use crate::core::events::{Dispatch, ErrorInfo, Payload};
+use crate::core::events::{Dispatch, ErrorInfo, Payload, SyncErrorEvent};
 use crate::core::history::{HistoryEntry, Origin};
 use crate::core::notify::{self, KeyChange, OpChange};
 use crate::core::operation::{apply, value_at, OpId, OpKind, Operation};
@@ -451,10 +451,7 @@ impl Engine {
 
     /// Queues a `sync-error` event for a failure in `phase`.
     pub fn report_error(&mut self, phase: &'static str, error: &CoreError) {
-        let payload = || Payload::Error {
-            phase,
-            error: ErrorInfo::from(error),
-        };
+        let payload = || Payload::SyncError(SyncErrorEvent::new(phase, ErrorInfo::from(error)));
         let json = || serde_json::to_value(payload()).unwrap_or_default();
         self.forward(EventType::SyncError, json, None);
         if self.bus.has(EventType::SyncError) {

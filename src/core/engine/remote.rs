@@ -154,12 +154,16 @@ impl Engine {
     }
 
     /// Queues a sync event (`network-status`, `reconnecting`, `sync-complete`,
-    /// `sync-error`) with a JSON payload and an optional `meta.detail`.
-    pub fn emit(&mut self, event: EventType, payload: Value, detail: Option<String>) {
-        self.forward(event, || payload.clone(), detail.clone());
+    /// `sync-error`, `conflict`, ...) with its payload and an optional `meta.detail`.
+    pub fn emit(&mut self, event: EventType, payload: Payload, detail: Option<String>) {
+        self.forward(
+            event,
+            || serde_json::to_value(&payload).unwrap_or_default(),
+            detail.clone(),
+        );
         if self.bus.has(event) {
             let at = self.clock.now_ms();
-            let mut dispatch = notify::event(&self.bus, event, Payload::Json(payload), at);
+            let mut dispatch = notify::event(&self.bus, event, payload, at);
             if let crate::core::events::Dispatch::Event { detail: d, .. } = &mut dispatch {
                 *d = detail;
             }

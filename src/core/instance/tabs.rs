@@ -9,7 +9,7 @@ use crate::core::engine::Snapshot;
 use crate::core::error::{CoreError, Result};
 use crate::core::sync::conflicts::unknown_conflict;
 use crate::core::sync::{OutboxLoad, SyncClient};
-use crate::core::tabs::{Follower, Leader, TabMessage};
+use crate::core::tabs::{conflicts_json, Follower, Leader, TabMessage};
 
 impl Instance {
     /// This tab leads: it will own the sync loop and the writes.
@@ -201,7 +201,7 @@ impl Instance {
     pub fn pending_conflicts(&self) -> Vec<Value> {
         match (&self.role, self.sync.as_ref()) {
             (Role::Follower(follower), _) => follower.conflicts().to_vec(),
-            (_, Some(sync)) => sync.pending_conflicts(&self.engine),
+            (_, Some(sync)) => conflicts_json(&sync.pending_conflicts(&self.engine)),
             (_, None) => Vec::new(),
         }
     }

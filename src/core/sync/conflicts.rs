@@ -7,10 +7,11 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::core::conflict::{ConflictKind, ConflictReport, Resolution, Strategy};
 use crate::core::event_bus::EventType;
+use crate::core::events::{ConflictEvent, ConflictRecord, ConflictResolvedEvent, Payload};
 use crate::core::history::present;
 use crate::core::key_state::KeyState;
 use crate::core::Engine;
@@ -92,22 +93,35 @@ impl Held {
 
 impl Seen<'_> {
     /// The `conflict` payload of a conflict held for the app as `id`.
-    pub fn held_payload(&self, id: u64, escalated: bool) -> Value {
-        let mut payload = self.payload();
-        payload["id"] = json!(id);
-        payload["escalated"] = json!(escalated);
-        payload
+    pub fn held_payload(&self, id: u64, escalated: bool) -> ConflictEvent {
+        ConflictEvent {
+            id: Some(id),
+            escalated: Some(escalated),
+            ..self.payload()
+        }
     }
 
-    fn payload(&self) -> Value {
-        json!({
-            "key": self.key,
-            "type": self.kind.name(),
-            "strategy": self.strategy.name(),
-            "clientValue": self.client.as_deref(),
-            "serverValue": self.server.as_deref(),
-            "baseValue": self.base.as_deref(),
-        })
+    fn payload(&self) -> ConflictEvent {
+        ConflictEvent {
+            key: self.key.to_owned(),
+            kind: self.kind.name(),
+            strategy: self.strategy.name().to_owned(),
+            client_value: self.client.clone(),
+            server_value: self.server.clone(),
+            base_value: self.base.clone(),
+            id: None,
+            escalated: None,
+        }
+    }
+
+    fn resolved(&self, outcome: &'static str, value: Option<&Arc<Value>>) -> ConflictResolvedEvent {
+        ConflictResolvedEvent {
+            key: self.key.to_owned(),
+            kind: self.kind.name(),
+            strategy: self.strategy.name().to_owned(),
+            outcome,
+            value: value.cloned(),
+        }
     }
 }
 
@@ -115,7 +129,7 @@ impl Seen<'_> {
 #[derive(Debug, Default)]
 pub struct ConflictBook {
     next_id: u64,
-    history: VecDeque<Value>,
+    history: VecDeque<ConflictRecord>,
     /// Conflicts detected on this client's changes.
     pub detected: u64,
     /// Conflicts settled (by the server or by the app).
@@ -134,25 +148,28 @@ impl ConflictBook {
     ) {
         self.detected += 1;
         self.resolved += 1;
-        let mut payload = seen.payload();
-        engine.emit(EventType::Conflict, payload.clone(), None);
+        let payload = seen.payload();
+        engine.emit(
+            EventType::Conflict,
+            Payload::Conflict(payload.clone()),
+            None,
+        );
         let outcome = resolution.outcome.name();
-        let done = resolved_payload(&seen, outcome, value);
-        engine.emit(EventType::ConflictResolved, done, None);
-        payload["outcome"] = json!(outcome);
-        payload["value"] = json!(value.map(|v| &**v));
-        self.remember(engine, payload);
+        let done = seen.resolved(outcome, value);
+        engine.emit(
+            EventType::ConflictResolved,
+            Payload::ConflictResolved(done),
+            None,
+        );
+        self.remember(engine, payload, outcome, value);
     }
 
     /// A new conflict for the app to settle: emits `conflict`; returns its id.
     pub fn hold(&mut self, engine: &mut Engine, seen: Seen<'_>, escalated: bool) -> u64 {
         self.detected += 1;
         self.next_id += 1;
-        engine.emit(
-            EventType::Conflict,
-            seen.held_payload(self.next_id, escalated),
-            None,
-        );
+        let payload = seen.held_payload(self.next_id, escalated);
+        engine.emit(EventType::Conflict, Payload::Conflict(payload), None);
         self.next_id
     }
 
@@ -169,36 +186,37 @@ impl ConflictBook {
         value: Option<&Arc<Value>>,
     ) {
         self.resolved += 1;
-        let done = resolved_payload(&seen, "resolved", value);
-        engine.emit(EventType::ConflictResolved, done, None);
-        let mut entry = seen.payload();
-        entry["outcome"] = json!("resolved");
-        entry["value"] = json!(value.map(|v| &**v));
-        self.remember(engine, entry);
+        let done = seen.resolved("resolved", value);
+        engine.emit(
+            EventType::ConflictResolved,
+            Payload::ConflictResolved(done),
+            None,
+        );
+        self.remember(engine, seen.payload(), "resolved", value);
     }
 
     /// The conflicts settled so far, oldest first.
-    pub fn history(&self) -> Vec<Value> {
+    pub fn history(&self) -> Vec<ConflictRecord> {
         self.history.iter().cloned().collect()
     }
 
-    fn remember(&mut self, engine: &Engine, mut entry: Value) {
-        entry["at"] = json!(engine.now_ms());
+    fn remember(
+        &mut self,
+        engine: &Engine,
+        conflict: ConflictEvent,
+        outcome: &'static str,
+        value: Option<&Arc<Value>>,
+    ) {
         if self.history.len() == HISTORY_LIMIT {
             self.history.pop_front();
         }
-        self.history.push_back(entry);
+        self.history.push_back(ConflictRecord {
+            conflict,
+            outcome,
+            value: value.cloned(),
+            at: engine.now_ms(),
+        });
     }
-}
-
-fn resolved_payload(seen: &Seen<'_>, outcome: &str, value: Option<&Arc<Value>>) -> Value {
-    json!({
-        "key": seen.key,
-        "type": seen.kind.name(),
-        "strategy": seen.strategy.name(),
-        "outcome": outcome,
-        "value": value.map(|v| &**v),
-    })
 }
 
 /// The error for a conflict id that is not (or no longer) held.

@@ -1,23 +1,19 @@
-//! How the sync loop describes errors in `sync-error` payloads.
-
-use serde_json::{json, Value};
+//! `sync-error` with `phase: 'rejected'`: a change of this client the server refused.
 
 use crate::core::event_bus::EventType;
+use crate::core::events::{ChangeId, ErrorInfo, Payload, SyncErrorEvent};
 use crate::core::operation::Operation;
 use crate::core::Engine;
 
-/// An error as the JS side turns it into an `Error` subclass (`kind` picks the class).
-pub fn error_json(kind: &str, code: &str, message: &str) -> Value {
-    json!({ "kind": kind, "code": code, "message": message })
-}
-
 /// Queues `sync-error` with `phase: 'rejected'` for a change the server refused.
-pub fn rejected_event(engine: &mut Engine, op: &Operation, error: Value) {
-    let payload = json!({
-        "phase": "rejected",
-        "error": error,
-        "key": op.key,
-        "id": { "client": &*op.id.client, "seq": op.id.seq },
-    });
-    engine.emit(EventType::SyncError, payload, None);
+pub fn rejected_event(engine: &mut Engine, op: &Operation, error: ErrorInfo) {
+    let event = SyncErrorEvent {
+        key: Some(op.key.clone()),
+        id: Some(ChangeId {
+            client: op.id.client.to_string(),
+            seq: op.id.seq,
+        }),
+        ..SyncErrorEvent::new("rejected", error)
+    };
+    engine.emit(EventType::SyncError, Payload::SyncError(event), None);
 }

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::{KeyWrite, TabMessage};
 use crate::core::engine::Recorded;
 use crate::core::event_bus::EventType;
+use crate::core::events::Payload;
 use crate::core::operation::Operation;
 use crate::core::Engine;
 
@@ -224,7 +225,11 @@ impl Follower {
             }
             TabMessage::Event(forwarded) => {
                 if let Ok(event) = EventType::parse(&forwarded.event) {
-                    engine.emit(event, forwarded.payload, forwarded.detail);
+                    engine.emit(
+                        event,
+                        Payload::Forwarded(forwarded.payload),
+                        forwarded.detail,
+                    );
                 }
             }
             TabMessage::Leader { tab } if tab != self.tab => self.new_leader(),

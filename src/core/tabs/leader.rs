@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 
-use super::{TabMessage, TabProgress};
+use super::{conflicts_json, TabMessage, TabProgress};
 use crate::core::error::CoreError;
 use crate::core::operation::Operation;
 use crate::core::sync::SyncClient;
@@ -223,7 +223,7 @@ impl Leader {
         }
         self.status = Some(now);
         let conflicts = sync
-            .map(|s| s.pending_conflicts(engine))
+            .map(|s| conflicts_json(&s.pending_conflicts(engine)))
             .unwrap_or_default();
         Some(TabMessage::Status {
             status,

@@ -117,3 +117,11 @@ pub fn tab_id(mut random: impl FnMut() -> f64) -> String {
     let mut part = || (random() * 2f64.powi(32)) as u32;
     format!("t{:08x}{:08x}", part(), part())
 }
+
+/// Conflict payloads as they travel between tabs (JSON).
+pub fn conflicts_json(conflicts: &[crate::core::events::ConflictEvent]) -> Vec<Value> {
+    conflicts
+        .iter()
+        .filter_map(|c| serde_json::to_value(c).ok())
+        .collect()
+}

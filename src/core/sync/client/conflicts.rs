@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::SyncClient;
 use crate::core::conflict::{Choice, Rule};
+use crate::core::events::{ConflictEvent, ConflictRecord};
 use crate::core::sync::conflicts::unknown_conflict;
 use crate::core::{CoreError, Engine};
 
@@ -51,12 +52,12 @@ impl SyncClient {
     }
 
     /// Conflicts waiting for the app's `resolve(value)`, as `conflict` payloads with ids.
-    pub fn pending_conflicts(&self, engine: &Engine) -> Vec<Value> {
+    pub fn pending_conflicts(&self, engine: &Engine) -> Vec<ConflictEvent> {
         self.replica.held_payloads(engine)
     }
 
     /// `conflictResolver.getConflictHistory()`: settled conflicts, oldest first.
-    pub fn conflict_history(&self) -> Vec<Value> {
+    pub fn conflict_history(&self) -> Vec<ConflictRecord> {
         self.replica.conflict_history()
     }
 }

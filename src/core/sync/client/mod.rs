@@ -2,14 +2,14 @@
 //! heartbeats, reconnects with backoff, online/offline, and the status and events of
 //! README "Subscribers and events". It does no I/O itself; see [`crate::core::sync::io`].
 
-use serde_json::{json, Value};
-
 use rustc_hash::FxHashMap;
 
 use crate::core::config::Config;
 use crate::core::conflict::{Resolution, Rules, Strategy};
 use crate::core::engine::Recorded;
+use crate::core::error::ErrorKind;
 use crate::core::event_bus::EventType;
+use crate::core::events::{ErrorInfo, Payload, Reconnecting, SyncComplete, SyncErrorEvent};
 use crate::core::operation::OpId;
 use crate::core::protocol::{
     close, decode, ClientMessage, Limits, ServerMessage, PROTOCOL_VERSION,
@@ -18,7 +18,7 @@ use crate::core::sync::backoff;
 use crate::core::sync::io::{Io, Timer};
 use crate::core::sync::outbox::{OutboxLoad, OutboxWork};
 use crate::core::sync::replica::Replica;
-use crate::core::sync::report::{error_json, rejected_event};
+use crate::core::sync::report::rejected_event;
 use crate::core::sync::status::Status;
 use crate::core::{CoreError, Engine};
 
@@ -378,7 +378,11 @@ impl SyncClient {
                     return self.restart_connection(engine, "gap in the server's order");
                 }
                 for rejection in rejected {
-                    let error = error_json("validation", &rejection.code, &rejection.message);
+                    let error = ErrorInfo::new(
+                        ErrorKind::Validation,
+                        rejection.code.clone(),
+                        rejection.message.clone(),
+                    );
                     if let Some(op) = self.replica.reject(engine, rejection) {
                         rejected_event(engine, &op, error);
                     }
@@ -403,8 +407,8 @@ impl SyncClient {
                 self.server_reason = Some(message);
             }
             ServerMessage::Error { code, message, .. } => {
-                let payload =
-                    json!({ "phase": "server", "error": error_json("network", &code, &message) });
+                let error = ErrorInfo::new(ErrorKind::Network, code, message);
+                let payload = Payload::SyncError(SyncErrorEvent::new("server", error));
                 engine.emit(EventType::SyncError, payload, None);
             }
         }
@@ -417,8 +421,8 @@ impl SyncClient {
             return;
         }
         for op in self.replica.drop_processed(engine, self.acknowledged) {
-            let error = error_json(
-                "validation",
+            let error = ErrorInfo::new(
+                ErrorKind::Validation,
                 "REJECTED",
                 "the server rejected this change while this client was disconnected",
             );
@@ -429,7 +433,11 @@ impl SyncClient {
         }
         let received = self.replica.take_received();
         let position = self.replica.position();
-        let payload = json!({ "sent": 0, "received": received, "position": position });
+        let payload = Payload::SyncComplete(SyncComplete {
+            sent: 0,
+            received,
+            position,
+        });
         engine.emit(EventType::SyncComplete, payload, None);
         self.flush(engine);
     }
@@ -483,7 +491,10 @@ impl SyncClient {
         if self.status != Status::Error {
             self.status = Status::Reconnecting;
         }
-        let payload = json!({ "attempt": self.failures, "delay": delay });
+        let payload = Payload::Reconnecting(Reconnecting {
+            attempt: self.failures,
+            delay,
+        });
         engine.emit(EventType::Reconnecting, payload, Some(reason.to_owned()));
         if self.failures >= self.config.retry_attempts.max(1) as u32 && !self.error_reported {
             self.error_reported = true;
@@ -503,7 +514,7 @@ impl SyncClient {
         self.status = status;
         engine.emit(
             EventType::NetworkStatus,
-            Value::from(status.network()),
+            Payload::NetworkStatus(status.network()),
             Some(reason.to_owned()),
         );
     }

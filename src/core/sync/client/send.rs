@@ -1,13 +1,13 @@
 //! The sending side of the loop: flushing the outbox in messages that fit the server's
 //! limits, and dropping what never can.
 
-use serde_json::json;
-
 use super::{Phase, SyncClient};
+use crate::core::error::ErrorKind;
 use crate::core::event_bus::EventType;
+use crate::core::events::{ErrorInfo, Payload, SyncComplete};
 use crate::core::operation::Operation;
 use crate::core::protocol::{encode, ClientMessage};
-use crate::core::sync::report::{error_json, rejected_event};
+use crate::core::sync::report::rejected_event;
 use crate::core::sync::status::Status;
 use crate::core::Engine;
 
@@ -29,10 +29,10 @@ impl SyncClient {
         // settle do not keep the status at `syncing`.
         if self.replica.settled_through(u64::MAX) {
             if self.acked_since > 0 {
-                let payload = json!({
-                    "sent": std::mem::take(&mut self.acked_since),
-                    "received": self.replica.take_received(),
-                    "position": self.replica.position(),
+                let payload = Payload::SyncComplete(SyncComplete {
+                    sent: std::mem::take(&mut self.acked_since),
+                    received: self.replica.take_received(),
+                    position: self.replica.position(),
                 });
                 engine.emit(EventType::SyncComplete, payload, None);
             }
@@ -86,7 +86,8 @@ impl SyncClient {
     ) {
         for op in ops {
             if let Some(op) = self.replica.discard(engine, &op.id) {
-                rejected_event(engine, &op, error_json("validation", code, message));
+                let error = ErrorInfo::new(ErrorKind::Validation, code.to_owned(), message);
+                rejected_event(engine, &op, error);
             }
         }
     }

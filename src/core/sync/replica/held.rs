@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::Replica;
 use crate::core::conflict::{Choice, ConflictReport, Resolution};
 use crate::core::event_bus::EventType;
+use crate::core::events::{ConflictEvent, ConflictRecord, Payload};
 use crate::core::key_state::KeyState;
 use crate::core::operation::{apply, OpId, Operation};
 use crate::core::sync::conflicts::{Held, Seen};
@@ -73,7 +74,7 @@ impl Replica {
     /// Emits `conflict` again for every held conflict (after a reload).
     pub fn announce_held(&mut self, engine: &mut Engine) {
         for payload in self.held_payloads(engine) {
-            engine.emit(EventType::Conflict, payload, None);
+            engine.emit(EventType::Conflict, Payload::Conflict(payload), None);
         }
         self.count(engine);
     }
@@ -147,12 +148,12 @@ impl Replica {
     }
 
     /// The conflicts settled so far, oldest first.
-    pub fn conflict_history(&self) -> Vec<Value> {
+    pub fn conflict_history(&self) -> Vec<ConflictRecord> {
         self.book.history()
     }
 
     /// The held conflicts as `conflict` payloads (with ids), oldest first.
-    pub fn held_payloads(&self, engine: &Engine) -> Vec<Value> {
+    pub fn held_payloads(&self, engine: &Engine) -> Vec<ConflictEvent> {
         let mut held: Vec<(&String, &Held)> = self.held.iter().collect();
         held.sort_by_key(|(_, h)| h.id);
         held.into_iter()
