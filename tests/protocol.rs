@@ -58,6 +58,7 @@ fn samples() -> (Vec<ClientMessage>, Vec<ServerMessage>) {
             room: "room".into(),
             position: 42,
             token: Some("jwt".into()),
+            snapshot: false,
         },
         ClientMessage::Changes {
             ops: ops.clone(),

@@ -117,6 +117,7 @@ async fn main() {
                 room: "load".into(),
                 position: 0,
                 token: None,
+                snapshot: false,
             };
             tx.send(Message::Binary(encode(&hello, None).into()))
                 .await

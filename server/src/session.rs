@@ -85,6 +85,7 @@ impl Session {
             room,
             position,
             token,
+            snapshot,
         }) = hello?
         else {
             return Err(Fatal::new(
@@ -113,7 +114,7 @@ impl Session {
             .with_state(|state| self.core.welcome(room.name(), state))
             .await;
         self.send(&welcome).await?;
-        self.catch_up(&room, position).await?;
+        self.catch_up(&room, position, snapshot).await?;
 
         let mut shutdown = self.app.shutdown.clone();
         loop {
@@ -124,7 +125,7 @@ impl Session {
                 },
                 update = updates.recv() => match update {
                     Ok(published) => self.forward(&room, &published).await?,
-                    Err(RecvError::Lagged(_)) => self.catch_up(&room, self.core.sent()).await?,
+                    Err(RecvError::Lagged(_)) => self.catch_up(&room, self.core.sent(), false).await?,
                     Err(RecvError::Closed) => return Ok(()),
                 },
                 _ = shutdown.changed() => {
@@ -173,7 +174,7 @@ impl Session {
         let own = published.session == self.id;
         match self.core.forward(published.first, published.last, own) {
             Forward::Skip => Ok(()),
-            Forward::CatchUp => self.catch_up(room, self.core.sent()).await,
+            Forward::CatchUp => self.catch_up(room, self.core.sent(), false).await,
             Forward::Send => {
                 self.send_frame(published.frame.to_vec()).await?;
                 inc(&self.app.metrics.broadcasts_sent);
@@ -182,13 +183,13 @@ impl Session {
         }
     }
 
-    /// Sends everything after `position`: from the log when it still holds it, else a
-    /// snapshot. Always ends with a part marked `done`.
-    async fn catch_up(&mut self, room: &Room, position: u64) -> Result<(), Fatal> {
+    /// Sends everything after `position`: from the log when it still holds it (and no
+    /// `snapshot` was asked for), else a snapshot. Always ends with a part marked `done`.
+    async fn catch_up(&mut self, room: &Room, position: u64, snapshot: bool) -> Result<(), Fatal> {
         // Decided and read under one lock: the snapshot is of the head it names.
         let (head, snapshot) = room
             .with_state(|state| {
-                let snapshot = ServerSession::needs_snapshot(position, state);
+                let snapshot = ServerSession::needs_snapshot(position, state, snapshot);
                 (state.head, snapshot.then(|| state.snapshot()))
             })
             .await;

@@ -51,6 +51,7 @@ fn hello(token: Option<&str>) -> Message {
         room: "room".into(),
         position: 0,
         token: token.map(str::to_owned),
+        snapshot: false,
     };
     Message::Binary(encode(&hello, None).into())
 }

@@ -115,6 +115,7 @@ async fn a_client_syncs_over_wss_and_plain_ws_to_the_tls_port_fails() {
             room: "tls".to_owned(),
             position: 0,
             token: None,
+            snapshot: false,
         };
         ws.send(Message::Binary(encode(&hello, None).into()))
             .await

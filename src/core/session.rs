@@ -144,10 +144,11 @@ impl ServerSession {
         }
     }
 
-    /// Whether a catch-up from `position` needs a snapshot (the log no longer holds what
-    /// follows it, or the client claims a position the room never reached).
-    pub fn needs_snapshot(position: u64, state: &RoomState) -> bool {
-        position < state.compacted || position > state.head
+    /// Whether a catch-up from `position` needs a snapshot: the client `asked` for one
+    /// (its confirmed state diverged), the log no longer holds what follows `position`,
+    /// or the client claims a position the room never reached.
+    pub fn needs_snapshot(position: u64, state: &RoomState, asked: bool) -> bool {
+        asked || position < state.compacted || position > state.head
     }
 
     /// A catch-up from the log, from `position` to the room's `head`.

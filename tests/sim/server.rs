@@ -130,13 +130,14 @@ impl SimServer {
                 protocol,
                 client_id,
                 position,
+                snapshot,
                 ..
             } => {
                 session
                     .hello(protocol, &client_id, "sim")
                     .map_err(|r| r.message)?;
                 send(&mut out, conn, &session.welcome("sim", &self.room));
-                let mut parts = if ServerSession::needs_snapshot(position, &self.room) {
+                let mut parts = if ServerSession::needs_snapshot(position, &self.room, snapshot) {
                     let mut entries = self.room.snapshot();
                     entries.sort_by(|a, b| a.key.cmp(&b.key));
                     session.catch_up_by_snapshot(self.room.head, entries)

@@ -63,6 +63,7 @@ impl Client {
                 room: room.to_owned(),
                 position,
                 token: token.map(str::to_owned),
+                snapshot: false,
             })
             .await;
         match client.recv().await {

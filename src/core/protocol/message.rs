@@ -29,6 +29,10 @@ pub enum ClientMessage {
         /// Credential, if the server needs one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         token: Option<String>,
+        /// Catch up by a snapshot of the room's state, not by changes (a client whose
+        /// confirmed state diverged asks for this).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        snapshot: bool,
     },
     /// Changes to apply, in order; `atomic` ones are applied all or none.
     Changes {

@@ -2,15 +2,12 @@
 //! heartbeats, reconnects with backoff, online/offline, and the status and events of
 //! README "Subscribers and events". It does no I/O itself; see [`crate::core::sync::io`].
 
-use rustc_hash::FxHashMap;
-
 use crate::core::config::Config;
-use crate::core::conflict::{Resolution, Rules, Strategy};
+use crate::core::conflict::{Rules, Strategy};
 use crate::core::engine::Recorded;
 use crate::core::error::ErrorKind;
 use crate::core::event_bus::EventType;
-use crate::core::events::{ErrorInfo, Payload, Reconnecting, SyncComplete, SyncErrorEvent};
-use crate::core::operation::OpId;
+use crate::core::events::{ErrorInfo, Payload, Reconnecting, SyncComplete};
 use crate::core::protocol::{
     close, decode, ClientMessage, Limits, ServerMessage, PROTOCOL_VERSION,
 };
@@ -23,6 +20,7 @@ use crate::core::sync::status::Status;
 use crate::core::{CoreError, Engine};
 
 mod conflicts;
+mod messages;
 mod send;
 
 /// Largest frame the client accepts from the server (catch-up parts can be large).
@@ -65,6 +63,8 @@ pub struct SyncClient {
     acked_since: u64,
     rules: Rules,
     server_reason: Option<String>,
+    /// Ask for a snapshot in the next hello (after a divergence), until one arrived.
+    want_snapshot: bool,
 }
 
 impl SyncClient {
@@ -95,6 +95,7 @@ impl SyncClient {
             acked_since: 0,
             rules,
             server_reason: None,
+            want_snapshot: false,
         }
     }
 
@@ -173,6 +174,7 @@ impl SyncClient {
             room: self.config.room.clone(),
             position: self.replica.position(),
             token,
+            snapshot: self.want_snapshot,
         };
         self.send(engine, &hello);
     }
@@ -300,118 +302,6 @@ impl SyncClient {
         });
         let url = self.config.url.as_deref().unwrap_or_default();
         self.io.transport.open(id, url);
-    }
-
-    fn handle(&mut self, engine: &mut Engine, message: ServerMessage) {
-        match message {
-            ServerMessage::Welcome {
-                protocol,
-                acknowledged,
-                max_ops,
-                max_frame,
-                ..
-            } => {
-                if protocol != u32::from(PROTOCOL_VERSION) {
-                    self.io
-                        .transport
-                        .close(close::UNSUPPORTED_PROTOCOL, "protocol");
-                    self.lost(
-                        engine,
-                        close::UNSUPPORTED_PROTOCOL,
-                        "the server speaks another protocol version",
-                    );
-                    return;
-                }
-                if let Some(c) = self.connection.as_mut() {
-                    c.phase = Phase::CatchingUp;
-                }
-                self.acknowledged = acknowledged;
-                self.max_ops = usize::try_from(max_ops).unwrap_or(usize::MAX).max(1);
-                self.max_frame = usize::try_from(max_frame).unwrap_or(usize::MAX);
-                let timers = &mut self.io.timers;
-                timers.cancel(Timer::HeartbeatTimeout);
-                timers.start(Timer::Heartbeat, self.config.heartbeat_interval);
-                timers.start(Timer::Stable, self.config.heartbeat_interval.min(10_000));
-                timers.start(Timer::Reconcile, self.config.sync_interval);
-                // Online only once the server welcomed this client: an attempt that fails
-                // (refused, silent, closed before the welcome) never reports `online`.
-                self.set_status(engine, Status::Syncing, "catching-up");
-            }
-            ServerMessage::CatchUp { changes, done } => {
-                for committed in changes {
-                    self.replica.apply_committed(engine, committed);
-                }
-                self.caught_up(engine, done);
-            }
-            ServerMessage::Snapshot {
-                position,
-                entries,
-                done,
-            } => {
-                let processed = self.acknowledged;
-                self.replica
-                    .snapshot_part(engine, position, entries, done, processed);
-                self.caught_up(engine, done);
-            }
-            ServerMessage::Broadcast { changes } => {
-                for committed in changes {
-                    self.replica.apply_committed(engine, committed);
-                }
-                // Early acks of this client's changes may have become confirmed.
-                self.flush(engine);
-            }
-            ServerMessage::Ack {
-                acks,
-                rejected,
-                resolved,
-            } => {
-                self.acked_since += acks.len() as u64;
-                let compacted = acks.iter().any(|(_, position)| *position == 0);
-                let mut resolved: FxHashMap<OpId, Resolution> = resolved.into_iter().collect();
-                for (id, position) in acks {
-                    let resolution = resolved.remove(&id);
-                    self.replica.ack(engine, id, position, resolution);
-                }
-                if compacted && self.replica.has_gap() {
-                    // The missing position is ours but only the compacted log had it:
-                    // a fresh catch-up (or snapshot) fills it.
-                    return self.restart_connection(engine, "gap in the server's order");
-                }
-                for rejection in rejected {
-                    let error = ErrorInfo::new(
-                        ErrorKind::Validation,
-                        rejection.code.clone(),
-                        rejection.message.clone(),
-                    );
-                    if let Some(op) = self.replica.reject(engine, rejection) {
-                        rejected_event(engine, &op, error);
-                    }
-                }
-                self.flush(engine);
-            }
-            ServerMessage::Pong { nonce } => {
-                if nonce == self.nonce {
-                    self.io.timers.cancel(Timer::HeartbeatTimeout);
-                    let rtt = engine.now_ms() - self.ping_at;
-                    engine.stats_mut().last_round_trip_ms = Some(rtt.max(0.0));
-                    let interval = self.config.heartbeat_interval;
-                    self.io.timers.start(Timer::Heartbeat, interval);
-                }
-            }
-            // A fatal error is reported once, with the close that follows it.
-            ServerMessage::Error {
-                fatal: true,
-                message,
-                ..
-            } => {
-                self.server_reason = Some(message);
-            }
-            ServerMessage::Error { code, message, .. } => {
-                let error = ErrorInfo::new(ErrorKind::Network, code, message);
-                let payload = Payload::SyncError(SyncErrorEvent::new("server", error));
-                engine.emit(EventType::SyncError, payload, None);
-            }
-        }
     }
 
     /// A catch-up or snapshot part arrived; the last one makes the connection live.

@@ -106,7 +106,7 @@ impl Replica {
         self.dirty_bases.insert(key.clone());
         // The key shows its confirmed state again (plus changes still in flight).
         let (me, at) = (Arc::from(engine.client_id()), engine.now_ms());
-        self.settle(engine, &key, Vec::new(), me, at);
+        self.show_key(engine, &key, Vec::new(), me, at);
         self.book
             .resolved_by_app(engine, held.seen(&key, client), value);
         let based_on = KeyState {

@@ -12,18 +12,19 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::Value;
 
-use crate::core::conflict::{Hlc, Outcome, Resolution, Rules, Strategy};
+use crate::core::conflict::{Hlc, Resolution, Rules, Strategy};
 use crate::core::engine::{Recorded, RemoteWrite};
 use crate::core::error::CoreError;
 use crate::core::key_state::KeyState;
 use crate::core::operation::ConflictInfo;
-use crate::core::operation::{apply, OpId, Operation};
+use crate::core::operation::{OpId, Operation};
 use crate::core::protocol::message::{Rejected, SnapshotEntry};
 use crate::core::protocol::Committed;
 use crate::core::sync::conflicts::{BaseRecord, ConflictBook, Held};
 use crate::core::sync::outbox::{decode_record, encode_record, OutboxLoad, OutboxWork};
 use crate::core::Engine;
 
+mod apply;
 mod held;
 
 /// A local change not yet acknowledged.
@@ -53,6 +54,8 @@ pub struct Replica {
     held: FxHashMap<String, Held>,
     rebase: FxHashMap<String, KeyState>,
     book: ConflictBook,
+    /// A confirmed change did not apply here (see [`Replica::take_diverged`]).
+    diverged: bool,
 }
 
 impl Replica {
@@ -75,6 +78,7 @@ impl Replica {
             held: FxHashMap::default(),
             rebase: FxHashMap::default(),
             book: ConflictBook::default(),
+            diverged: false,
         }
     }
 
@@ -414,7 +418,7 @@ impl Replica {
             };
             self.bases.insert(key.clone(), state);
             self.dirty_bases.insert(key.clone());
-            self.settle(engine, &key, Vec::new(), server(), engine.now_ms());
+            self.show_key(engine, &key, Vec::new(), server(), engine.now_ms());
         } else {
             let at = engine.now_ms();
             engine.apply_remote(RemoteWrite {
@@ -454,87 +458,6 @@ impl Replica {
         }
     }
 
-    /// Moves a pending change of this client into the confirmed state, as the server
-    /// settled it.
-    fn confirm_own(
-        &mut self,
-        engine: &mut Engine,
-        id: &OpId,
-        resolution: Option<&Resolution>,
-    ) -> bool {
-        let Some(index) = self.pending.iter().position(|p| p.op.id == *id) else {
-            return false;
-        };
-        let Some(Pending { op, .. }) = self.pending.remove(index) else {
-            return false;
-        };
-        self.work.deletes.push(op.id.seq);
-        self.uncount(&op.key);
-        let base = self.bases.entry(op.key.clone()).or_insert(KeyState {
-            value: None,
-            version: op.base_version,
-            writers: None,
-        });
-        let server = base.value.clone();
-        match resolution.map(|r| &r.outcome) {
-            Some(Outcome::Server) => {}
-            Some(Outcome::Merged(value)) => {
-                base.value = Some(Arc::clone(value));
-                base.version += 1;
-            }
-            Some(Outcome::Client) | None => {
-                if let Ok(next) = apply(base.value.as_ref(), &op.fields, &op.kind) {
-                    base.value = next;
-                }
-                base.version += 1;
-            }
-        }
-        let after = base.value.clone();
-        self.dirty_bases.insert(op.key.clone());
-        if let Some(resolution) = resolution {
-            self.settled(engine, &op, resolution, server, after);
-        }
-        self.settle(engine, &op.key, op.fields, op.id.client, op.timestamp);
-        true
-    }
-
-    /// Applies another client's change, as the server settled it.
-    fn apply_foreign(&mut self, engine: &mut Engine, committed: Committed) {
-        self.received += 1;
-        let op = committed.op;
-        let merged = match committed.resolution.map(|r| r.outcome) {
-            Some(Outcome::Server) => return,
-            Some(Outcome::Merged(value)) => Some(value),
-            _ => None,
-        };
-        let next = |current: Option<&Arc<Value>>| match &merged {
-            Some(value) => Ok(Some(Arc::clone(value))),
-            None => apply(current, &op.fields, &op.kind),
-        };
-        if let Some(base) = self.bases.get_mut(&op.key) {
-            match next(base.value.as_ref()) {
-                Ok(value) => base.value = value,
-                Err(e) => engine.report_error("sync", &e),
-            }
-            base.version += 1;
-            self.dirty_bases.insert(op.key.clone());
-            self.settle(engine, &op.key, op.fields, op.id.client, op.timestamp);
-            return;
-        }
-        let version = engine.version_of(&op.key) + 1;
-        match next(engine.value_of(&op.key)) {
-            Ok(value) => engine.apply_remote(RemoteWrite {
-                key: op.key,
-                value,
-                version,
-                fields: op.fields,
-                by: op.id.client,
-                at: op.timestamp,
-            }),
-            Err(e) => engine.report_error("sync", &e),
-        }
-    }
-
     /// Removes a pending change without confirming it and recomputes its key.
     fn forget(&mut self, engine: &mut Engine, id: &OpId) -> Option<Operation> {
         let index = self.pending.iter().position(|p| p.op.id == *id)?;
@@ -542,7 +465,7 @@ impl Replica {
         self.work.deletes.push(op.id.seq);
         self.uncount(&op.key);
         let at = engine.now_ms();
-        self.settle(engine, &op.key, Vec::new(), Arc::clone(&op.id.client), at);
+        self.show_key(engine, &op.key, Vec::new(), Arc::clone(&op.id.client), at);
         Some(op)
     }
 
@@ -554,44 +477,8 @@ impl Replica {
             }
         }
     }
-
-    /// Writes a key's view (base plus its pending changes) into the engine; drops the
-    /// base once nothing is pending for the key.
-    fn settle(
-        &mut self,
-        engine: &mut Engine,
-        key: &str,
-        fields: Vec<String>,
-        by: Arc<str>,
-        at: f64,
-    ) {
-        let Some(base) = self.bases.get(key) else {
-            return;
-        };
-        let mut value = base.value.clone();
-        let mut version = base.version;
-        if self.per_key.contains_key(key) {
-            for pending in self.pending.iter().filter(|p| p.op.key == key) {
-                if let Ok(next) = apply(value.as_ref(), &pending.op.fields, &pending.op.kind) {
-                    value = next;
-                    version += 1;
-                }
-            }
-        } else {
-            self.bases.remove(key);
-            self.dirty_bases.insert(key.to_owned());
-        }
-        engine.apply_remote(RemoteWrite {
-            key: key.to_owned(),
-            value,
-            version,
-            fields,
-            by,
-            at,
-        });
-    }
 }
 
-fn server() -> Arc<str> {
+pub(super) fn server() -> Arc<str> {
     Arc::from("server")
 }
