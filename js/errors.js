@@ -57,3 +57,21 @@ export function makeError(kind, code, message) {
     default: return new SrvraError(message, code);
   }
 }
+
+// Instances to tell when the wasm stops on an internal error (a Rust panic aborts it).
+const panicListeners = new Set();
+
+/** Calls `listener(error)` if the wasm stops after an internal error; returns an unsubscribe. */
+export function onPanic(listener) {
+  panicListeners.add(listener);
+  return () => panicListeners.delete(listener);
+}
+
+/**
+ * Called by the binding's panic hook, just before the wasm aborts: every live instance
+ * raises `sync-error` with a `SrvraError` (`PANIC`) from a fresh microtask.
+ */
+export function reportPanic(message) {
+  const error = new SrvraError(`srvra-sync stopped after an internal error: ${message}`, 'PANIC');
+  for (const listener of panicListeners) queueMicrotask(() => listener(error));
+}

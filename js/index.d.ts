@@ -118,7 +118,7 @@ export interface ChangeEvent {
 }
 
 export interface SyncErrorEvent {
-  phase: 'subscriber' | 'event-handler' | 'storage' | 'restore' | 'connect' | 'rejected' | 'server' | 'protocol' | 'sync' | (string & {});
+  phase: 'subscriber' | 'event-handler' | 'storage' | 'restore' | 'connect' | 'rejected' | 'server' | 'protocol' | 'sync' | 'panic' | (string & {});
   error: Error;
   key?: string;
   subscription?: number;

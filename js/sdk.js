@@ -5,7 +5,7 @@
 
 import { SyncCore } from './srvra_sync.js';
 import { decode, encode, requireFunction, requireString } from './codec.js';
-import { makeError, typeError } from './errors.js';
+import { makeError, onPanic, typeError } from './errors.js';
 import { ConflictResolver, withResolve } from './conflicts.js';
 
 export { SrvraError, ValidationError, ConflictError, NetworkError, StorageError } from './errors.js';
@@ -85,6 +85,14 @@ class Link {
       payload = withResolve(this, payload);
     }
     this.call(item.ids, item.type, payload, item.ts, item.detail);
+  }
+
+  // The wasm stopped (a panic): `sync-error` handlers hear it without asking the core,
+  // which can no longer answer.
+  failed(error) {
+    const ids = [...this.handlers].filter(([, h]) => h.type === 'sync-error').map(([id]) => id);
+    if (ids.length === 0) report(error);
+    this.call(ids, 'sync-error', { phase: 'panic', error }, Date.now());
   }
 
   // Raises an event from the JS side (the core orders the handlers).
@@ -223,7 +231,7 @@ export class EventBus {
     requireString(priority, 'priority');
     if (filter !== undefined) requireFunction(filter, 'filter');
     const id = this.#link.core.on(type, priority);
-    this.#link.handlers.set(id, { fn: handler, filter });
+    this.#link.handlers.set(id, { fn: handler, filter, type });
     return id;
   }
 
@@ -239,6 +247,7 @@ export class SrvraDataSync {
   #onOnline = null;
   #onOffline = null;
   #onVisibility = null;
+  #offPanic = null;
 
   constructor(config = {}) {
     if (!plainObject(config)) throw typeError('config must be an object', 'INVALID_CONFIG');
@@ -300,6 +309,8 @@ export class SrvraDataSync {
     this.conflictResolver = new ConflictResolver(this.#link);
     /** Resolves when cached state is loaded; rejects with `StorageError` if it cannot be. */
     this.ready = this.#link.core.ready;
+    const link = new WeakRef(this.#link);
+    this.#offPanic = onPanic((error) => link.deref()?.failed(error));
   }
 
   /** `initial`, `syncing`, `synced`, `error`, `offline`, `reconnecting` or `partial-sync`. */
@@ -358,6 +369,7 @@ export class SrvraDataSync {
   }
 
   close() {
+    this.#offPanic?.();
     if (this.#onOnline !== null) {
       globalThis.removeEventListener('online', this.#onOnline);
       globalThis.removeEventListener('offline', this.#onOffline);

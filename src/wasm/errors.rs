@@ -8,6 +8,18 @@ use crate::core::CoreError;
 extern "C" {
     #[wasm_bindgen(js_name = makeError)]
     fn make_error(kind: &str, code: &str, message: &str) -> JsValue;
+
+    #[wasm_bindgen(js_name = reportPanic)]
+    fn report_panic(message: &str);
+}
+
+/// Installs (once) a panic hook that reports a typed `sync-error` (`PANIC`) to every live
+/// instance before the wasm aborts, instead of a bare `unreachable` trap.
+pub fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| report_panic(&info.to_string())));
+    });
 }
 
 /// The JS error object for a core error.

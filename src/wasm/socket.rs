@@ -4,7 +4,8 @@
 //! connection detaches them and closes the socket (no leaked closures, no late reports).
 //! Every event reaches the loop from a fresh microtask, never from inside a call of ours.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 
 use js_sys::{Array, ArrayBuffer, Function, Promise, Reflect, Uint8Array};
@@ -46,12 +47,29 @@ impl Drop for Open {
     }
 }
 
-/// WebSocket transport.
-pub struct BrowserSocket {
+/// What the loop asked of the socket, performed later (see [`BrowserSocket`]).
+enum Command {
+    Open(u64, String),
+    Send(Vec<u8>),
+    Close(u16, String),
+}
+
+/// The sockets and the commands waiting for them.
+struct Driver {
     shared: Weak<Shared>,
     token: JsValue,
     class: JsValue,
-    open: Option<Open>,
+    open: RefCell<Option<Open>>,
+    queue: RefCell<VecDeque<Command>>,
+    scheduled: Cell<bool>,
+}
+
+/// WebSocket transport. The loop calls it while the client core is borrowed, and a
+/// `config.webSocket` class runs the app's code in its constructor, `send` and `close`:
+/// so every call is queued and performed from a fresh microtask, in order, when no
+/// borrow is held and the app's code may call the SDK again.
+pub struct BrowserSocket {
+    driver: Rc<Driver>,
 }
 
 impl BrowserSocket {
@@ -59,12 +77,87 @@ impl BrowserSocket {
     /// returning a string or a promise of one; `class` is `config.webSocket`, or
     /// `undefined` for `globalThis.WebSocket`.
     pub fn new(shared: Weak<Shared>, token: JsValue, class: JsValue) -> Self {
-        Self {
+        let driver = Driver {
             shared,
             token,
             class,
-            open: None,
+            open: RefCell::new(None),
+            queue: RefCell::new(VecDeque::new()),
+            scheduled: Cell::new(false),
+        };
+        Self {
+            driver: Rc::new(driver),
         }
+    }
+
+    fn queue(&self, command: Command) {
+        let driver = &self.driver;
+        driver.queue.borrow_mut().push_back(command);
+        if !driver.scheduled.replace(true) {
+            let driver = Rc::clone(driver);
+            spawn_local(async move { driver.run() });
+        }
+    }
+}
+
+impl Drop for BrowserSocket {
+    /// The loop is gone: whatever socket is open closes (its handlers detach).
+    fn drop(&mut self) {
+        self.driver.queue.borrow_mut().clear();
+        drop(self.driver.open.borrow_mut().take());
+    }
+}
+
+impl Driver {
+    /// Performs the queued commands, oldest first. Each runs with no borrow held, so the
+    /// app's socket class may call back into the SDK (that queues more, run here too).
+    fn run(&self) {
+        loop {
+            let Some(command) = self.queue.borrow_mut().pop_front() else {
+                break;
+            };
+            match command {
+                Command::Open(id, url) => {
+                    drop(self.open.borrow_mut().take());
+                    match self.connect(id, &url) {
+                        Ok(open) => *self.open.borrow_mut() = Some(open),
+                        Err(error) => {
+                            report_closed(&self.shared, id, close::ABNORMAL, describe(&error))
+                        }
+                    }
+                }
+                Command::Send(frame) => {
+                    let socket = self
+                        .open
+                        .borrow()
+                        .as_ref()
+                        .map(|o| (o.socket.clone(), o.copy_frames));
+                    let Some((socket, copy_frames)) = socket else {
+                        continue;
+                    };
+                    // A failure means the socket is closing; the close event reports it.
+                    let _ = if copy_frames {
+                        socket.send_with_array_buffer_view(&Uint8Array::from(frame.as_slice()))
+                    } else {
+                        // The browser's WebSocket copies the bytes before `send` returns.
+                        socket.send_with_u8_array(&frame)
+                    };
+                }
+                Command::Close(code, reason) => {
+                    let open = self.open.borrow_mut().take();
+                    if let Some(open) = open {
+                        // Browsers accept 1000 and 3000-4999 from scripts; anything else
+                        // closes plainly.
+                        let _ = open
+                            .socket
+                            .close_with_code_and_reason(code, &reason)
+                            .or_else(|_| open.socket.close());
+                        // Dropping `open` detaches the handlers: the loop no longer listens.
+                    }
+                }
+            }
+        }
+        self.scheduled.set(false);
     }
 
     fn connect(&self, id: u64, url: &str) -> Result<Open, JsValue> {
@@ -132,38 +225,18 @@ impl BrowserSocket {
 
 impl Transport for BrowserSocket {
     fn open(&mut self, id: u64, url: &str) {
-        self.open = None;
-        match self.connect(id, url) {
-            Ok(open) => self.open = Some(open),
-            Err(error) => report_closed(&self.shared, id, close::ABNORMAL, describe(&error)),
-        }
+        self.queue(Command::Open(id, url.to_owned()));
     }
 
     fn send(&mut self, frame: Vec<u8>) {
-        let Some(open) = &self.open else { return };
-        // A failure means the socket is closing; the close event reports it.
-        let _ = if open.copy_frames {
-            open.socket
-                .send_with_array_buffer_view(&Uint8Array::from(frame.as_slice()))
-        } else {
-            // The browser's WebSocket copies the bytes before `send` returns.
-            open.socket.send_with_u8_array(&frame)
-        };
+        self.queue(Command::Send(frame));
     }
 
     fn close(&mut self, code: u16, reason: &str) {
-        if let Some(open) = self.open.take() {
-            // Browsers accept 1000 and 3000-4999 from scripts; anything else closes plainly.
-            let reason: String = reason.chars().take(60).collect();
-            let _ = open
-                .socket
-                .close_with_code_and_reason(code, &reason)
-                .or_else(|_| open.socket.close());
-            // Dropping `open` detaches the handlers: the loop no longer listens.
-        }
+        let reason: String = reason.chars().take(60).collect();
+        self.queue(Command::Close(code, reason));
     }
 }
-
 /// Reports `opened` once the socket is open and the token resolved (a token that failed
 /// closes the socket and reports the close instead).
 fn report_open(shared: &Weak<Shared>, id: u64, handshake: &RefCell<Handshake>, socket: &WebSocket) {

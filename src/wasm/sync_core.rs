@@ -17,7 +17,7 @@ use crate::core::event_bus::EventType;
 use crate::core::registry::Priority;
 use crate::core::{CoreError, Engine, Instance};
 use crate::wasm::clock::JsClock;
-use crate::wasm::errors::{to_js, IntoJsResult};
+use crate::wasm::errors::{install_panic_hook, to_js, IntoJsResult};
 use crate::wasm::load::load;
 use crate::wasm::network::{reject_waiters, sync_now};
 use crate::wasm::shared::{Shared, Start};
@@ -64,6 +64,7 @@ impl SyncCore {
         on_async: Function,
         encryption_key: JsValue,
     ) -> Result<SyncCore, JsValue> {
+        install_panic_hook();
         let config = Config::parse(&parse_json(config_json, "config")?).js()?;
         let engine = Engine::new(config, &random_client_id(), Box::new(JsClock));
         let networked = engine.config().url.is_some();
