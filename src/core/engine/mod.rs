@@ -34,6 +34,18 @@ pub use types::{PersistWork, Snapshot, WithMetadata};
 /// What a mutation returns: the changed key's version after the change.
 pub type Version = u64;
 
+/// How [`Engine::commit`] records a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// One change: a delta when `enableDeltaUpdates`; deleting nothing changes nothing.
+    Single,
+    /// An atomic batch of changes.
+    Batch,
+    /// A key's whole value, never a delta, recorded even when it changes nothing here (a
+    /// settled conflict resubmitted: the server's value may differ from this view).
+    Replace,
+}
+
 /// The state engine.
 pub struct Engine {
     config: Config,
@@ -53,7 +65,6 @@ pub struct Engine {
     before_restore: Vec<Operation>,
     journal: Option<Vec<Recorded>>,
     /// Set while `replace_state` runs: a delete of an absent value is still recorded.
-    replacing: bool,
     /// What the tab layer needs: the feed, forwarded events, per-tab marks.
     tabs: tabs::TabState,
 }
@@ -83,7 +94,6 @@ impl Engine {
             meta_dirty: false,
             before_restore: Vec::new(),
             journal: None,
-            replacing: false,
             tabs: tabs::TabState::default(),
         }
     }
@@ -133,15 +143,13 @@ impl Engine {
     /// value, never a delta, and is recorded even when it changes nothing here: how a
     /// settled conflict is resubmitted (the server's value may differ from this view).
     pub fn replace_state(&mut self, key: &str, value: Option<Value>) -> Result<Version> {
-        let delta = std::mem::replace(&mut self.config.enable_delta_updates, false);
-        self.replacing = true;
-        let result = match value {
-            Some(value) => self.set_state(key, value),
-            None => self.delete_state(key),
+        let kind = match value {
+            Some(value) => OpKind::Set(Arc::new(value)),
+            None => OpKind::Delete,
         };
-        self.replacing = false;
-        self.config.enable_delta_updates = delta;
-        result
+        let path = Path::parse(key)?;
+        let mut applied = self.commit(vec![Draft { path, kind }], Origin::Local, Mode::Replace)?;
+        Ok(applied.remove(0))
     }
 
     /// `updateState(path, partial)`: shallow-merges fields into the object at `path`.
@@ -175,7 +183,7 @@ impl Engine {
         if drafts.is_empty() {
             return Ok(Vec::new());
         }
-        self.commit(drafts, Origin::Local, true)
+        self.commit(drafts, Origin::Local, Mode::Batch)
     }
 
     /// `rollback(key, version)`: makes that version's value current again, as a new change.
@@ -202,7 +210,8 @@ impl Engine {
             None => OpKind::Delete,
         };
         self.stats.rollbacks += 1;
-        let mut applied = self.commit(vec![Draft { path, kind }], Origin::Rollback, false)?;
+        let mut applied =
+            self.commit(vec![Draft { path, kind }], Origin::Rollback, Mode::Single)?;
         Ok(applied.remove(0))
     }
 
@@ -219,14 +228,14 @@ impl Engine {
 
     fn single(&mut self, path: &str, kind: OpKind) -> Result<Version> {
         let path = Path::parse(path)?;
-        let mut applied = self.commit(vec![Draft { path, kind }], Origin::Local, false)?;
+        let mut applied = self.commit(vec![Draft { path, kind }], Origin::Local, Mode::Single)?;
         Ok(applied.remove(0))
     }
 
     /// Computes every draft's resulting key value against the store plus the earlier drafts,
     /// without changing anything. `None` marks a draft that changes nothing.
     #[allow(clippy::type_complexity)]
-    fn plan(&self, drafts: &[Draft]) -> Result<Vec<Option<Option<Arc<Value>>>>> {
+    fn plan(&self, drafts: &[Draft], mode: Mode) -> Result<Vec<Option<Option<Arc<Value>>>>> {
         let mut overlay: FxHashMap<&str, Option<Arc<Value>>> = FxHashMap::default();
         let mut plan = Vec::with_capacity(drafts.len());
         for draft in drafts {
@@ -238,7 +247,7 @@ impl Engine {
             };
             if matches!(draft.kind, OpKind::Delete)
                 && value_at(current, &draft.path.fields).is_none()
-                && !self.replacing
+                && mode != Mode::Replace
             {
                 plan.push(None);
                 continue;
@@ -252,8 +261,14 @@ impl Engine {
         Ok(plan)
     }
 
-    fn commit(&mut self, drafts: Vec<Draft>, origin: Origin, batch: bool) -> Result<Vec<Version>> {
-        let plan = self.plan(&drafts)?;
+    pub(super) fn commit(
+        &mut self,
+        drafts: Vec<Draft>,
+        origin: Origin,
+        mode: Mode,
+    ) -> Result<Vec<Version>> {
+        let plan = self.plan(&drafts, mode)?;
+        let batch = mode == Mode::Batch;
         let at = self.clock.now_ms();
         let meta = ChangeMeta {
             at,
@@ -318,7 +333,13 @@ impl Engine {
             }
             results.push(written.version);
             let previous = previous.flatten();
-            let kind = self.delta(previous.as_ref(), &draft.path.fields, draft.kind);
+            let kind = match mode {
+                // A replacement carries the whole value: the server's may differ from ours.
+                Mode::Replace => draft.kind,
+                Mode::Single | Mode::Batch => {
+                    self.delta(previous.as_ref(), &draft.path.fields, draft.kind)
+                }
+            };
             self.record(
                 Operation {
                     id: OpId {

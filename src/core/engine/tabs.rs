@@ -9,7 +9,7 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Engine, RemoteWrite};
+use super::{Engine, Mode, RemoteWrite};
 use crate::core::batch::Draft;
 use crate::core::engine::Snapshot;
 use crate::core::error::Result;
@@ -187,7 +187,8 @@ impl Engine {
                 kind: op.kind,
             })
             .collect();
-        self.commit(drafts, Origin::Remote, batch).map(drop)
+        let mode = if batch { Mode::Batch } else { Mode::Single };
+        self.commit(drafts, Origin::Remote, mode).map(drop)
     }
 
     /// Replaces the state with what storage holds (a tab taking over as leader), and
