@@ -72,7 +72,7 @@ export class ConflictResolver {
     }
     if (custom === undefined) {
       this.#link.core.resolveConflictWith(id, strategy);
-      this.#link.settle();
+      this.#link.flush();
       return Promise.resolve();
     }
     const held = JSON.parse(this.#link.core.pendingConflicts()).find((c) => c.id === id);
@@ -126,7 +126,7 @@ export function withResolve(link, conflict) {
     payload.resolve = (value) => {
       const json = value === undefined ? undefined : encode(value, 'value');
       link.core.resolveConflict(conflict.id, json);
-      link.settle();
+      link.flush();
     };
   }
   Object.defineProperty(payload, 'strategy', { value: strategy, enumerable: false });

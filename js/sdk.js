@@ -45,7 +45,7 @@ class Link {
   }
 
   // Called after every mutation: deliver what the core queued, if anyone listens.
-  settle() {
+  flush() {
     if (this.subscribers.size !== 0 || this.handlers.size !== 0) this.drain();
   }
 
@@ -137,7 +137,7 @@ export class StateManager {
   }
 
   #done(path, version) {
-    this.#link.settle();
+    this.#link.flush();
     return { key: keyOf(path), version };
   }
 
@@ -178,7 +178,7 @@ export class StateManager {
   batch(entries) {
     if (!Array.isArray(entries)) throw typeError('batch takes an array of entries');
     const versions = this.#link.core.batch(encode(entries, 'entries'));
-    this.#link.settle();
+    this.#link.flush();
     return entries.map((entry, i) => ({ key: keyOf(entry.key), version: versions[i] }));
   }
 
@@ -352,7 +352,7 @@ export class SrvraDataSync {
   sync(options) {
     if (options !== undefined && !plainObject(options)) throw typeError('options must be an object');
     const done = this.#link.core.sync();
-    this.#link.settle();
+    this.#link.flush();
     return done;
   }
 

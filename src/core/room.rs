@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use crate::core::bounds;
 pub use crate::core::conflict::ConflictKind;
-use crate::core::conflict::{hlc, settle, Resolution, Settled};
+use crate::core::conflict::{hlc, verdict, Resolution, Verdict};
 use crate::core::key_state::{KeyState, Writers};
 use crate::core::operation::{apply, OpId, Operation};
 use crate::core::protocol::message::{Rejected, SnapshotEntry};
@@ -108,13 +108,13 @@ impl RoomState {
                 current.version + 1,
             )),
         };
-        match settle(current, op) {
-            Settled::Apply(resolution) => apply(current.value.as_ref(), &op.fields, &op.kind)
+        match verdict(current, op) {
+            Verdict::Apply(resolution) => apply(current.value.as_ref(), &op.fields, &op.kind)
                 .map(|value| (Some(next(value)), resolution))
                 .map_err(|e| rejected(e.code, e.message)),
-            Settled::Skip(resolution) => Ok((None, Some(resolution))),
-            Settled::Replace(value, resolution) => Ok((Some(next(Some(value))), Some(resolution))),
-            Settled::Report(report) => {
+            Verdict::Skip(resolution) => Ok((None, Some(resolution))),
+            Verdict::Replace(value, resolution) => Ok((Some(next(Some(value))), Some(resolution))),
+            Verdict::Report(report) => {
                 let message = format!(
                     "{} conflict on '{}' for the author to settle ({})",
                     report.kind.name(),

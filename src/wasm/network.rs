@@ -46,7 +46,7 @@ pub fn sync_now(shared: &Rc<Shared>) -> Promise {
     match shared.run(Instance::sync_now) {
         Some(mark) => {
             let promise = shared.sync_waiters.wait(mark);
-            shared.settle_waiters();
+            shared.resolve_due_waiters();
             promise
         }
         None => Promise::resolve(&JsValue::UNDEFINED),

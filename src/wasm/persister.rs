@@ -62,7 +62,7 @@ async fn flush(shared: Rc<Shared>) {
             Ok(()) => {
                 shared.instance.borrow_mut().written(&write);
                 shared.schedule_tab_messages();
-                shared.settle_waiters();
+                shared.resolve_due_waiters();
             }
             Err(error) => {
                 shared.instance.borrow_mut().write_failed(write, &error);

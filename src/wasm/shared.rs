@@ -111,11 +111,11 @@ impl Shared {
     pub fn after(self: &Rc<Self>) {
         self.schedule_write();
         self.schedule_tab_messages();
-        self.settle_waiters();
+        self.resolve_due_waiters();
     }
 
     /// Resolves the `sync()` and `whenPersisted()` promises whose mark was reached.
-    pub fn settle_waiters(&self) {
+    pub fn resolve_due_waiters(&self) {
         let instance = self.instance.borrow();
         self.sync_waiters
             .resolve(|mark| instance.synced_through(mark));

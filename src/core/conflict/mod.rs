@@ -6,11 +6,11 @@ pub mod choose;
 pub mod hlc;
 pub mod kind;
 pub mod merge;
-pub mod settle;
 pub mod strategy;
+pub mod verdict;
 
 pub use choose::Choice;
 pub use hlc::{Hlc, Stamp};
 pub use kind::ConflictKind;
-pub use settle::{settle, ConflictReport, Outcome, Resolution, Settled};
 pub use strategy::{Rule, Rules, Strategy};
+pub use verdict::{verdict, ConflictReport, Outcome, Resolution, Verdict};

@@ -244,7 +244,7 @@ impl Instance {
                 follower.status() == "synced" && follower.acknowledged() >= follower.last()
             }
             (Role::Follower(follower), _) => follower.acknowledged() >= mark,
-            (_, Some(sync)) => sync.replica().settled_through(mark),
+            (_, Some(sync)) => sync.replica().done_through(mark),
             (_, None) => true,
         }
     }

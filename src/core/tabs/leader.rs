@@ -184,7 +184,7 @@ impl Leader {
         let mut moved: FxHashMap<String, (u64, u64)> = FxHashMap::default();
         for mark in &self.marks {
             let stored = mark.changes <= persisted;
-            let acked = stored && sync.map_or(true, |s| s.replica().settled_through(mark.seq));
+            let acked = stored && sync.map_or(true, |s| s.replica().done_through(mark.seq));
             let entry = moved.entry(mark.tab.clone()).or_default();
             if stored {
                 entry.0 = mark.n;

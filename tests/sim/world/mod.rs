@@ -214,7 +214,7 @@ impl World {
                 for client in 0..self.clients.len() {
                     self.resolve_conflicts(client);
                 }
-                if self.settled() {
+                if self.quiet() {
                     return Ok(());
                 }
             }
@@ -229,7 +229,7 @@ impl World {
         }
     }
 
-    fn settled(&self) -> bool {
+    fn quiet(&self) -> bool {
         let traffic = self.queue.iter().any(|Reverse((_, _, i))| {
             matches!(
                 self.events[*i],

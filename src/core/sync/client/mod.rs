@@ -19,7 +19,6 @@ use crate::core::sync::report::rejected_event;
 use crate::core::sync::status::Status;
 use crate::core::{CoreError, Engine};
 
-mod conflicts;
 mod messages;
 mod send;
 
@@ -47,7 +46,7 @@ struct Connection {
 pub struct SyncClient {
     config: Config,
     io: Io,
-    replica: Replica,
+    pub(in crate::core::sync) replica: Replica,
     status: Status,
     connection: Option<Connection>,
     next_connection: u64,
@@ -61,7 +60,7 @@ pub struct SyncClient {
     nonce: u64,
     ping_at: f64,
     acked_since: u64,
-    rules: Rules,
+    pub(in crate::core::sync) rules: Rules,
     server_reason: Option<String>,
     /// Ask for a snapshot in the next hello (after a divergence), until one arrived.
     want_snapshot: bool,

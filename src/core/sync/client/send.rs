@@ -27,7 +27,7 @@ impl SyncClient {
         }
         // Synced when nothing sendable waits: changes held by a conflict the app has to
         // settle do not keep the status at `syncing`.
-        if self.replica.settled_through(u64::MAX) {
+        if self.replica.done_through(u64::MAX) {
             if self.acked_since > 0 {
                 let payload = Payload::SyncComplete(SyncComplete {
                     sent: std::mem::take(&mut self.acked_since),

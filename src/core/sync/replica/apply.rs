@@ -59,7 +59,7 @@ impl Replica {
         let after = base.value.clone();
         self.dirty_bases.insert(op.key.clone());
         if let Some(resolution) = resolution {
-            self.settled(engine, &op, resolution, server, after);
+            self.resolved_by_server(engine, &op, resolution, server, after);
         }
         self.show_key(engine, &op.key, op.fields, op.id.client, op.timestamp);
         true
@@ -106,7 +106,7 @@ impl Replica {
     /// base once nothing is pending for the key. A pending change that no longer applies
     /// on the base is left out of the view (the server will reject it, and that rejection
     /// reports it); it is not a divergence, as nothing confirmed is wrong.
-    pub(super) fn show_key(
+    pub(in crate::core::sync) fn show_key(
         &mut self,
         engine: &mut Engine,
         key: &str,

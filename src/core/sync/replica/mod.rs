@@ -25,37 +25,37 @@ use crate::core::sync::outbox::{decode_record, encode_record, OutboxLoad, Outbox
 use crate::core::Engine;
 
 mod apply;
-mod held;
 
 /// A local change not yet acknowledged.
 #[derive(Debug, Clone)]
-struct Pending {
-    op: Operation,
+pub(in crate::core::sync) struct Pending {
+    /// The change.
+    pub(in crate::core::sync) op: Operation,
     /// Sent on the current connection.
-    sent: bool,
+    pub(in crate::core::sync) sent: bool,
 }
 
 /// Confirmed state plus pending changes.
 #[derive(Debug)]
 pub struct Replica {
-    position: u64,
-    pending: VecDeque<Pending>,
-    per_key: FxHashMap<String, usize>,
-    bases: FxHashMap<String, KeyState>,
-    acked: BTreeMap<u64, (OpId, Option<Resolution>)>,
-    ahead: BTreeMap<u64, Committed>,
-    durable_seq: u64,
-    threshold: Option<usize>,
-    work: OutboxWork,
-    dirty_bases: FxHashSet<String>,
-    snapshot: Vec<SnapshotEntry>,
-    received: u64,
-    clock: Hlc,
-    held: FxHashMap<String, Held>,
-    rebase: FxHashMap<String, KeyState>,
-    book: ConflictBook,
+    pub(in crate::core::sync) position: u64,
+    pub(in crate::core::sync) pending: VecDeque<Pending>,
+    pub(in crate::core::sync) per_key: FxHashMap<String, usize>,
+    pub(in crate::core::sync) bases: FxHashMap<String, KeyState>,
+    pub(in crate::core::sync) acked: BTreeMap<u64, (OpId, Option<Resolution>)>,
+    pub(in crate::core::sync) ahead: BTreeMap<u64, Committed>,
+    pub(in crate::core::sync) durable_seq: u64,
+    pub(in crate::core::sync) threshold: Option<usize>,
+    pub(in crate::core::sync) work: OutboxWork,
+    pub(in crate::core::sync) dirty_bases: FxHashSet<String>,
+    pub(in crate::core::sync) snapshot: Vec<SnapshotEntry>,
+    pub(in crate::core::sync) received: u64,
+    pub(in crate::core::sync) clock: Hlc,
+    pub(in crate::core::sync) held: FxHashMap<String, Held>,
+    pub(in crate::core::sync) rebase: FxHashMap<String, KeyState>,
+    pub(in crate::core::sync) book: ConflictBook,
     /// A confirmed change did not apply here (see [`Replica::take_diverged`]).
-    diverged: bool,
+    pub(in crate::core::sync) diverged: bool,
 }
 
 impl Replica {
@@ -150,7 +150,7 @@ impl Replica {
 
     /// Whether every change up to sequence `seq` has been acknowledged (or rejected), or
     /// waits on a conflict the app has to settle.
-    pub fn settled_through(&self, seq: u64) -> bool {
+    pub fn done_through(&self, seq: u64) -> bool {
         self.pending
             .iter()
             .find(|p| !self.held.contains_key(&p.op.key))
@@ -469,7 +469,7 @@ impl Replica {
         Some(op)
     }
 
-    fn uncount(&mut self, key: &str) {
+    pub(in crate::core::sync) fn uncount(&mut self, key: &str) {
         if let Some(count) = self.per_key.get_mut(key) {
             *count -= 1;
             if *count == 0 {

@@ -78,7 +78,7 @@ pub struct ConflictReport {
 
 /// What the server does with a change.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Settled {
+pub enum Verdict {
     /// Apply it (after a conflict when a resolution is given).
     Apply(Option<Resolution>),
     /// Leave the key as it is.
@@ -90,9 +90,9 @@ pub enum Settled {
 }
 
 /// Settles `op` against the key's `current` state.
-pub fn settle(current: &KeyState, op: &Operation) -> Settled {
+pub fn verdict(current: &KeyState, op: &Operation) -> Verdict {
     let Some(kind) = ConflictKind::classify(current, op) else {
-        return Settled::Apply(None);
+        return Verdict::Apply(None);
     };
     let strategy = op.conflict.strategy();
     let rival = current
@@ -113,15 +113,15 @@ pub fn settle(current: &KeyState, op: &Operation) -> Settled {
     };
     let by_clock = || {
         if client_wins {
-            Settled::Apply(Some(resolution(Outcome::Client)))
+            Verdict::Apply(Some(resolution(Outcome::Client)))
         } else {
-            Settled::Skip(resolution(Outcome::Server))
+            Verdict::Skip(resolution(Outcome::Server))
         }
     };
     match &strategy {
         Strategy::LastWriteWins => by_clock(),
-        Strategy::FirstWriteWins => Settled::Skip(resolution(Outcome::Server)),
-        Strategy::Manual | Strategy::Custom(_) => Settled::Report(report(false)),
+        Strategy::FirstWriteWins => Verdict::Skip(resolution(Outcome::Server)),
+        Strategy::Manual | Strategy::Custom(_) => Verdict::Report(report(false)),
         Strategy::SmartMerge => {
             let base = op.conflict.base.as_ref();
             let client = apply(base, &op.fields, &op.kind).ok().flatten();
@@ -136,9 +136,9 @@ pub fn settle(current: &KeyState, op: &Operation) -> Settled {
             let threshold = op.conflict.threshold.unwrap_or(DEFAULT_THRESHOLD);
             if merged.clean_share() >= threshold {
                 let value = Arc::new(merged.value);
-                Settled::Replace(Arc::clone(&value), resolution(Outcome::Merged(value)))
+                Verdict::Replace(Arc::clone(&value), resolution(Outcome::Merged(value)))
             } else {
-                Settled::Report(report(true))
+                Verdict::Report(report(true))
             }
         }
     }

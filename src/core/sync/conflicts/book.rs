@@ -1,7 +1,5 @@
-//! The client's side of conflicts: `conflict` and `conflict-resolved` events, the
-//! conflict history, the counters in `getStatistics()`, and conflicts held for the app
-//! to settle (`manual`, custom, escalated `smart-merge`), which are stored with the key's
-//! base so they survive a reload.
+//! What the client keeps about conflicts: held conflicts and the stored base records
+//! they live in, the `conflict` / `conflict-resolved` events, the history and counters.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -139,7 +137,7 @@ pub struct ConflictBook {
 impl ConflictBook {
     /// A conflict the server settled: `conflict`, then `conflict-resolved` with the
     /// key's value after it.
-    pub fn settled(
+    pub fn resolved_by_server(
         &mut self,
         engine: &mut Engine,
         seen: Seen<'_>,

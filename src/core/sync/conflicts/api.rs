@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::SyncClient;
+use super::unknown_conflict;
 use crate::core::conflict::{Choice, Rule};
 use crate::core::events::{ConflictEvent, ConflictRecord};
-use crate::core::sync::conflicts::unknown_conflict;
+use crate::core::sync::client::SyncClient;
 use crate::core::{CoreError, Engine};
 
 impl SyncClient {

@@ -5,19 +5,19 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::Replica;
+use super::{Held, Seen};
 use crate::core::conflict::{Choice, ConflictReport, Resolution};
 use crate::core::event_bus::EventType;
 use crate::core::events::{ConflictEvent, ConflictRecord, Payload};
 use crate::core::key_state::KeyState;
 use crate::core::operation::{apply, OpId, Operation};
-use crate::core::sync::conflicts::{Held, Seen};
+use crate::core::sync::replica::Replica;
 use crate::core::Engine;
 
 impl Replica {
     /// A change of this client was settled by the server after a conflict: `conflict`
     /// and `conflict-resolved` events, history, counters.
-    pub(super) fn settled(
+    pub(in crate::core::sync) fn resolved_by_server(
         &mut self,
         engine: &mut Engine,
         op: &Operation,
@@ -38,13 +38,19 @@ impl Replica {
             server,
             base,
         };
-        self.book.settled(engine, seen, resolution, after.as_ref());
+        self.book
+            .resolved_by_server(engine, seen, resolution, after.as_ref());
         self.count(engine);
     }
 
     /// Holds the conflict the server reported on pending change `id`: the key's changes
     /// stay pending and unsent until the app settles it. False when `id` is not pending.
-    pub(super) fn hold(&mut self, engine: &mut Engine, id: &OpId, report: ConflictReport) -> bool {
+    pub(in crate::core::sync) fn hold(
+        &mut self,
+        engine: &mut Engine,
+        id: &OpId,
+        report: ConflictReport,
+    ) -> bool {
         let Some(pending) = self.pending.iter_mut().find(|p| p.op.id == *id) else {
             return false;
         };
