@@ -11,11 +11,11 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use srvra_sync::core::clock::ManualClock;
 use srvra_sync::core::config::Config;
-use srvra_sync::core::event_bus::EventType;
-use srvra_sync::core::operation::{OpId, OpKind, Operation};
+use srvra_sync::core::dispatch::event_bus::EventType;
+use srvra_sync::core::dispatch::registry::Priority;
+use srvra_sync::core::model::operation::{OpId, OpKind, Operation};
 use srvra_sync::core::protocol::message::{Committed, SnapshotEntry};
 use srvra_sync::core::protocol::{decode, encode, ClientMessage, Limits, ServerMessage};
-use srvra_sync::core::registry::Priority;
 use srvra_sync::core::sync::{Io, MemoryStorage, SyncClient, Timer, Timers, Transport};
 use srvra_sync::core::{Engine, Instance};
 

@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use srvra_sync::core::error::ErrorKind;
-use srvra_sync::core::event_bus::EventType;
-use srvra_sync::core::events::{
+use srvra_sync::core::dispatch::event_bus::EventType;
+use srvra_sync::core::dispatch::events::{
     ChangeId, ConflictEvent, ConflictResolvedEvent, ErrorInfo, Payload, Reconnecting, SyncComplete,
     SyncErrorEvent, ValueAt,
 };
+use srvra_sync::core::error::ErrorKind;
 
 /// Every payload the core can raise, by event.
 fn samples() -> Vec<(EventType, Payload)> {

@@ -4,10 +4,10 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use serde_json::{json, Value};
-use srvra_sync::core::batch::parse_entries;
 use srvra_sync::core::clock::ManualClock;
 use srvra_sync::core::config::Config;
-use srvra_sync::core::operation::Operation;
+use srvra_sync::core::model::batch::parse_entries;
+use srvra_sync::core::model::operation::Operation;
 use srvra_sync::core::sync::outbox::decode_record;
 use srvra_sync::core::sync::{Io, MemoryStorage, SyncClient, Timer, Timers, Transport};
 use srvra_sync::core::tabs::TabMessage;

@@ -8,10 +8,10 @@ use common::{engine, engine_with, visible_state};
 use serde_json::json;
 use srvra_sync::core::clock::ManualClock;
 use srvra_sync::core::config::Config;
+use srvra_sync::core::dispatch::event_bus::EventType;
+use srvra_sync::core::dispatch::registry::Priority;
 use srvra_sync::core::engine::{PersistWork, Snapshot};
-use srvra_sync::core::event_bus::EventType;
-use srvra_sync::core::persist;
-use srvra_sync::core::registry::Priority;
+use srvra_sync::core::state::persist;
 use srvra_sync::core::Engine;
 
 fn snapshot_of(work: &[PersistWork]) -> Snapshot {
@@ -99,7 +99,7 @@ fn a_corrupt_shard_is_reported_and_the_rest_loads() {
     let mut old = engine();
     old.set_state("good", json!(1)).unwrap();
     let mut snapshot = snapshot_of(&[old.take_persist_work().unwrap()]);
-    let other = (srvra_sync::core::store::shard_of("good") as u32 + 1) % 256;
+    let other = (srvra_sync::core::state::store::shard_of("good") as u32 + 1) % 256;
     snapshot.shards.push((other, "{not json".into()));
     let mut e = fresh(Config::default());
     e.on(EventType::SyncError, Priority::Normal);
@@ -153,7 +153,7 @@ fn shard_records_are_compressed_over_the_threshold_and_corruption_is_caught() {
     assert!(work
         .shards
         .iter()
-        .all(|(_, record)| record[0] == srvra_sync::core::compress::LZ4));
+        .all(|(_, record)| record[0] == srvra_sync::core::state::compress::LZ4));
     let ratio = e.statistics().compression_ratio;
     assert!(ratio > 0.0 && ratio < 0.5, "ratio {ratio}");
     let mut restored = fresh(Config::default());
@@ -184,7 +184,7 @@ fn shards_decode_on_first_use_and_late_failures_are_reported() {
     let mut meta = persist::decode_meta(snapshot.meta.as_deref().unwrap()).unwrap();
     // Well-formed enough to load, but missing fields: it fails only when decoded.
     let broken_key = "zz";
-    let index = srvra_sync::core::store::shard_of(broken_key) as u32;
+    let index = srvra_sync::core::state::store::shard_of(broken_key) as u32;
     assert!(snapshot.shards.iter().all(|(i, _)| *i != index));
     meta.live[index as usize] = 1;
     snapshot.meta = Some(persist::encode_meta(&meta));

@@ -7,11 +7,11 @@ mod common;
 use common::{dispatches, engine_with, visible_state};
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use srvra_sync::core::batch::parse_entries;
 use srvra_sync::core::config::Config;
+use srvra_sync::core::dispatch::registry::Priority;
 use srvra_sync::core::engine::Snapshot;
-use srvra_sync::core::path::Path;
-use srvra_sync::core::registry::Priority;
+use srvra_sync::core::model::batch::parse_entries;
+use srvra_sync::core::model::path::Path;
 
 fn key() -> impl Strategy<Value = String> {
     prop::sample::select(vec!["a", "b", "c", "d"]).prop_map(str::to_owned)
@@ -151,7 +151,7 @@ proptest! {
     /// Packing round-trips at any threshold, and unpacking arbitrary bytes never panics.
     #[test]
     fn compression_round_trip_and_garbage(data in prop::collection::vec(any::<u8>(), 0..4096), threshold in prop::option::of(0usize..2048), garbage in prop::collection::vec(any::<u8>(), 0..64)) {
-        use srvra_sync::core::compress::{pack, unpack};
+        use srvra_sync::core::state::compress::{pack, unpack};
         let packed = pack(&data, threshold);
         let unpacked = unpack(&packed.bytes).unwrap();
         prop_assert_eq!(unpacked.as_ref(), data.as_slice());

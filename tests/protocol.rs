@@ -6,9 +6,9 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use serde_json::json;
 use srvra_sync::core::conflict::{ConflictKind, ConflictReport, Outcome, Resolution, Strategy};
-use srvra_sync::core::key_state::Writer;
-use srvra_sync::core::operation::ConflictInfo;
-use srvra_sync::core::operation::{OpId, OpKind, Operation};
+use srvra_sync::core::model::key_state::Writer;
+use srvra_sync::core::model::operation::ConflictInfo;
+use srvra_sync::core::model::operation::{OpId, OpKind, Operation};
 use srvra_sync::core::protocol::message::{Rejected, SnapshotEntry};
 use srvra_sync::core::protocol::{
     decode, encode, ClientMessage, Committed, FrameError, Limits, ServerMessage,

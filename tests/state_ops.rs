@@ -225,7 +225,7 @@ fn set_state_of_an_object_records_only_the_changed_leaves() {
     let ops = plain.take_operations();
     assert!(matches!(
         ops[1].op.kind,
-        srvra_sync::core::operation::OpKind::Set(_)
+        srvra_sync::core::model::operation::OpKind::Set(_)
     ));
 }
 

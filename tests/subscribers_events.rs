@@ -5,9 +5,9 @@ mod common;
 
 use common::{dispatches, engine, visible_state};
 use serde_json::{json, Value};
-use srvra_sync::core::batch::parse_entries;
-use srvra_sync::core::event_bus::EventType;
-use srvra_sync::core::registry::Priority;
+use srvra_sync::core::dispatch::event_bus::EventType;
+use srvra_sync::core::dispatch::registry::Priority;
+use srvra_sync::core::model::batch::parse_entries;
 
 fn sub_calls(items: &[Value]) -> Vec<u32> {
     items

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
-use srvra_sync::core::operation::ConflictInfo;
-use srvra_sync::core::operation::{OpId, OpKind, Operation};
+use srvra_sync::core::model::operation::ConflictInfo;
+use srvra_sync::core::model::operation::{OpId, OpKind, Operation};
 use srvra_sync::core::protocol::{decode, encode, ClientMessage, Limits, ServerMessage};
 use srvra_sync_server::{start, ServerConfig};
 use tokio::sync::Barrier;
@@ -44,7 +44,7 @@ fn is_ack(frame: &[u8]) -> bool {
     let Some((1, packed)) = frame.split_first() else {
         return false;
     };
-    srvra_sync::core::compress::unpack(packed)
+    srvra_sync::core::state::compress::unpack(packed)
         .is_ok_and(|payload| payload.starts_with(&[0x81, 0xa3, b'a', b'c', b'k']))
 }
 

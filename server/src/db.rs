@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
-use srvra_sync::core::key_state::Writers;
+use srvra_sync::core::model::key_state::Writers;
 use srvra_sync::core::protocol::Committed;
 
 /// A database failure, as text (the server logs it and closes the affected connection).

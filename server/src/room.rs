@@ -6,11 +6,11 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use srvra_sync::core::key_state::KeyState;
-use srvra_sync::core::operation::{OpId, Operation};
+use srvra_sync::core::model::key_state::KeyState;
+use srvra_sync::core::model::operation::{OpId, Operation};
 use srvra_sync::core::protocol::{encode, Committed, ServerMessage};
+use srvra_sync::core::room::session::{RoomLog, ServerSession};
 use srvra_sync::core::room::RoomState;
-use srvra_sync::core::session::{RoomLog, ServerSession};
 use tokio::sync::{broadcast, Mutex};
 
 use crate::db::{CommitBatch, Db, DbResult, KeyRow};

@@ -9,7 +9,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use srvra_sync::core::protocol::{decode, encode, ClientMessage, FrameError, ServerMessage};
-use srvra_sync::core::session::{Forward, Refusal, ServerSession, SessionLimits};
+use srvra_sync::core::room::session::{Forward, Refusal, ServerSession, SessionLimits};
 use subtle::ConstantTimeEq;
 use tokio::sync::broadcast::error::RecvError;
 

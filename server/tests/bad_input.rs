@@ -141,7 +141,10 @@ async fn bad_frames_are_rejected_with_codes_while_others_keep_syncing() {
         assert_eq!(sent_code.as_deref(), Some(code), "{name}");
         // The good client is unaffected and the state unchanged.
         match {
-            let ops = vec![good.op("pings", srvra_sync::core::operation::OpKind::Increment(1.0))];
+            let ops = vec![good.op(
+                "pings",
+                srvra_sync::core::model::operation::OpKind::Increment(1.0),
+            )];
             good.submit(ops, false)
         }
         .await
@@ -180,7 +183,7 @@ fn rejected_codes(ack: &ServerMessage) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deep_paths_deep_values_non_finite_numbers_and_far_sequences_are_rejected_and_harmless() {
-    use srvra_sync::core::operation::OpKind;
+    use srvra_sync::core::model::operation::OpKind;
     let dir = tempfile::tempdir().unwrap();
     let server = common::server(dir.path(), |_| {}).await;
     let (mut attacker, _) = Client::join(server.addr, "attacker", "room", 0).await;

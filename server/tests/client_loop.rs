@@ -44,7 +44,7 @@ async fn two_clients_converge_on_every_kind_of_change() {
         )
     })
     .unwrap();
-    let drafts = srvra_sync::core::batch::parse_entries(json!([
+    let drafts = srvra_sync::core::model::batch::parse_entries(json!([
         {"key": "x", "value": 1},
         {"key": "y", "value": 2}
     ]))
@@ -177,8 +177,8 @@ async fn a_change_the_server_rejects_is_dropped_and_reported() {
     a.change(|e| e.set_state("v", json!("text"))).unwrap();
     a.until(10, Peer::synced).await;
     let errors = b.engine_mut().on(
-        srvra_sync::core::event_bus::EventType::SyncError,
-        srvra_sync::core::registry::Priority::Normal,
+        srvra_sync::core::dispatch::event_bus::EventType::SyncError,
+        srvra_sync::core::dispatch::registry::Priority::Normal,
     );
     b.with_sync(|s, e| s.set_online(e, true));
     b.until(10, |p| p.synced()).await;
@@ -196,8 +196,8 @@ async fn a_wrong_token_stops_retrying_with_an_error() {
     let mut a = Peer::new(config(server.addr, "r", "a"), fresh(), false);
     a.token = Some("wrong".into());
     let errors = a.engine_mut().on(
-        srvra_sync::core::event_bus::EventType::SyncError,
-        srvra_sync::core::registry::Priority::Normal,
+        srvra_sync::core::dispatch::event_bus::EventType::SyncError,
+        srvra_sync::core::dispatch::registry::Priority::Normal,
     );
     a.with_sync(|s, e| s.set_online(e, true));
     a.until(10, |p| p.status() == Status::Error).await;
@@ -278,8 +278,8 @@ fn events(peer: &mut Peer) -> Vec<(String, serde_json::Value)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sync_error_follows_exactly_retry_attempts_failed_attempts() {
-    use srvra_sync::core::event_bus::EventType;
-    use srvra_sync::core::registry::Priority;
+    use srvra_sync::core::dispatch::event_bus::EventType;
+    use srvra_sync::core::dispatch::registry::Priority;
     // Nothing listens on this port.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -8,8 +8,8 @@ use std::time::Duration;
 use common::{item, Client};
 use serde_json::json;
 use srvra_sync::core::conflict::{ConflictKind, Outcome, Strategy};
-use srvra_sync::core::operation::ConflictInfo;
-use srvra_sync::core::operation::{OpKind, Operation};
+use srvra_sync::core::model::operation::ConflictInfo;
+use srvra_sync::core::model::operation::{OpKind, Operation};
 use srvra_sync::core::protocol::ServerMessage;
 
 fn acks(message: &ServerMessage) -> Vec<u64> {

@@ -13,7 +13,7 @@ use futures_util::{SinkExt, StreamExt};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 use serde_json::json;
-use srvra_sync::core::operation::{OpId, OpKind, Operation};
+use srvra_sync::core::model::operation::{OpId, OpKind, Operation};
 use srvra_sync::core::protocol::{decode, encode, ClientMessage, Limits, ServerMessage};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -1,30 +1,26 @@
 //! The pure state engine. No wasm, no browser: everything here compiles and tests natively.
+//!
+//! - [`model`]: paths, operations, batches, deltas, history, bounds, key state.
+//! - [`state`]: the sharded store and its stored form.
+//! - [`dispatch`]: subscribers, events and the delivery queue.
+//! - [`engine`]: applies changes to the state and queues what follows.
+//! - [`conflict`]: detection, strategies, merge, the server's verdict.
+//! - [`room`]: a room's server-side decisions and a server connection's logic.
+//! - [`protocol`]: the wire protocol.
+//! - [`sync`]: the client sync loop without I/O; [`tabs`]: tabs sharing a client;
+//!   [`instance`]: the client core every host drives.
 
-pub mod batch;
-pub mod bounds;
 pub mod clock;
-pub mod compress;
 pub mod config;
 pub mod conflict;
-pub mod delta;
+pub mod dispatch;
 pub mod engine;
 pub mod error;
-pub mod event_bus;
-pub mod events;
-pub mod history;
 pub mod instance;
-pub mod key_state;
-pub mod notify;
-pub mod operation;
-pub mod path;
-pub mod persist;
+pub mod model;
 pub mod protocol;
-pub mod registry;
 pub mod room;
-pub mod session;
-pub mod stats;
-pub mod store;
-pub mod subscriptions;
+pub mod state;
 pub mod sync;
 pub mod tabs;
 

@@ -10,11 +10,11 @@ use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::core::batch::parse_entries;
 use crate::core::config::Config;
+use crate::core::dispatch::event_bus::EventType;
+use crate::core::dispatch::registry::Priority;
 use crate::core::engine::Version;
-use crate::core::event_bus::EventType;
-use crate::core::registry::Priority;
+use crate::core::model::batch::parse_entries;
 use crate::core::{CoreError, Engine, Instance};
 use crate::wasm::clock::JsClock;
 use crate::wasm::errors::{install_panic_hook, to_js, IntoJsResult};

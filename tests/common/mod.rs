@@ -4,7 +4,7 @@
 use serde_json::Value;
 use srvra_sync::core::clock::ManualClock;
 use srvra_sync::core::config::Config;
-use srvra_sync::core::events::Dispatch;
+use srvra_sync::core::dispatch::events::Dispatch;
 use srvra_sync::core::Engine;
 
 /// An engine with default config, a fixed clock, already restored (no storage).

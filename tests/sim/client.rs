@@ -10,7 +10,7 @@ use std::rc::Rc;
 use serde_json::{json, Value};
 use srvra_sync::core::clock::Clock;
 use srvra_sync::core::config::Config;
-use srvra_sync::core::operation::OpId;
+use srvra_sync::core::model::operation::OpId;
 use srvra_sync::core::sync::{Io, MemoryStorage, SyncClient, Timer, Timers, Transport};
 use srvra_sync::core::{CoreError, Engine, Instance};
 

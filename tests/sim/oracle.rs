@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use srvra_sync::core::conflict::{Outcome, Strategy};
-use srvra_sync::core::operation::{apply, OpKind};
+use srvra_sync::core::model::operation::{apply, OpKind};
 use srvra_sync::core::protocol::Committed;
 
 #[derive(Default)]

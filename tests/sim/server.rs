@@ -5,10 +5,10 @@
 
 use std::collections::HashMap;
 
-use srvra_sync::core::operation::OpId;
+use srvra_sync::core::model::operation::OpId;
 use srvra_sync::core::protocol::{decode, encode, ClientMessage, Committed, Limits, ServerMessage};
+use srvra_sync::core::room::session::{RoomLog, ServerSession, SessionLimits};
 use srvra_sync::core::room::RoomState;
-use srvra_sync::core::session::{RoomLog, ServerSession, SessionLimits};
 
 /// Largest catch-up part, in changes.
 const CHUNK: usize = 25;

@@ -4,8 +4,8 @@
 //! messages with the leader, close, and take over when the leader crashes.
 
 use serde_json::json;
-use srvra_sync::core::batch::parse_entries;
 use srvra_sync::core::instance::Role;
+use srvra_sync::core::model::batch::parse_entries;
 use srvra_sync::core::tabs::TabMessage;
 use srvra_sync::core::{Engine, Instance};
 

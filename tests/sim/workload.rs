@@ -4,7 +4,7 @@
 use rand::rngs::StdRng;
 use rand::Rng;
 use serde_json::json;
-use srvra_sync::core::batch::parse_entries;
+use srvra_sync::core::model::batch::parse_entries;
 
 use super::client::SimClient;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use srvra_sync::core::operation::{OpId, OpKind, Operation};
+use srvra_sync::core::model::operation::{OpId, OpKind, Operation};
 use srvra_sync::core::protocol::{decode, encode, ClientMessage, Limits, ServerMessage};
 use srvra_sync_server::{start, RunningServer, ServerConfig};
 use tokio::net::TcpStream;

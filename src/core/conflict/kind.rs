@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::key_state::KeyState;
-use crate::core::operation::{value_at, OpKind, Operation};
-use crate::core::path::type_name;
+use crate::core::model::key_state::KeyState;
+use crate::core::model::operation::{value_at, OpKind, Operation};
+use crate::core::model::path::type_name;
 
 /// How a change based on an outdated version relates to what the server holds now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -10,9 +10,9 @@ use serde_json::Value;
 
 use crate::core::conflict::merge::merge3;
 use crate::core::conflict::{ConflictKind, Strategy};
-use crate::core::history::present;
-use crate::core::key_state::{KeyState, Writer};
-use crate::core::operation::{apply, Operation};
+use crate::core::model::history::present;
+use crate::core::model::key_state::{KeyState, Writer};
+use crate::core::model::operation::{apply, Operation};
 
 /// `autoResolveThreshold` when a change does not carry one.
 pub const DEFAULT_THRESHOLD: f64 = 0.8;

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use super::Engine;
 use crate::core::engine::{PersistWork, Snapshot};
 use crate::core::error::{CoreError, Result};
-use crate::core::history::Origin;
-use crate::core::operation::{apply, OpId, Operation};
-use crate::core::persist::{self, StoredMeta, LAYOUT_VERSION};
-use crate::core::store::{ChangeMeta, StateStore, SHARDS};
+use crate::core::model::history::Origin;
+use crate::core::model::operation::{apply, OpId, Operation};
+use crate::core::state::persist::{self, StoredMeta, LAYOUT_VERSION};
+use crate::core::state::store::{ChangeMeta, StateStore, SHARDS};
 
 impl Engine {
     /// Number of committed changes so far (the unit `whenPersisted` waits on).

@@ -6,14 +6,14 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::Engine;
-use crate::core::delta;
-use crate::core::event_bus::EventType;
-use crate::core::events::Payload;
-use crate::core::history::Origin;
-use crate::core::notify::{self, KeyChange, OpChange};
-use crate::core::operation::{value_at, OpKind, Operation};
-use crate::core::stats::Stats;
-use crate::core::store::ChangeMeta;
+use crate::core::dispatch::event_bus::EventType;
+use crate::core::dispatch::events::Payload;
+use crate::core::dispatch::notify::{self, KeyChange, OpChange};
+use crate::core::model::delta;
+use crate::core::model::history::Origin;
+use crate::core::model::operation::{value_at, OpKind, Operation};
+use crate::core::state::stats::Stats;
+use crate::core::state::store::ChangeMeta;
 
 /// A local change as the journal records it: the operation and the key's value before it.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,7 +164,8 @@ impl Engine {
         if self.bus.has(event) {
             let at = self.clock.now_ms();
             let mut dispatch = notify::event(&self.bus, event, payload, at);
-            if let crate::core::events::Dispatch::Event { detail: d, .. } = &mut dispatch {
+            if let crate::core::dispatch::events::Dispatch::Event { detail: d, .. } = &mut dispatch
+            {
                 *d = detail;
             }
             self.queue.push(dispatch);

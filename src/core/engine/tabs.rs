@@ -10,14 +10,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Engine, Mode, RemoteWrite};
-use crate::core::batch::Draft;
+use crate::core::dispatch::event_bus::EventType;
 use crate::core::engine::Snapshot;
 use crate::core::error::Result;
-use crate::core::event_bus::EventType;
-use crate::core::history::Origin;
-use crate::core::operation::Operation;
-use crate::core::path::Path;
-use crate::core::store::SHARDS;
+use crate::core::model::batch::Draft;
+use crate::core::model::history::Origin;
+use crate::core::model::operation::Operation;
+use crate::core::model::path::Path;
+use crate::core::state::store::SHARDS;
 
 /// A key's state as the leading tab holds it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -42,7 +42,7 @@ impl Instance {
     }
 
     /// `getStatistics()`: the engine's counters and this tab's part.
-    pub fn statistics(&self) -> crate::core::stats::Stats {
+    pub fn statistics(&self) -> crate::core::state::stats::Stats {
         let mut stats = self.engine.statistics();
         stats.tab = match self.role {
             Role::Alone => "alone",

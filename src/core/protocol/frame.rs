@@ -1,11 +1,11 @@
 //! Binary frames: `[version: u8][packed payload]`, where the packed payload is a
-//! [`crate::core::compress`] tag byte and a MessagePack message, LZ4-compressed at or over
+//! [`crate::core::state::compress`] tag byte and a MessagePack message, LZ4-compressed at or over
 //! the sender's threshold. Decoding never panics: every failure is a [`FrameError`].
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::core::compress::{pack, unpack};
+use crate::core::state::compress::{pack, unpack};
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u8 = 1;
@@ -94,7 +94,7 @@ pub fn decode<T: DeserializeOwned>(frame: &[u8], limits: Limits) -> Result<T, Fr
     if version != PROTOCOL_VERSION {
         return Err(FrameError::UnsupportedVersion(version));
     }
-    if let [crate::core::compress::LZ4, a, b, c, d, ..] = packed {
+    if let [crate::core::state::compress::LZ4, a, b, c, d, ..] = packed {
         if u32::from_le_bytes([*a, *b, *c, *d]) as usize > limits.max_payload {
             return Err(FrameError::TooLarge);
         }

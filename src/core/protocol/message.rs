@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::core::conflict::{ConflictReport, Resolution};
-use crate::core::history::present;
+use crate::core::model::history::present;
 
-use crate::core::operation::{OpId, Operation};
+use crate::core::model::operation::{OpId, Operation};
 
 /// Messages a client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

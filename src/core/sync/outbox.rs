@@ -4,8 +4,8 @@
 
 use serde::Serialize;
 
-use crate::core::compress::{pack, unpack};
 use crate::core::error::{CoreError, Result};
+use crate::core::state::compress::{pack, unpack};
 
 /// Storage changes for the outbox, applied together (and, in the browser, together with
 /// the state they belong to).

@@ -1,8 +1,8 @@
 //! `sync-error` with `phase: 'rejected'`: a change of this client the server refused.
 
-use crate::core::event_bus::EventType;
-use crate::core::events::{ChangeId, ErrorInfo, Payload, SyncErrorEvent};
-use crate::core::operation::Operation;
+use crate::core::dispatch::event_bus::EventType;
+use crate::core::dispatch::events::{ChangeId, ErrorInfo, Payload, SyncErrorEvent};
+use crate::core::model::operation::Operation;
 use crate::core::Engine;
 
 /// Queues `sync-error` with `phase: 'rejected'` for a change the server refused.

@@ -9,10 +9,10 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::Value;
 
 use super::{KeyWrite, TabMessage};
+use crate::core::dispatch::event_bus::EventType;
+use crate::core::dispatch::events::Payload;
 use crate::core::engine::Recorded;
-use crate::core::event_bus::EventType;
-use crate::core::events::Payload;
-use crate::core::operation::Operation;
+use crate::core::model::operation::Operation;
 use crate::core::Engine;
 
 /// The follower's side of the tab protocol.

@@ -8,7 +8,7 @@ use rustc_hash::FxHashMap;
 
 use super::{conflicts_json, TabMessage, TabProgress};
 use crate::core::error::CoreError;
-use crate::core::operation::Operation;
+use crate::core::model::operation::Operation;
 use crate::core::sync::SyncClient;
 use crate::core::Engine;
 

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use crate::core::engine::{Forwarded, KeyWrite};
-use crate::core::operation::Operation;
+use crate::core::model::operation::Operation;
 pub use follower::Follower;
 pub use leader::Leader;
 
@@ -119,7 +119,7 @@ pub fn tab_id(mut random: impl FnMut() -> f64) -> String {
 }
 
 /// Conflict payloads as they travel between tabs (JSON).
-pub fn conflicts_json(conflicts: &[crate::core::events::ConflictEvent]) -> Vec<Value> {
+pub fn conflicts_json(conflicts: &[crate::core::dispatch::events::ConflictEvent]) -> Vec<Value> {
     conflicts
         .iter()
         .filter_map(|c| serde_json::to_value(c).ok())

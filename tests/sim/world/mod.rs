@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
-use srvra_sync::core::operation::OpId;
+use srvra_sync::core::model::operation::OpId;
 use srvra_sync::core::sync::Timer;
 
 use super::client::{Disk, SimClient, SimClock};

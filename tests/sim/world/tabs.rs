@@ -3,7 +3,7 @@
 
 use rand::Rng;
 use serde_json::json;
-use srvra_sync::core::batch::parse_entries;
+use srvra_sync::core::model::batch::parse_entries;
 use srvra_sync::core::tabs::TabMessage;
 
 use super::{Event, World};

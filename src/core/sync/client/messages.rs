@@ -4,10 +4,10 @@ use rustc_hash::FxHashMap;
 
 use super::{Phase, SyncClient};
 use crate::core::conflict::Resolution;
+use crate::core::dispatch::event_bus::EventType;
+use crate::core::dispatch::events::{ErrorInfo, Payload, SyncErrorEvent};
 use crate::core::error::ErrorKind;
-use crate::core::event_bus::EventType;
-use crate::core::events::{ErrorInfo, Payload, SyncErrorEvent};
-use crate::core::operation::OpId;
+use crate::core::model::operation::OpId;
 use crate::core::protocol::message::{Committed, Rejected, SnapshotEntry};
 use crate::core::protocol::{close, ServerMessage, PROTOCOL_VERSION};
 use crate::core::sync::io::Timer;

@@ -4,10 +4,10 @@
 
 use crate::core::config::Config;
 use crate::core::conflict::{Rules, Strategy};
+use crate::core::dispatch::event_bus::EventType;
+use crate::core::dispatch::events::{ErrorInfo, Payload, Reconnecting, SyncComplete};
 use crate::core::engine::Recorded;
 use crate::core::error::ErrorKind;
-use crate::core::event_bus::EventType;
-use crate::core::events::{ErrorInfo, Payload, Reconnecting, SyncComplete};
 use crate::core::protocol::{
     close, decode, ClientMessage, Limits, ServerMessage, PROTOCOL_VERSION,
 };

@@ -2,10 +2,10 @@
 //! limits, and dropping what never can.
 
 use super::{Phase, SyncClient};
+use crate::core::dispatch::event_bus::EventType;
+use crate::core::dispatch::events::{ErrorInfo, Payload, SyncComplete};
 use crate::core::error::ErrorKind;
-use crate::core::event_bus::EventType;
-use crate::core::events::{ErrorInfo, Payload, SyncComplete};
-use crate::core::operation::Operation;
+use crate::core::model::operation::Operation;
 use crate::core::protocol::{encode, ClientMessage};
 use crate::core::sync::report::rejected_event;
 use crate::core::sync::status::Status;

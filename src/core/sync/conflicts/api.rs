@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::unknown_conflict;
 use crate::core::conflict::{Choice, Rule};
-use crate::core::events::{ConflictEvent, ConflictRecord};
+use crate::core::dispatch::events::{ConflictEvent, ConflictRecord};
 use crate::core::sync::client::SyncClient;
 use crate::core::{CoreError, Engine};
 

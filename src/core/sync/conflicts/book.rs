@@ -8,10 +8,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::core::conflict::{ConflictKind, ConflictReport, Resolution, Strategy};
-use crate::core::event_bus::EventType;
-use crate::core::events::{ConflictEvent, ConflictRecord, ConflictResolvedEvent, Payload};
-use crate::core::history::present;
-use crate::core::key_state::KeyState;
+use crate::core::dispatch::event_bus::EventType;
+use crate::core::dispatch::events::{
+    ConflictEvent, ConflictRecord, ConflictResolvedEvent, Payload,
+};
+use crate::core::model::history::present;
+use crate::core::model::key_state::KeyState;
 use crate::core::Engine;
 
 /// Conflicts kept in `getConflictHistory()`, oldest dropped first.

@@ -7,10 +7,10 @@ use serde_json::Value;
 
 use super::{Held, Seen};
 use crate::core::conflict::{Choice, ConflictReport, Resolution};
-use crate::core::event_bus::EventType;
-use crate::core::events::{ConflictEvent, ConflictRecord, Payload};
-use crate::core::key_state::KeyState;
-use crate::core::operation::{apply, OpId, Operation};
+use crate::core::dispatch::event_bus::EventType;
+use crate::core::dispatch::events::{ConflictEvent, ConflictRecord, Payload};
+use crate::core::model::key_state::KeyState;
+use crate::core::model::operation::{apply, OpId, Operation};
 use crate::core::sync::replica::Replica;
 use crate::core::Engine;
 

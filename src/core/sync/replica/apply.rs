@@ -14,8 +14,8 @@ use super::{Pending, Replica};
 use crate::core::conflict::{Outcome, Resolution};
 use crate::core::engine::RemoteWrite;
 use crate::core::error::CoreError;
-use crate::core::key_state::KeyState;
-use crate::core::operation::{apply, OpId};
+use crate::core::model::key_state::KeyState;
+use crate::core::model::operation::{apply, OpId};
 use crate::core::protocol::Committed;
 use crate::core::Engine;
 

@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::core::event_bus::{EventBus, EventType};
-use crate::core::events::{Dispatch, PathValues, Payload, UpdateInfo, ValueAt};
-use crate::core::history::Origin;
-use crate::core::path::dotted;
-use crate::core::registry::RegistrationId;
-use crate::core::subscriptions::Subscriptions;
+use crate::core::dispatch::event_bus::{EventBus, EventType};
+use crate::core::dispatch::events::{Dispatch, PathValues, Payload, UpdateInfo, ValueAt};
+use crate::core::dispatch::registry::RegistrationId;
+use crate::core::dispatch::subscriptions::Subscriptions;
+use crate::core::model::history::Origin;
+use crate::core::model::path::dotted;
 
 /// What one commit did to one key, gathered for notification.
 #[derive(Debug, Clone)]

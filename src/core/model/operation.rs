@@ -10,8 +10,8 @@ use serde_json::{Map, Number, Value};
 use crate::core::conflict::hlc::Stamp;
 use crate::core::conflict::Strategy;
 use crate::core::error::{CoreError, Result};
-use crate::core::history::present;
-use crate::core::path::{get_in, get_in_mut_or_create, remove_in, type_name};
+use crate::core::model::history::present;
+use crate::core::model::path::{get_in, get_in_mut_or_create, remove_in, type_name};
 
 /// Globally unique operation id: the client that made it and its per-client sequence.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -50,7 +50,7 @@ pub struct PatchEntry {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::core::history::present"
+        deserialize_with = "crate::core::model::history::present"
     )]
     pub value: Option<Arc<Value>>,
 }

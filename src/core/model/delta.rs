@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::core::operation::PatchEntry;
+use crate::core::model::operation::PatchEntry;
 
 /// The patch that turns object `old` into object `new`, or `None` when either is not an
 /// object (then the whole value is sent). Nested objects are compared field by field;
@@ -47,7 +47,7 @@ fn diff_objects(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::operation::{apply, OpKind};
+    use crate::core::model::operation::{apply, OpKind};
     use serde_json::json;
 
     #[test]

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use serde::ser::{Serialize, Serializer};
 use serde_json::Value;
 
+use crate::core::dispatch::event_bus::EventType;
+use crate::core::dispatch::registry::RegistrationId;
 use crate::core::error::{CoreError, ErrorKind};
-use crate::core::event_bus::EventType;
-use crate::core::path::get_in;
-use crate::core::registry::RegistrationId;
+use crate::core::model::path::get_in;
 
 /// The value at `fields` inside a key snapshot; serialises as that value.
 #[derive(Debug, Clone)]

@@ -8,10 +8,10 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::core::compress::{pack, unpack, Packed};
 use crate::core::error::{CoreError, Result};
-use crate::core::history::Entry;
-use crate::core::history::{present, History, HistoryEntry, Origin};
+use crate::core::model::history::Entry;
+use crate::core::model::history::{present, History, HistoryEntry, Origin};
+use crate::core::state::compress::{pack, unpack, Packed};
 
 /// Version of this layout; bump when shard assignment or record shape changes.
 pub const LAYOUT_VERSION: u32 = 1;

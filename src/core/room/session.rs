@@ -4,7 +4,7 @@
 //! connection. The reference server runs it over SQLite and a WebSocket; the simulation
 //! runs the same code over memory.
 
-use crate::core::operation::{OpId, Operation};
+use crate::core::model::operation::{OpId, Operation};
 use crate::core::protocol::message::SnapshotEntry;
 use crate::core::protocol::{close, Committed, FrameError, ServerMessage, PROTOCOL_VERSION};
 use crate::core::room::{Decided, RoomState};

@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
+use crate::core::dispatch::registry::{Priority, PriorityRegistry, RegistrationId};
 use crate::core::error::Result;
-use crate::core::path::{overlaps, Path};
-use crate::core::registry::{Priority, PriorityRegistry, RegistrationId};
+use crate::core::model::path::{overlaps, Path};
 
 /// Subscribers by key, plus the `'*'` subscribers that see every change.
 #[derive(Debug, Default)]

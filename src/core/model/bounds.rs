@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use crate::core::error::{CoreError, Result};
-use crate::core::operation::{OpKind, Operation};
+use crate::core::model::operation::{OpKind, Operation};
 
 /// Deepest nesting a key's value may reach, like the client's check of values.
 pub const MAX_DEPTH: usize = 100;

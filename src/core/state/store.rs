@@ -8,8 +8,8 @@ use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use crate::core::error::CoreError;
-use crate::core::history::{Entry, History, Origin};
-use crate::core::persist::decode_shard;
+use crate::core::model::history::{Entry, History, Origin};
+use crate::core::state::persist::decode_shard;
 
 /// Number of shards. Part of the storage layout: changing it needs a layout version bump.
 pub const SHARDS: usize = 256;

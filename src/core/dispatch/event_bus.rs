@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
+use crate::core::dispatch::registry::{Priority, PriorityRegistry, RegistrationId};
 use crate::core::error::{CoreError, Result};
-use crate::core::registry::{Priority, PriorityRegistry, RegistrationId};
 
 /// The event types of README "Subscribers and events".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -3,13 +3,15 @@
 //! persists and publishes what this decides; the deterministic simulation runs the same
 //! code. How a conflicting change is decided lives in [`RoomState::decide`], in one place.
 
+pub mod session;
+
 use std::collections::HashMap;
 
-use crate::core::bounds;
 pub use crate::core::conflict::ConflictKind;
 use crate::core::conflict::{hlc, verdict, Resolution, Verdict};
-use crate::core::key_state::{KeyState, Writers};
-use crate::core::operation::{apply, OpId, Operation};
+use crate::core::model::bounds;
+use crate::core::model::key_state::{KeyState, Writers};
+use crate::core::model::operation::{apply, OpId, Operation};
 use crate::core::protocol::message::{Rejected, SnapshotEntry};
 use crate::core::protocol::Committed;
 
@@ -258,8 +260,8 @@ impl RoomState {
 mod tests {
     use super::*;
     use crate::core::conflict::{Outcome, Strategy};
-    use crate::core::key_state::Writer;
-    use crate::core::operation::{ConflictInfo, OpKind};
+    use crate::core::model::key_state::Writer;
+    use crate::core::model::operation::{ConflictInfo, OpKind};
     use serde_json::{json, Value};
     use std::sync::Arc;
 

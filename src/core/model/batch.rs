@@ -5,8 +5,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::core::error::{CoreError, Result};
-use crate::core::operation::OpKind;
-use crate::core::path::{type_name, Path};
+use crate::core::model::operation::OpKind;
+use crate::core::model::path::{type_name, Path};
 
 /// A change not yet applied: where and what.
 #[derive(Debug, Clone, PartialEq)]

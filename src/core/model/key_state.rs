@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::core::conflict::hlc::Stamp;
-use crate::core::history::present;
-use crate::core::operation::Operation;
+use crate::core::model::history::present;
+use crate::core::model::operation::Operation;
 
 /// A key's state as the server decided it: in the room, and on a client as the confirmed
 /// base under its pending changes (stored in the outbox).
