@@ -79,7 +79,7 @@ export class ConflictResolver {
     if (held === undefined) {
       throw new ConflictError(`no conflict ${id} is waiting to be resolved`, 'UNKNOWN_CONFLICT');
     }
-    return this.#apply(custom, withResolve(this.#link, held));
+    return this.#apply(custom, withResolve(this.#link, held), strategy);
   }
 
   /** Conflicts settled so far, oldest first (at most 1,000). */
@@ -92,11 +92,11 @@ export class ConflictResolver {
     return JSON.parse(this.#link.core.pendingConflicts()).map((c) => withResolve(this.#link, c));
   }
 
-  // Runs custom strategy `fn` on a held conflict and settles it with its `{ value }`.
-  async #apply(fn, conflict) {
+  // Runs custom strategy `name` (`fn`) on a held conflict and settles it with its `{ value }`.
+  async #apply(fn, conflict, name = conflict.strategy) {
     const result = await fn(conflict);
     if (result === null || typeof result !== 'object' || !('value' in result)) {
-      throw typeError(`custom strategy '${conflict.strategy}' must return { value }`, 'INVALID_RESOLUTION');
+      throw typeError(`custom strategy '${name}' must return { value }`, 'INVALID_RESOLUTION');
     }
     conflict.resolve(result.value);
   }
