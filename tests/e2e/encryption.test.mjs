@@ -33,6 +33,34 @@ async function writeSecrets(page, dbName, encryption) {
 
 const found = (dump) => SECRETS.filter((s) => dump.includes(s));
 
+/**
+ * Opens encrypted database `dbName` in `page`; the key function reads the passphrase from
+ * localStorage (`passphrase`, else `fallback`), so a rotation can change it for every tab.
+ * Returns the tab's part; `sync-error` codes are kept in `window.errors`.
+ */
+function openTab(page, dbName, fallback) {
+  return page.evaluate(async ({ dbName, fallback }) => {
+    const sync = new sdk.SrvraDataSync({
+      offline: { dbName },
+      encryption: { enabled: true, key: () => idb.keyFromPassphrase(localStorage.getItem('passphrase') ?? fallback) },
+    });
+    window.sync = sync;
+    window.errors = [];
+    sync.eventBus.subscribe('sync-error', (e) => window.errors.push(e.error.code));
+    await sync.ready;
+    return sync.getStatistics().tab;
+  }, { dbName, fallback });
+}
+
+/** Two tabs of one app in `context` on `dbName`: the first leads, the second follows. */
+async function leaderAndFollower(context, dbName, fallback) {
+  const first = await openSdkPage(env, context);
+  const second = await openSdkPage(env, context);
+  assert.equal(await openTab(first.page, dbName, fallback), 'leader');
+  assert.equal(await openTab(second.page, dbName, fallback), 'follower');
+  return [first, second];
+}
+
 /** Opens `dbName` with `encryption` (built in the page from `how`) and reads it back. */
 function reopen(page, dbName, how) {
   return page.evaluate(async ({ dbName, how }) => {
@@ -222,19 +250,8 @@ test('offline changes in an encrypted outbox survive a reload and sync exactly o
 
 test('tabs of one app share the key: a follower takes over an encrypted database', async () => {
   const context = await env.browser.newContext();
-  const open = (page) => page.evaluate(async () => {
-    const sync = new sdk.SrvraDataSync({
-      offline: { dbName: 'enc-tabs' },
-      encryption: { enabled: true, key: () => idb.keyFromPassphrase('tabs passphrase') },
-    });
-    window.sync = sync;
-    await sync.ready;
-    return sync.getStatistics().tab;
-  });
-  const first = await openSdkPage(env, context);
-  const second = await openSdkPage(env, context);
-  assert.equal(await open(first.page), 'leader');
-  assert.equal(await open(second.page), 'follower');
+  const [first, second] = await leaderAndFollower(context, 'enc-tabs', 'tabs passphrase');
+  const open = (page) => openTab(page, 'enc-tabs', 'tabs passphrase');
   await second.page.evaluate(async () => {
     sync.setState('secret-key-name', { note: 'plaintext-value-42' });
     await sync.whenPersisted();
@@ -259,21 +276,8 @@ test('tabs of one app share the key: a follower takes over an encrypted database
 
 test('after the leader rotates the key, a follower takes over with what its key function returns now', async () => {
   const context = await env.browser.newContext();
-  const open = (page) => page.evaluate(async () => {
-    const sync = new sdk.SrvraDataSync({
-      offline: { dbName: 'enc-tabs-rotate' },
-      encryption: { enabled: true, key: () => idb.keyFromPassphrase(localStorage.getItem('passphrase') ?? 'old') },
-    });
-    window.sync = sync;
-    window.errors = [];
-    sync.eventBus.subscribe('sync-error', (e) => window.errors.push(e.error.code));
-    await sync.ready;
-    return sync.getStatistics().tab;
-  });
-  const first = await openSdkPage(env, context);
-  const second = await openSdkPage(env, context);
-  assert.equal(await open(first.page), 'leader');
-  assert.equal(await open(second.page), 'follower');
+  const [first, second] = await leaderAndFollower(context, 'enc-tabs-rotate', 'old');
+  const open = (page) => openTab(page, 'enc-tabs-rotate', 'old');
   await first.page.evaluate(async () => {
     sync.setState('secret-key-name', { note: 'plaintext-value-42' });
     localStorage.setItem('passphrase', 'new');
