@@ -8,6 +8,9 @@ bash scripts/setup.sh --browser
 
 step() { printf '\n=== %s\n' "$*"; }
 
+step "no Rust file imports a file that imports it back (scripts/check-cycles.mjs)"
+node scripts/check-cycles.mjs
+
 step "native tests: core, protocol and the reference server (cargo test)"
 cargo test --workspace --all-targets
 
