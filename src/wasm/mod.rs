@@ -10,6 +10,7 @@ mod errors;
 mod load;
 mod network;
 mod persister;
+mod sealed;
 mod shared;
 mod socket;
 mod storage;

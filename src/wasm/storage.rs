@@ -10,7 +10,6 @@ use std::pin::Pin;
 use std::rc::Rc;
 
 use futures_util::future::join_all;
-use js_sys::Uint8Array;
 use rexie::{ObjectStore, Rexie, TransactionMode};
 use wasm_bindgen::JsValue;
 use web_sys::CryptoKey;
@@ -19,6 +18,7 @@ use crate::core::engine::{PersistWork, Snapshot};
 use crate::core::sync::{OutboxLoad, OutboxWork};
 use crate::core::CoreError;
 use crate::wasm::cipher::{self, Cipher, NAMES_SECRET_LEN};
+use crate::wasm::sealed::{bytes, record_bytes, Sealer, BASE_PREFIX};
 
 const SHARDS: &str = "shards";
 const META: &str = "meta";
@@ -30,7 +30,6 @@ const KEY_KEY: &str = "key";
 const OUTBOX: &str = "outbox";
 const SYNC: &str = "sync";
 const POSITION_KEY: &str = "position";
-const BASE_PREFIX: &str = "base:";
 const ALL: [&str; 4] = [SHARDS, META, OUTBOX, SYNC];
 
 /// Where the encryption key comes from.
@@ -172,34 +171,43 @@ impl IdbStorage {
     }
 
     /// Writes changed shards, the meta record and outbox work in one transaction.
+    /// Records are sealed first (concurrently), then written together.
     pub async fn write(
         &self,
         state: Option<&PersistWork>,
         outbox: &[OutboxWork],
     ) -> Result<(), CoreError> {
+        let cipher = self.cipher();
+        let sealer = Sealer(cipher.as_deref());
         let mut changes = Vec::new();
         if let Some(work) = state {
-            for (index, record) in &work.shards {
-                let value = self.sealed(record).await?;
+            let sealed = sealer
+                .seal_all(work.shards.iter().map(|(_, r)| r.as_slice()))
+                .await?;
+            for ((index, _), value) in work.shards.iter().zip(sealed) {
                 changes.push(Change::Put(SHARDS, JsValue::from(*index), value));
             }
-            let meta = self.sealed_meta(&work.meta).await?;
+            let meta = sealer.seal_meta(&work.meta).await?;
             changes.push(Change::Put(META, JsValue::from_str(META_KEY), meta));
         }
         for work in outbox {
             // Puts before deletes: a change acknowledged within one flush ends up removed.
-            for (seq, record) in &work.puts {
-                let value = self.sealed(record).await?;
+            let sealed = sealer
+                .seal_all(work.puts.iter().map(|(_, r)| r.as_slice()))
+                .await?;
+            for ((seq, _), value) in work.puts.iter().zip(sealed) {
                 changes.push(Change::Put(OUTBOX, JsValue::from(*seq as f64), value));
             }
             for seq in &work.deletes {
                 changes.push(Change::Delete(OUTBOX, JsValue::from(*seq as f64)));
             }
             for (key, record) in &work.bases {
-                let id = self.base_id(key).await?;
                 changes.push(match record {
-                    Some(record) => Change::Put(SYNC, id, self.sealed_base(key, record).await?),
-                    None => Change::Delete(SYNC, id),
+                    Some(record) => {
+                        let (id, value) = sealer.seal_base(key, record).await?;
+                        Change::Put(SYNC, id, value)
+                    }
+                    None => Change::Delete(SYNC, sealer.base_id(key).await?),
                 });
             }
             if let Some(position) = work.position {
@@ -262,38 +270,27 @@ impl IdbStorage {
         let sync_values = sync.get_all(None, None).await.map_err(read)?;
         drop(tx);
 
+        let cipher = self.cipher();
+        let opener = Sealer(cipher.as_deref());
         let mut records = Records::default();
-        for (index, record) in indices.into_iter().zip(shards) {
-            let index = index.as_f64().map_or(u32::MAX, |i| i as u32);
-            records
-                .shards
-                .push((index, self.opened(record_bytes(record)).await?));
-        }
-        records.meta = match (meta, self.cipher()) {
-            (None, _) => None,
-            (Some(meta), None) => meta.as_string(),
-            (Some(meta), Some(cipher)) => {
-                let text = cipher.open(&record_bytes(meta)).await?;
-                Some(
-                    String::from_utf8(text)
-                        .map_err(|_| decrypt_failed("the meta record is not text"))?,
-                )
-            }
+        let shards = opener.open_all(shards).await?;
+        let indices = indices
+            .iter()
+            .map(|i| i.as_f64().map_or(u32::MAX, |i| i as u32));
+        records.shards = indices.zip(shards).collect();
+        records.meta = match meta {
+            Some(meta) => opener.open_meta(meta).await?,
+            None => None,
         };
-        for (seq, op) in seqs.into_iter().zip(ops) {
-            let seq = seq.as_f64().unwrap_or(f64::NAN);
-            records
-                .outbox
-                .push((seq, self.opened(record_bytes(op)).await?));
-        }
+        let ops = opener.open_all(ops).await?;
+        let seqs = seqs.iter().map(|seq| seq.as_f64().unwrap_or(f64::NAN));
+        records.outbox = seqs.zip(ops).collect();
         for (key, value) in sync_keys.into_iter().zip(sync_values) {
             let key = key.as_string().unwrap_or_default();
             if key == POSITION_KEY {
                 records.position = value.as_f64();
             } else if let Some(name) = key.strip_prefix(BASE_PREFIX) {
-                records
-                    .bases
-                    .push(self.opened_base(name, record_bytes(value)).await?);
+                records.bases.push(opener.open_base(name, value).await?);
             }
         }
         Ok(records)
@@ -306,49 +303,37 @@ impl IdbStorage {
         cipher: &Cipher,
         keep_key: bool,
     ) -> Result<(), CoreError> {
+        let sealer = Sealer(Some(cipher));
         let mut changes: Vec<Change> = ALL.iter().map(|store| Change::Clear(store)).collect();
-        let sealed = |bytes: Vec<u8>| JsValue::from(Uint8Array::from(bytes.as_slice()));
-        changes.push(Change::Put(
-            META,
-            JsValue::from_str(NAMES_KEY),
-            sealed(cipher.sealed_secret().await?),
-        ));
+        let secret = bytes(&cipher.sealed_secret().await?);
+        changes.push(Change::Put(META, JsValue::from_str(NAMES_KEY), secret));
         if keep_key {
-            changes.push(Change::Put(
-                META,
-                JsValue::from_str(KEY_KEY),
-                cipher.key().into(),
-            ));
+            let key = cipher.key().into();
+            changes.push(Change::Put(META, JsValue::from_str(KEY_KEY), key));
         }
-        for (index, record) in &records.shards {
-            changes.push(Change::Put(
-                SHARDS,
-                JsValue::from(*index),
-                sealed(cipher.seal(record).await?),
-            ));
+        let shards = sealer
+            .seal_all(records.shards.iter().map(|(_, r)| r.as_slice()))
+            .await?;
+        for ((index, _), value) in records.shards.iter().zip(shards) {
+            changes.push(Change::Put(SHARDS, JsValue::from(*index), value));
         }
         if let Some(meta) = &records.meta {
-            let value = sealed(cipher.seal(meta.as_bytes()).await?);
+            let value = sealer.seal_meta(meta).await?;
             changes.push(Change::Put(META, JsValue::from_str(META_KEY), value));
         }
-        for (seq, record) in &records.outbox {
-            changes.push(Change::Put(
-                OUTBOX,
-                JsValue::from(*seq),
-                sealed(cipher.seal(record).await?),
-            ));
+        let ops = sealer
+            .seal_all(records.outbox.iter().map(|(_, r)| r.as_slice()))
+            .await?;
+        for ((seq, _), value) in records.outbox.iter().zip(ops) {
+            changes.push(Change::Put(OUTBOX, JsValue::from(*seq), value));
         }
         for (name, record) in &records.bases {
-            let id = JsValue::from_str(&format!("{BASE_PREFIX}{}", cipher.name_id(name).await?));
-            let value = sealed(cipher.seal(&base_plaintext(name, record)).await?);
+            let (id, value) = sealer.seal_base(name, record).await?;
             changes.push(Change::Put(SYNC, id, value));
         }
         if let Some(position) = records.position {
-            changes.push(Change::Put(
-                SYNC,
-                JsValue::from_str(POSITION_KEY),
-                JsValue::from(position),
-            ));
+            let value = JsValue::from(position);
+            changes.push(Change::Put(SYNC, JsValue::from_str(POSITION_KEY), value));
         }
         self.commit(changes).await
     }
@@ -386,57 +371,6 @@ impl IdbStorage {
             ))
         }
     }
-
-    /// A record as stored: sealed when encrypting.
-    async fn sealed(&self, record: &[u8]) -> Result<JsValue, CoreError> {
-        Ok(match self.cipher() {
-            Some(cipher) => bytes(&cipher.seal(record).await?),
-            None => bytes(record),
-        })
-    }
-
-    async fn sealed_meta(&self, meta: &str) -> Result<JsValue, CoreError> {
-        Ok(match self.cipher() {
-            Some(cipher) => bytes(&cipher.seal(meta.as_bytes()).await?),
-            None => JsValue::from_str(meta),
-        })
-    }
-
-    async fn sealed_base(&self, name: &str, record: &[u8]) -> Result<JsValue, CoreError> {
-        Ok(match self.cipher() {
-            Some(cipher) => bytes(&cipher.seal(&base_plaintext(name, record)).await?),
-            None => bytes(record),
-        })
-    }
-
-    async fn base_id(&self, name: &str) -> Result<JsValue, CoreError> {
-        let id = match self.cipher() {
-            Some(cipher) => cipher.name_id(name).await?,
-            None => name.to_owned(),
-        };
-        Ok(JsValue::from_str(&format!("{BASE_PREFIX}{id}")))
-    }
-
-    async fn opened(&self, record: Vec<u8>) -> Result<Vec<u8>, CoreError> {
-        match self.cipher() {
-            Some(cipher) => cipher.open(&record).await,
-            None => Ok(record),
-        }
-    }
-
-    /// A base record and its key's name (the id, unless encrypted).
-    async fn opened_base(&self, id: &str, record: Vec<u8>) -> Result<(String, Vec<u8>), CoreError> {
-        let Some(cipher) = self.cipher() else {
-            return Ok((id.to_owned(), record));
-        };
-        let plain = cipher.open(&record).await?;
-        let corrupt = || decrypt_failed("a base record is malformed");
-        let len = plain.get(..4).ok_or_else(corrupt)?;
-        let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
-        let name = plain.get(4..4 + len).ok_or_else(corrupt)?;
-        let name = String::from_utf8(name.to_vec()).map_err(|_| corrupt())?;
-        Ok((name, plain[4 + len..].to_vec()))
-    }
 }
 
 impl Drop for IdbStorage {
@@ -448,15 +382,6 @@ impl Drop for IdbStorage {
     }
 }
 
-/// What an encrypted base record seals: its key's name (length-prefixed), then the record.
-fn base_plaintext(name: &str, record: &[u8]) -> Vec<u8> {
-    let mut plain = Vec::with_capacity(4 + name.len() + record.len());
-    plain.extend_from_slice(&(name.len() as u32).to_le_bytes());
-    plain.extend_from_slice(name.as_bytes());
-    plain.extend_from_slice(record);
-    plain
-}
-
 /// One pending IndexedDB request of a write.
 type Request<'a> = Pin<Box<dyn Future<Output = Result<(), rexie::Error>> + 'a>>;
 
@@ -466,17 +391,4 @@ fn put<'a>(store: &'a rexie::Store, value: JsValue, key: JsValue) -> Request<'a>
 
 fn delete(store: &rexie::Store, key: JsValue) -> Request<'_> {
     Box::pin(store.delete(key))
-}
-
-fn bytes(record: &[u8]) -> JsValue {
-    Uint8Array::from(record).into()
-}
-
-/// A record's bytes (records are stored as `Uint8Array`; anything else reads as an empty,
-/// hence corrupt, record and is reported when decoded).
-fn record_bytes(value: JsValue) -> Vec<u8> {
-    match value.as_string() {
-        Some(text) => text.into_bytes(),
-        None => Uint8Array::new(&value).to_vec(),
-    }
 }
