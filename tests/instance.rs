@@ -303,3 +303,24 @@ fn changes_made_before_ready_in_a_following_tab_go_to_the_leader() {
     let keys: Vec<String> = stored_ops(&disk).into_iter().map(|op| op.key).collect();
     assert_eq!(keys, ["early", "early-batch"]);
 }
+
+#[test]
+fn a_followers_resolution_keeps_null_apart_from_delete_between_tabs() {
+    use srvra_sync::core::tabs::Settlement;
+    for how in [
+        Settlement::Set(json!(null)),
+        Settlement::Delete,
+        Settlement::Strategy("mine".into()),
+    ] {
+        let message = TabMessage::Resolve { id: 3, how };
+        let text = serde_json::to_string(&message).unwrap();
+        let back: TabMessage = serde_json::from_str(&text).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), text, "{text}");
+        match (&message, &back) {
+            (TabMessage::Resolve { how: a, .. }, TabMessage::Resolve { how: b, .. }) => {
+                assert_eq!(a, b)
+            }
+            _ => unreachable!(),
+        }
+    }
+}

@@ -5,6 +5,7 @@
 use wasm_bindgen::prelude::*;
 
 use crate::core::conflict::Rule;
+use crate::core::tabs::Settlement;
 use crate::wasm::errors::{to_js, IntoJsResult};
 use crate::wasm::sync_core::{parse_json, to_json, SyncCore};
 
@@ -34,7 +35,10 @@ impl SyncCore {
             .map(|text| parse_json(&text, "the resolved value"))
             .transpose()?;
         self.shared
-            .run(|instance| instance.resolve_conflict(id as u64, value))
+            .run(|instance| {
+                instance
+                    .resolve_conflict(id as u64, value.map_or(Settlement::Delete, Settlement::Set))
+            })
             .map(|_| ())
             .map_err(|error| to_js(&error))
     }
@@ -44,7 +48,9 @@ impl SyncCore {
     pub fn resolve_conflict_with(&self, id: f64, strategy: &str) -> Result<(), JsValue> {
         self.check_open()?;
         self.shared
-            .run(|instance| instance.resolve_conflict_with(id as u64, strategy))
+            .run(|instance| {
+                instance.resolve_conflict(id as u64, Settlement::Strategy(strategy.to_owned()))
+            })
             .map(|_| ())
             .map_err(|error| to_js(&error))
     }

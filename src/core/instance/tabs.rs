@@ -9,7 +9,7 @@ use crate::core::engine::Snapshot;
 use crate::core::error::{CoreError, Result};
 use crate::core::sync::conflicts::unknown_conflict;
 use crate::core::sync::{OutboxLoad, SyncClient};
-use crate::core::tabs::{conflicts_json, Follower, Leader, TabMessage};
+use crate::core::tabs::{conflicts_json, Follower, Leader, Settlement, TabMessage};
 
 impl Instance {
     /// This tab leads: it will own the sync loop and the writes.
@@ -143,15 +143,8 @@ impl Instance {
                 }
                 TabMessage::Sync { .. } => drop(self.sync_now()),
                 TabMessage::Claim { .. } => leader.claim(),
-                TabMessage::Resolve {
-                    id,
-                    value,
-                    strategy,
-                } => {
-                    let result = match strategy {
-                        Some(name) => self.resolve_conflict_with(id, &name),
-                        None => self.resolve_conflict(id, value),
-                    };
+                TabMessage::Resolve { id, how } => {
+                    let result = self.resolve_conflict(id, how);
                     // Two tabs resolving one conflict is a race, not an error: the first wins.
                     if let Err(error) = result {
                         if error.code != "UNKNOWN_CONFLICT" {
@@ -206,38 +199,35 @@ impl Instance {
         }
     }
 
-    /// `resolve(value)` of held conflict `id` (`None`: delete); a follower hands it to
-    /// the leader, which holds the conflict. Returns the replaced changes' sequences.
-    pub fn resolve_conflict(&mut self, id: u64, value: Option<Value>) -> Result<Vec<u64>> {
-        let result = match (&mut self.role, self.sync.as_mut()) {
-            (Role::Follower(follower), _) => {
-                follower.resolve(id, value);
+    /// Settles held conflict `id`: `resolve(value)`, or `resolveConflict({ strategy })`
+    /// with a built-in strategy (`mine`, `theirs`, `last-write-wins`, `first-write-wins`,
+    /// `smart-merge`). A follower hands it to the leader, which holds the conflict.
+    /// Returns the replaced changes' sequences.
+    pub fn resolve_conflict(&mut self, id: u64, how: Settlement) -> Result<Vec<u64>> {
+        let choice = match &how {
+            Settlement::Set(_) | Settlement::Delete => None,
+            Settlement::Strategy(name) => Some(Choice::parse(name)?.ok_or_else(|| {
+                CoreError::type_error(
+                    "UNKNOWN_STRATEGY",
+                    format!("'{name}' is not a built-in strategy (custom strategies run in JS)"),
+                )
+            })?),
+        };
+        let result = match (&mut self.role, self.sync.as_mut(), how, choice) {
+            (Role::Follower(follower), _, how, _) => {
+                follower.resolve(id, how);
                 Ok(Vec::new())
             }
-            (_, Some(sync)) => sync.resolve_conflict(&mut self.engine, id, value),
-            (_, None) => Err(unknown_conflict(id)),
-        };
-        self.collect();
-        result
-    }
-
-    /// `resolveConflict({ strategy })` of held conflict `id` with built-in strategy
-    /// `name` (`mine`, `theirs`, `last-write-wins`, `first-write-wins`, `smart-merge`);
-    /// a follower hands it to the leader. Returns the replaced changes' sequences.
-    pub fn resolve_conflict_with(&mut self, id: u64, name: &str) -> Result<Vec<u64>> {
-        let Some(choice) = Choice::parse(name)? else {
-            return Err(CoreError::type_error(
-                "UNKNOWN_STRATEGY",
-                format!("'{name}' is not a built-in strategy (custom strategies run in JS)"),
-            ));
-        };
-        let result = match (&mut self.role, self.sync.as_mut()) {
-            (Role::Follower(follower), _) => {
-                follower.resolve_with(id, name);
-                Ok(Vec::new())
+            (_, Some(sync), _, Some(choice)) => {
+                sync.resolve_conflict_with(&mut self.engine, id, choice)
             }
-            (_, Some(sync)) => sync.resolve_conflict_with(&mut self.engine, id, choice),
-            (_, None) => Err(unknown_conflict(id)),
+            (_, Some(sync), Settlement::Set(value), None) => {
+                sync.resolve_conflict(&mut self.engine, id, Some(value))
+            }
+            (_, Some(sync), Settlement::Delete, None) => {
+                sync.resolve_conflict(&mut self.engine, id, None)
+            }
+            _ => Err(unknown_conflict(id)),
         };
         self.collect();
         result

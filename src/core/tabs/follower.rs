@@ -8,7 +8,7 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::Value;
 
-use super::{KeyWrite, TabMessage};
+use super::{KeyWrite, Settlement, TabMessage};
 use crate::core::dispatch::event_bus::EventType;
 use crate::core::dispatch::events::Payload;
 use crate::core::engine::Recorded;
@@ -160,25 +160,9 @@ impl Follower {
         self.last()
     }
 
-    /// `resolve(value)` of a held conflict: the leader holds it.
-    pub fn resolve(&mut self, id: u64, value: Option<Value>) {
-        let strategy = None;
-        self.outgoing.push(TabMessage::Resolve {
-            id,
-            value,
-            strategy,
-        });
-    }
-
-    /// `resolveConflict({ strategy })` of a held conflict with a built-in strategy: the
-    /// leader applies it.
-    pub fn resolve_with(&mut self, id: u64, strategy: &str) {
-        let strategy = Some(strategy.to_owned());
-        self.outgoing.push(TabMessage::Resolve {
-            id,
-            value: None,
-            strategy,
-        });
+    /// Settles a held conflict: the leader holds it.
+    pub fn resolve(&mut self, id: u64, how: Settlement) {
+        self.outgoing.push(TabMessage::Resolve { id, how });
     }
 
     /// Messages for the leader.

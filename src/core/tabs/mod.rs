@@ -59,17 +59,12 @@ pub enum TabMessage {
         /// The follower.
         tab: String,
     },
-    /// `resolve(value)` of a held conflict, in a follower (`value` absent: delete), or
-    /// `resolveConflict({ strategy })` with a built-in strategy the leader applies.
+    /// A follower settles a held conflict (the leader holds it).
     Resolve {
         /// The conflict.
         id: u64,
-        /// The value chosen.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        value: Option<Value>,
-        /// A built-in strategy's name, instead of a value.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        strategy: Option<String>,
+        /// How.
+        how: Settlement,
     },
     /// A tab became the leader: followers resend what it has not stored and ask for state.
     Leader {
@@ -124,4 +119,16 @@ pub fn conflicts_json(conflicts: &[crate::core::dispatch::events::ConflictEvent]
         .iter()
         .filter_map(|c| serde_json::to_value(c).ok())
         .collect()
+}
+
+/// How the app settles a held conflict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Settlement {
+    /// `resolve(value)`: the key takes this value (JSON `null` included).
+    Set(Value),
+    /// `resolve(undefined)`: the key is deleted.
+    Delete,
+    /// `resolveConflict({ strategy })` with a built-in strategy, by name.
+    Strategy(String),
 }
