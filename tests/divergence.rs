@@ -14,6 +14,7 @@ use srvra_sync::core::config::Config;
 use srvra_sync::core::dispatch::event_bus::EventType;
 use srvra_sync::core::dispatch::registry::Priority;
 use srvra_sync::core::model::operation::{OpId, OpKind, Operation};
+use srvra_sync::core::model::slot::Slot;
 use srvra_sync::core::protocol::message::{Committed, SnapshotEntry};
 use srvra_sync::core::protocol::{decode, encode, ClientMessage, Limits, ServerMessage};
 use srvra_sync::core::sync::{Io, MemoryStorage, SyncClient, Timer, Timers, Transport};
@@ -206,7 +207,7 @@ fn a_confirmed_change_that_does_not_apply_is_reported_and_resynced_from_a_snapsh
             position: 2,
             entries: vec![SnapshotEntry {
                 key: "k".into(),
-                value: Some(Arc::new(json!(6))),
+                value: Slot::of(json!(6)),
                 version: 2,
             }],
             done: true,

@@ -9,6 +9,7 @@ use srvra_sync::core::conflict::{ConflictKind, ConflictReport, Outcome, Resoluti
 use srvra_sync::core::model::key_state::Writer;
 use srvra_sync::core::model::operation::ConflictInfo;
 use srvra_sync::core::model::operation::{OpId, OpKind, Operation};
+use srvra_sync::core::model::slot::Slot;
 use srvra_sync::core::protocol::message::{Rejected, SnapshotEntry};
 use srvra_sync::core::protocol::{
     decode, encode, ClientMessage, Committed, FrameError, Limits, ServerMessage,
@@ -30,7 +31,9 @@ fn op(seq: u64, kind: OpKind) -> Operation {
             clock: seq << 16,
             strategy: (seq % 3 == 0).then_some(Strategy::SmartMerge),
             threshold: (seq % 3 == 0).then_some(0.5),
-            base: (seq % 3 == 0).then(|| Arc::new(json!({ "title": null }))),
+            base: (seq % 3 == 0)
+                .then(|| Arc::new(json!({ "title": null })))
+                .into(),
         },
     }
 }
@@ -98,7 +101,7 @@ fn samples() -> (Vec<ClientMessage>, Vec<ServerMessage>) {
                     kind: ConflictKind::ModifyDelete,
                     strategy: Strategy::Custom("mine".into()),
                     escalated: true,
-                    value: Some(Arc::new(json!(null))),
+                    value: Slot::of(json!(null)),
                     version: 4,
                     rival: Some(Writer {
                         client: "b".into(),
@@ -127,17 +130,17 @@ fn samples() -> (Vec<ClientMessage>, Vec<ServerMessage>) {
             entries: vec![
                 SnapshotEntry {
                     key: "a".into(),
-                    value: Some(Arc::new(json!({ "x": [1, 2] }))),
+                    value: Slot::of(json!({ "x": [1, 2] })),
                     version: 4,
                 },
                 SnapshotEntry {
                     key: "gone".into(),
-                    value: None,
+                    value: Slot::ABSENT,
                     version: 2,
                 },
                 SnapshotEntry {
                     key: "null".into(),
-                    value: Some(Arc::new(json!(null))),
+                    value: Slot::of(json!(null)),
                     version: 1,
                 },
             ],

@@ -6,8 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OptionalExtension};
-use serde_json::Value;
-use srvra_sync::core::model::key_state::Writers;
+use srvra_sync::core::model::key_state::KeyState;
 use srvra_sync::core::protocol::Committed;
 
 /// A database failure, as text (the server logs it and closes the affected connection).
@@ -34,12 +33,8 @@ pub type DbResult<T> = Result<T, DbError>;
 pub struct KeyRow {
     /// The key.
     pub key: String,
-    /// Its value; `None` when deleted.
-    pub value: Option<Arc<Value>>,
-    /// Its version.
-    pub version: u64,
-    /// Who wrote it, for conflict detection and last-write-wins.
-    pub writers: Option<Writers>,
+    /// Its value, version and writers.
+    pub state: KeyState,
 }
 
 /// A room as persisted.
@@ -159,12 +154,12 @@ impl Db {
                 .map(|v| serde_json::from_str(&v).map(Arc::new))
                 .transpose()?;
             let writers = writer.map(|w| serde_json::from_str(&w)).transpose()?;
-            keys.push(KeyRow {
-                key,
-                value,
+            let state = KeyState {
+                value: value.into(),
                 version: version as u64,
                 writers,
-            });
+            };
+            keys.push(KeyRow { key, state });
         }
         let mut stmt = conn.prepare("SELECT client, seq FROM watermarks WHERE room = ?1")?;
         let watermarks = stmt
@@ -213,16 +208,24 @@ impl Db {
             )?;
             for key in &batch.keys {
                 let value = key
+                    .state
                     .value
                     .as_deref()
                     .map(serde_json::to_string)
                     .transpose()?;
                 let writers = key
+                    .state
                     .writers
                     .as_ref()
                     .map(serde_json::to_string)
                     .transpose()?;
-                upsert.execute(params![room, key.key, value, key.version as i64, writers])?;
+                upsert.execute(params![
+                    room,
+                    key.key,
+                    value,
+                    key.state.version as i64,
+                    writers
+                ])?;
             }
             if let Some((client, seq)) = batch.watermark {
                 tx.execute(

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use srvra_sync::core::model::key_state::KeyState;
 use srvra_sync::core::model::operation::{OpId, Operation};
 use srvra_sync::core::protocol::{encode, Committed, ServerMessage};
 use srvra_sync::core::room::session::{RoomLog, ServerSession};
@@ -85,18 +84,7 @@ impl Room {
     /// Loads a room from the database.
     pub fn load(db: &Db, name: &str) -> DbResult<Self> {
         let row = db.load_room(name)?;
-        let keys = row
-            .keys
-            .into_iter()
-            .map(|k| {
-                let state = KeyState {
-                    value: k.value,
-                    version: k.version,
-                    writers: k.writers,
-                };
-                (k.key, state)
-            })
-            .collect();
+        let keys = row.keys.into_iter().map(|k| (k.key, k.state)).collect();
         let state = RoomState {
             head: row.head,
             compacted: row.compacted,
@@ -147,11 +135,9 @@ impl Room {
                 keys: decided
                     .keys
                     .iter()
-                    .map(|(key, k)| KeyRow {
+                    .map(|(key, state)| KeyRow {
                         key: key.clone(),
-                        value: k.value.clone(),
-                        version: k.version,
-                        writers: k.writers.clone(),
+                        state: state.clone(),
                     })
                     .collect(),
                 watermark: decided.watermark.map(|seq| (client, seq)),

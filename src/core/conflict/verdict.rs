@@ -10,9 +10,9 @@ use serde_json::Value;
 
 use crate::core::conflict::merge::merge3;
 use crate::core::conflict::{ConflictKind, Strategy};
-use crate::core::model::history::present;
 use crate::core::model::key_state::{KeyState, Writer};
 use crate::core::model::operation::{apply, Operation};
+use crate::core::model::slot::Slot;
 
 /// `autoResolveThreshold` when a change does not carry one.
 pub const DEFAULT_THRESHOLD: f64 = 0.8;
@@ -62,12 +62,8 @@ pub struct ConflictReport {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub escalated: bool,
     /// The server's value now.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
-    )]
-    pub value: Option<Arc<Value>>,
+    #[serde(default, skip_serializing_if = "Slot::is_absent")]
+    pub value: Slot,
     /// The server's version now: the resolution is based on it.
     pub version: u64,
     /// The latest write by another client, whose clock `resolveConflict` compares with

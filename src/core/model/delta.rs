@@ -1,11 +1,10 @@
 //! Delta updates: the leaves that differ between two objects, so `setState` of a large
 //! object sends only what changed (`enableDeltaUpdates`).
 
-use std::sync::Arc;
-
 use serde_json::{Map, Value};
 
 use crate::core::model::operation::PatchEntry;
+use crate::core::model::slot::Slot;
 
 /// The patch that turns object `old` into object `new`, or `None` when either is not an
 /// object (then the whole value is sent). Nested objects are compared field by field;
@@ -32,7 +31,7 @@ fn diff_objects(
             (Some(before), after) if before == after => {}
             _ => out.push(PatchEntry {
                 path: at.clone(),
-                value: Some(Arc::new(value.clone())),
+                value: Slot::of(value.clone()),
             }),
         }
         at.pop();
@@ -40,7 +39,10 @@ fn diff_objects(
     for name in old.keys().filter(|name| !new.contains_key(*name)) {
         let mut path = at.clone();
         path.push(name.clone());
-        out.push(PatchEntry { path, value: None });
+        out.push(PatchEntry {
+            path,
+            value: Slot::ABSENT,
+        });
     }
 }
 
@@ -49,6 +51,7 @@ mod tests {
     use super::*;
     use crate::core::model::operation::{apply, OpKind};
     use serde_json::json;
+    use std::sync::Arc;
 
     #[test]
     fn patch_holds_only_changed_leaves_and_rebuilds_the_new_value() {

@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use crate::core::model::slot::Slot;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -36,24 +37,14 @@ pub struct HistoryEntry {
     /// The key's version after this change.
     pub version: u64,
     /// The whole key value after this change (`None`: deleted; JSON `null` is `Some`).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
-    )]
-    pub value: Option<Arc<Value>>,
+    #[serde(default, skip_serializing_if = "Slot::is_absent")]
+    pub value: Slot,
     /// Time of the change, ms since the epoch.
     pub updated_at: f64,
     /// Client id of the author.
     pub updated_by: Arc<str>,
     /// Where it came from.
     pub origin: Origin,
-}
-
-/// Reads a field that is present as `Some`, even when it holds JSON `null`
-/// (an absent field is `None` through `#[serde(default)]`).
-pub fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Arc<Value>>, D::Error> {
-    Value::deserialize(d).map(|v| Some(Arc::new(v)))
 }
 
 /// At most `limit` entries, oldest dropped first.
@@ -128,7 +119,7 @@ impl Entry {
     pub fn current(&self) -> HistoryEntry {
         HistoryEntry {
             version: self.version,
-            value: self.value.clone(),
+            value: self.value.clone().into(),
             updated_at: self.updated_at,
             updated_by: Arc::clone(&self.updated_by),
             origin: self.origin,
@@ -159,6 +150,6 @@ impl Entry {
         if version == self.version {
             return Some(self.value.clone());
         }
-        self.history.find(version).map(|h| h.value.clone())
+        self.history.find(version).map(|h| h.value.0.clone())
     }
 }

@@ -5,23 +5,18 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::core::conflict::hlc::Stamp;
-use crate::core::model::history::present;
 use crate::core::model::operation::Operation;
+use crate::core::model::slot::Slot;
 
 /// A key's state as the server decided it: in the room, and on a client as the confirmed
 /// base under its pending changes (stored in the outbox).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyState {
     /// The value, `None` when absent or deleted (JSON `null` is a value).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
-    )]
-    pub value: Option<Arc<Value>>,
+    #[serde(default, skip_serializing_if = "Slot::is_absent")]
+    pub value: Slot,
     /// Accepted changes to the key so far.
     pub version: u64,
     /// Who wrote the key, for conflict detection and last-write-wins (kept by the
@@ -34,7 +29,7 @@ impl KeyState {
     /// An absent key that was never written.
     pub fn absent() -> Self {
         Self {
-            value: None,
+            value: Slot::ABSENT,
             version: 0,
             writers: None,
         }

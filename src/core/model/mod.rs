@@ -1,5 +1,6 @@
 //! The data model: dotted paths, operations and the pure `apply`, batch entries, delta
-//! encoding, per-key history, what a change may write (bounds), and a key's state.
+//! encoding, per-key history, what a change may write (bounds), a key's state, and the
+//! value-or-absent slot they share.
 
 pub mod batch;
 pub mod bounds;
@@ -8,3 +9,4 @@ pub mod history;
 pub mod key_state;
 pub mod operation;
 pub mod path;
+pub mod slot;

@@ -10,8 +10,8 @@ use serde_json::{Map, Number, Value};
 use crate::core::conflict::hlc::Stamp;
 use crate::core::conflict::Strategy;
 use crate::core::error::{CoreError, Result};
-use crate::core::model::history::present;
 use crate::core::model::path::{get_in, get_in_mut_or_create, remove_in, type_name};
+use crate::core::model::slot::Slot;
 
 /// Globally unique operation id: the client that made it and its per-client sequence.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -47,12 +47,8 @@ pub struct PatchEntry {
     /// Fields below the operation's path.
     pub path: Vec<String>,
     /// The new value; absent to remove the leaf (JSON `null` is a value).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::core::model::history::present"
-    )]
-    pub value: Option<Arc<Value>>,
+    #[serde(default, skip_serializing_if = "Slot::is_absent")]
+    pub value: Slot,
 }
 
 impl OpKind {
@@ -174,7 +170,7 @@ fn next_leaf(existing: Option<&Value>, kind: &OpKind) -> Result<Value> {
                 _ => Value::Object(Map::new()),
             };
             for entry in entries {
-                match &entry.value {
+                match &*entry.value {
                     Some(value) => {
                         *get_in_mut_or_create(&mut target, &entry.path)? = Value::clone(value)
                     }
@@ -236,12 +232,8 @@ pub struct ConflictInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
     /// The key's value the change was based on, for strategies that need it.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
-    )]
-    pub base: Option<Arc<Value>>,
+    #[serde(default, skip_serializing_if = "Slot::is_absent")]
+    pub base: Slot,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -1,13 +1,10 @@
 //! Protocol messages. Every message is a MessagePack map with exactly one entry: the
 //! message type and its fields (externally tagged, which decodes without buffering).
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::core::conflict::{ConflictReport, Resolution};
-use crate::core::model::history::present;
+use crate::core::model::slot::Slot;
 
 use crate::core::model::operation::{OpId, Operation};
 
@@ -67,12 +64,8 @@ pub struct SnapshotEntry {
     /// The key.
     pub key: String,
     /// Its value; absent when deleted (JSON `null` is a value).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
-    )]
-    pub value: Option<Arc<Value>>,
+    #[serde(default, skip_serializing_if = "Slot::is_absent")]
+    pub value: Slot,
     /// Its version.
     pub version: u64,
 }

@@ -6,6 +6,9 @@
 pub mod session;
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::Value;
 
 pub use crate::core::conflict::ConflictKind;
 use crate::core::conflict::{hlc, verdict, Resolution, Verdict};
@@ -101,8 +104,8 @@ impl RoomState {
             message,
             conflict: None,
         };
-        let next = |value| KeyState {
-            value,
+        let next = |value: Option<Arc<Value>>| KeyState {
+            value: value.into(),
             version: current.version + 1,
             writers: Some(Writers::after(
                 current.writers.as_ref(),
@@ -284,7 +287,7 @@ mod tests {
     /// A key last written by client `b` at clock 100.
     fn key(value: Option<Value>, version: u64) -> KeyState {
         KeyState {
-            value: value.map(Arc::new),
+            value: value.map(Arc::new).into(),
             version,
             writers: Some(Writers {
                 last: Writer {
@@ -310,7 +313,7 @@ mod tests {
             clock,
             strategy: Some(strategy),
             threshold: None,
-            base: base.map(Arc::new),
+            base: base.map(Arc::new).into(),
         };
         op
     }

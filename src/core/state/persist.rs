@@ -10,7 +10,8 @@ use serde_json::Value;
 
 use crate::core::error::{CoreError, Result};
 use crate::core::model::history::Entry;
-use crate::core::model::history::{present, History, HistoryEntry, Origin};
+use crate::core::model::history::{History, HistoryEntry, Origin};
+use crate::core::model::slot::Slot;
 use crate::core::state::compress::{pack, unpack, Packed};
 
 /// Version of this layout; bump when shard assignment or record shape changes.
@@ -48,8 +49,8 @@ struct EntryRef<'a> {
 
 #[derive(Deserialize)]
 struct StoredEntry {
-    #[serde(default, deserialize_with = "present")]
-    v: Option<Arc<Value>>,
+    #[serde(default)]
+    v: Slot,
     n: u64,
     t: f64,
     b: Arc<str>,
@@ -104,7 +105,7 @@ pub fn decode_shard(record: &[u8], history_size: usize) -> Result<FxHashMap<Stri
         .into_iter()
         .map(|(key, r)| {
             let entry = Entry {
-                value: r.v,
+                value: r.v.into(),
                 version: r.n,
                 updated_at: r.t,
                 updated_by: r.b,

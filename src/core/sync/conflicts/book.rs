@@ -12,8 +12,8 @@ use crate::core::dispatch::event_bus::EventType;
 use crate::core::dispatch::events::{
     ConflictEvent, ConflictRecord, ConflictResolvedEvent, Payload,
 };
-use crate::core::model::history::present;
 use crate::core::model::key_state::KeyState;
+use crate::core::model::slot::Slot;
 use crate::core::Engine;
 
 /// Conflicts kept in `getConflictHistory()`, oldest dropped first.
@@ -28,12 +28,8 @@ pub struct Held {
     /// What the server reported.
     pub report: ConflictReport,
     /// The value the changes were based on.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
-    )]
-    pub base: Option<Arc<Value>>,
+    #[serde(default, skip_serializing_if = "Slot::is_absent")]
+    pub base: Slot,
 }
 
 /// A stored base: the key's confirmed state and the conflict held on it, if any.
@@ -41,12 +37,8 @@ pub struct Held {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BaseRecord {
     /// Confirmed value.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
-    )]
-    pub value: Option<Arc<Value>>,
+    #[serde(default, skip_serializing_if = "Slot::is_absent")]
+    pub value: Slot,
     /// Confirmed version.
     pub version: u64,
     /// The held conflict.
@@ -85,8 +77,8 @@ impl Held {
             kind: self.report.kind,
             strategy,
             client,
-            server: self.report.value.clone(),
-            base: self.base.clone(),
+            server: self.report.value.0.clone(),
+            base: self.base.0.clone(),
         }
     }
 }

@@ -25,7 +25,7 @@ impl Replica {
         server: Option<Arc<Value>>,
         after: Option<Arc<Value>>,
     ) {
-        let base = op.conflict.base.clone();
+        let base = op.conflict.base.0.clone();
         let strategy = op.conflict.strategy();
         let client = apply(base.as_ref().or(server.as_ref()), &op.fields, &op.kind)
             .ok()

@@ -16,6 +16,7 @@ use crate::core::engine::RemoteWrite;
 use crate::core::error::CoreError;
 use crate::core::model::key_state::KeyState;
 use crate::core::model::operation::{apply, OpId};
+use crate::core::model::slot::Slot;
 use crate::core::protocol::Committed;
 use crate::core::Engine;
 
@@ -37,26 +38,26 @@ impl Replica {
         self.work.deletes.push(op.id.seq);
         self.uncount(&op.key);
         let base = self.bases.entry(op.key.clone()).or_insert(KeyState {
-            value: None,
+            value: Slot::ABSENT,
             version: op.base_version,
             writers: None,
         });
-        let server = base.value.clone();
+        let server = base.value.0.clone();
         match resolution.map(|r| &r.outcome) {
             Some(Outcome::Server) => {}
             Some(Outcome::Merged(value)) => {
-                base.value = Some(Arc::clone(value));
+                base.value = Slot(Some(Arc::clone(value)));
                 base.version += 1;
             }
             Some(Outcome::Client) | None => {
                 match apply(base.value.as_ref(), &op.fields, &op.kind) {
-                    Ok(next) => base.value = next,
+                    Ok(next) => base.value = next.into(),
                     Err(error) => self.diverged = report_divergence(engine, &op.key, &error),
                 }
                 base.version += 1;
             }
         }
-        let after = base.value.clone();
+        let after = base.value.0.clone();
         self.dirty_bases.insert(op.key.clone());
         if let Some(resolution) = resolution {
             self.resolved_by_server(engine, &op, resolution, server, after);
@@ -80,7 +81,7 @@ impl Replica {
         };
         if let Some(base) = self.bases.get_mut(&op.key) {
             match next(base.value.as_ref()) {
-                Ok(value) => base.value = value,
+                Ok(value) => base.value = value.into(),
                 Err(error) => self.diverged = report_divergence(engine, &op.key, &error),
             }
             base.version += 1;
@@ -117,7 +118,7 @@ impl Replica {
         let Some(base) = self.bases.get(key) else {
             return;
         };
-        let mut value = base.value.clone();
+        let mut value = base.value.0.clone();
         let mut version = base.version;
         if self.per_key.contains_key(key) {
             for pending in self.pending.iter().filter(|p| p.op.key == key) {

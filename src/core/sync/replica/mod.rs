@@ -179,7 +179,7 @@ impl Replica {
         let mut op = recorded.op;
         if !self.bases.contains_key(&op.key) {
             let base = KeyState {
-                value: recorded.previous,
+                value: recorded.previous.into(),
                 version: op.base_version,
                 writers: None,
             };
@@ -191,12 +191,12 @@ impl Replica {
             .rebase
             .remove(&op.key)
             .or_else(|| self.bases.get(&op.key).cloned());
-        let (base, base_version) = based_on.map_or((None, 0), |b| (b.value, b.version));
+        let (base, base_version) = based_on.map_or((None, 0), |b| (b.value.0, b.version));
         op.base_version = base_version;
         op.conflict = ConflictInfo {
             clock: self.clock.tick(now),
             threshold: (strategy == Strategy::SmartMerge).then_some(threshold),
-            base: base.filter(|_| strategy.needs_base()),
+            base: base.filter(|_| strategy.needs_base()).into(),
             strategy: (strategy != Strategy::LastWriteWins).then_some(strategy),
         };
         *self.per_key.entry(op.key.clone()).or_default() += 1;
@@ -383,7 +383,7 @@ impl Replica {
         let mut seen: FxHashSet<String> = FxHashSet::default();
         for entry in entries {
             seen.insert(entry.key.clone());
-            self.set_confirmed(engine, entry.key, entry.value, entry.version);
+            self.set_confirmed(engine, entry.key, entry.value.0, entry.version);
         }
         let mut missing: Vec<String> = engine
             .live_keys()
@@ -412,7 +412,7 @@ impl Replica {
         self.received += 1;
         if self.bases.contains_key(&key) {
             let state = KeyState {
-                value,
+                value: value.into(),
                 version,
                 writers: None,
             };
