@@ -1,11 +1,14 @@
 //! What every request and session shares: settings, storage, loaded rooms, counters and
 //! the shutdown signal.
 
+use std::sync::Arc;
+
 use tokio::sync::watch;
 
 use crate::config::ServerConfig;
 use crate::db::Db;
 use crate::metrics::Metrics;
+use crate::rate::AuthFailures;
 use crate::room::Rooms;
 
 /// Shared by every request and session.
@@ -18,7 +21,9 @@ pub struct App {
     /// Loaded rooms.
     pub rooms: Rooms,
     /// Counters.
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
+    /// Refused `hello`s per IP address.
+    pub auth_failures: AuthFailures,
     /// Flips to `true` when the server shuts down.
     pub shutdown: watch::Receiver<bool>,
 }

@@ -3,6 +3,7 @@
 //! so an acknowledged change survives `kill -9` (WAL, synchronous=FULL: also across a power loss).
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -67,6 +68,8 @@ pub struct CommitBatch<'a> {
 #[derive(Debug)]
 pub struct Db {
     conn: Mutex<Connection>,
+    /// Stored changes and values set aside because they can no longer be read.
+    pub quarantined: AtomicU64,
 }
 
 const SCHEMA: &str = "
@@ -84,6 +87,10 @@ CREATE TABLE IF NOT EXISTS state (
 CREATE TABLE IF NOT EXISTS watermarks (
   room TEXT NOT NULL, client TEXT NOT NULL, seq INTEGER NOT NULL,
   PRIMARY KEY (room, client));
+CREATE TABLE IF NOT EXISTS owners (client TEXT PRIMARY KEY, user TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS quarantine (
+  room TEXT NOT NULL, position INTEGER NOT NULL, key TEXT, stored TEXT, reason TEXT NOT NULL,
+  PRIMARY KEY (room, position, key));
 ";
 
 /// Columns added after the first release: `(table, column)`, added to older databases
@@ -115,6 +122,7 @@ impl Db {
         migrate(&conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            quarantined: AtomicU64::new(0),
         })
     }
 
@@ -150,10 +158,22 @@ impl Db {
         })?;
         for row in rows {
             let (key, value, version, writer) = row?;
-            let value = value
-                .map(|v| serde_json::from_str(&v).map(Arc::new))
-                .transpose()?;
-            let writers = writer.map(|w| serde_json::from_str(&w)).transpose()?;
+            let parsed = value
+                .as_deref()
+                .map(|v| serde_json::from_str(v).map(Arc::new))
+                .transpose()
+                .and_then(|value| {
+                    Ok((value, writer.map(|w| serde_json::from_str(&w)).transpose()?))
+                });
+            let (value, writers) = match parsed {
+                Ok(parsed) => parsed,
+                Err(error) => {
+                    // Unreadable (written by an older, unbounded server): set aside, and
+                    // the key starts over, rather than the room never loading again.
+                    self.quarantine(&conn, room, 0, Some(&key), value.as_deref(), &error)?;
+                    continue;
+                }
+            };
             let state = KeyState {
                 value: value.into(),
                 version: version as u64,
@@ -268,15 +288,71 @@ impl Db {
             },
         )?;
         let mut changes = Vec::new();
+        let mut unreadable = Vec::new();
         for row in rows {
             let (position, op, resolution) = row?;
-            changes.push(Committed {
-                position: position as u64,
-                op: serde_json::from_str(&op)?,
-                resolution: resolution.map(|r| serde_json::from_str(&r)).transpose()?,
+            let parsed = serde_json::from_str(&op).and_then(|op| {
+                let resolution = resolution.map(|r| serde_json::from_str(&r)).transpose()?;
+                Ok((op, resolution))
             });
+            match parsed {
+                Ok((op, resolution)) => changes.push(Committed {
+                    position: position as u64,
+                    op,
+                    resolution,
+                }),
+                Err(error) => unreadable.push((position, op, error)),
+            }
+        }
+        drop(stmt);
+        // A change that cannot be served is set aside and skipped, not sent to every
+        // joiner as an error.
+        for (position, op, error) in unreadable {
+            self.quarantine(&conn, room, position as u64, None, Some(&op), &error)?;
         }
         Ok(changes)
+    }
+
+    /// Copies an unreadable stored change or value into `quarantine` (once) and counts it.
+    fn quarantine(
+        &self,
+        conn: &Connection,
+        room: &str,
+        position: u64,
+        key: Option<&str>,
+        stored: Option<&str>,
+        error: &serde_json::Error,
+    ) -> DbResult<()> {
+        let added = conn.execute(
+            "INSERT OR IGNORE INTO quarantine (room, position, key, stored, reason)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                room,
+                position as i64,
+                key.unwrap_or(""),
+                stored,
+                error.to_string()
+            ],
+        )?;
+        if added > 0 {
+            eprintln!("srvra-sync-server: quarantined an unreadable change in room {room:?} at {position}: {error}");
+        }
+        self.quarantined.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Binds `client` to `user` on first use; whether `client` belongs to `user`.
+    pub fn claim_client(&self, client: &str, user: &str) -> DbResult<bool> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT OR IGNORE INTO owners (client, user) VALUES (?1, ?2)",
+            params![client, user],
+        )?;
+        let owner: String =
+            conn.query_row("SELECT user FROM owners WHERE client = ?1", [client], |r| {
+                r.get(0)
+            })?;
+        Ok(owner == user)
     }
 
     /// The position a change id was accepted at, if it is still in the log.

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -16,8 +16,10 @@ use tokio::task::JoinHandle;
 use crate::app::App;
 use crate::config::ServerConfig;
 use crate::db::Db;
-use crate::metrics::{inc, Metrics};
+use crate::guard::{Admission, GuardedListener, Peer};
+use crate::metrics::{inc, inc_by};
 use crate::origin;
+use crate::rate::AuthFailures;
 use crate::room::Rooms;
 use crate::session;
 use crate::static_files;
@@ -56,11 +58,17 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, String> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let (stop, shutdown) = watch::channel(false);
+    let admission = Admission {
+        per_ip: config.guards.connections_per_ip,
+        total: config.guards.max_connections,
+        header_timeout: config.guards.header_timeout,
+    };
     let app = Arc::new(App {
+        rooms: Rooms::new(config.room_limits, config.guards.max_rooms),
         config,
         db,
-        rooms: Rooms::default(),
-        metrics: Metrics::default(),
+        metrics: Arc::default(),
+        auth_failures: AuthFailures::default(),
         shutdown: shutdown.clone(),
     });
     let mut router = Router::new()
@@ -76,12 +84,21 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, String> {
         let _ = until.wait_for(|stop| *stop).await;
     };
     let tls = acceptor.is_some();
+    let metrics = Arc::clone(&app.metrics);
     let task = match acceptor {
         Some(acceptor) => {
             let listener = tls::TlsListener::new(listener, acceptor).map_err(|e| e.to_string())?;
-            serve(listener, router, stopped)
+            serve(
+                GuardedListener::new(listener, admission, metrics),
+                router,
+                stopped,
+            )
         }
-        None => serve(listener, router, stopped),
+        None => serve(
+            GuardedListener::new(listener, admission, metrics),
+            router,
+            stopped,
+        ),
     };
     let compaction = tokio::spawn(compact_periodically(Arc::clone(&app)));
     Ok(RunningServer {
@@ -95,16 +112,16 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, String> {
 
 /// Serves `router` on `listener` until `stopped` completes.
 fn serve<L>(
-    listener: L,
+    listener: GuardedListener<L>,
     router: Router,
     stopped: impl Future<Output = ()> + Send + 'static,
 ) -> JoinHandle<()>
 where
-    L: axum::serve::Listener,
-    L::Addr: std::fmt::Debug,
+    L: axum::serve::Listener<Addr = SocketAddr>,
 {
     tokio::spawn(async move {
-        let serve = axum::serve(listener, router).with_graceful_shutdown(stopped);
+        let service = router.into_make_service_with_connect_info::<Peer>();
+        let serve = axum::serve(listener, service).with_graceful_shutdown(stopped);
         if let Err(error) = serve.await {
             eprintln!("srvra-sync-server: {error}");
         }
@@ -114,6 +131,7 @@ where
 async fn upgrade(
     ws: WebSocketUpgrade,
     headers: HeaderMap,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     State(app): State<Arc<App>>,
 ) -> Response {
     let text = |name| {
@@ -135,13 +153,13 @@ async fn upgrade(
     let max = app.config.limits.max_frame.saturating_mul(4);
     ws.max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| session::run(socket, app))
+        .on_upgrade(move |socket| session::run(socket, app, peer.ip()))
 }
 
 /// `GET /metrics`: public without auth; with auth on, only for
 /// `Authorization: Bearer <metrics token>` (401 otherwise).
 async fn metrics(headers: HeaderMap, State(app): State<Arc<App>>) -> Response {
-    if app.config.auth_token.is_some() {
+    if app.config.auth.is_on() {
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -159,13 +177,47 @@ async fn metrics(headers: HeaderMap, State(app): State<Arc<App>>) -> Response {
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(),
+        render_metrics(&app).await,
     )
         .into_response()
 }
 
+/// The counters, plus what is measured when asked: rooms in memory, quarantined records.
+async fn render_metrics(app: &App) -> String {
+    let mut out = app.metrics.render();
+    let gauges = [
+        (
+            "srvra_rooms_loaded",
+            "gauge",
+            "Rooms in memory",
+            app.rooms.loaded().await as u64,
+        ),
+        (
+            "srvra_quarantined_total",
+            "counter",
+            "Stored changes or values set aside as unreadable",
+            app.db
+                .quarantined
+                .load(std::sync::atomic::Ordering::Relaxed),
+        ),
+    ];
+    for (name, kind, help, value) in gauges {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        ));
+    }
+    out
+}
+
+/// Compacts every loaded room and unloads idle ones, every `compaction_interval` (and
+/// unloads at least every `room_idle`).
 async fn compact_periodically(app: Arc<App>) {
-    let mut tick = tokio::time::interval(app.config.compaction_interval);
+    let period = app
+        .config
+        .compaction_interval
+        .min(app.config.guards.room_idle);
+    let mut tick = tokio::time::interval(period);
+    let mut last_compaction = tokio::time::Instant::now();
     let mut shutdown = app.shutdown.clone();
     tick.tick().await;
     loop {
@@ -173,6 +225,12 @@ async fn compact_periodically(app: Arc<App>) {
             _ = tick.tick() => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
+        let unloaded = app.rooms.unload_idle(app.config.guards.room_idle).await;
+        inc_by(&app.metrics.rooms_unloaded, unloaded as u64);
+        if last_compaction.elapsed() < app.config.compaction_interval {
+            continue;
+        }
+        last_compaction = tokio::time::Instant::now();
         for room in app.rooms.all().await {
             if let Err(error) = room.compact(&app.db, app.config.retain).await {
                 eprintln!(

@@ -5,6 +5,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use srvra_sync::core::protocol::Limits;
+use srvra_sync::core::room::RoomLimits;
+use srvra_sync_server::auth::{Auth, JwtVerifier};
+use srvra_sync_server::config::Guards;
 use srvra_sync_server::{start, ServerConfig};
 
 /// The srvra-sync reference server.
@@ -26,9 +30,60 @@ struct Args {
     /// Most operations in one `changes` message.
     #[arg(long, default_value_t = 1000)]
     max_ops: usize,
-    /// Token every client must send in `hello` (none: no check).
-    #[arg(long, env = "SRVRA_AUTH_TOKEN")]
+    /// One token every client must send in `hello` (none and no JWT: no check).
+    #[arg(long, env = "SRVRA_AUTH_TOKEN", conflicts_with_all = ["jwt_secret", "jwt_public_key"])]
     auth_token: Option<String>,
+    /// JWT auth with this HS256 secret: tokens carry `sub`, `exp` and `rooms`.
+    #[arg(long, env = "SRVRA_JWT_SECRET", conflicts_with = "jwt_public_key")]
+    jwt_secret: Option<String>,
+    /// JWT auth with this RS256 or ES256 public key (PEM file).
+    #[arg(long)]
+    jwt_public_key: Option<PathBuf>,
+    /// Largest value of one key, in bytes (as JSON).
+    #[arg(long, default_value_t = RoomLimits::default().max_value_bytes)]
+    max_value_bytes: usize,
+    /// Most keys one room may have written.
+    #[arg(long, default_value_t = RoomLimits::default().max_keys)]
+    max_room_keys: usize,
+    /// Most bytes all values of one room may take.
+    #[arg(long, default_value_t = RoomLimits::default().max_bytes)]
+    max_room_bytes: usize,
+    /// Largest message after decompression, in bytes.
+    #[arg(long, default_value_t = Limits::default().max_payload)]
+    max_payload: usize,
+    /// Open connections from one IP address.
+    #[arg(long, default_value_t = Guards::default().connections_per_ip)]
+    max_connections_per_ip: usize,
+    /// Open connections in all.
+    #[arg(long, default_value_t = Guards::default().max_connections)]
+    max_connections: usize,
+    /// Seconds a connection has to send its HTTP request.
+    #[arg(long, default_value_t = Guards::default().header_timeout.as_secs())]
+    header_timeout: u64,
+    /// Seconds without anything from a client (not even a pong) before its session ends.
+    #[arg(long, default_value_t = Guards::default().idle_timeout.as_secs())]
+    idle_timeout: u64,
+    /// Seconds between the server's pings.
+    #[arg(long, default_value_t = Guards::default().ping_interval.as_secs())]
+    ping_interval: u64,
+    /// Seconds a client may take to read one frame before its session ends.
+    #[arg(long, default_value_t = Guards::default().send_timeout.as_secs())]
+    send_timeout: u64,
+    /// Messages per second one connection may send (bursts of twice that).
+    #[arg(long, default_value_t = Guards::default().messages_per_second)]
+    messages_per_second: u32,
+    /// Operations per second one connection may send (bursts of twice that).
+    #[arg(long, default_value_t = Guards::default().ops_per_second)]
+    ops_per_second: u32,
+    /// Refused hellos per minute from one IP address before it must wait.
+    #[arg(long, default_value_t = Guards::default().auth_failures_per_minute)]
+    auth_failures_per_minute: u32,
+    /// Rooms held in memory at once.
+    #[arg(long, default_value_t = Guards::default().max_rooms)]
+    max_rooms: usize,
+    /// Seconds a room without sessions stays in memory.
+    #[arg(long, default_value_t = Guards::default().room_idle.as_secs())]
+    room_idle: u64,
     /// Changes kept in each room's log; older ones are compacted into the state.
     #[arg(long, default_value_t = 100_000)]
     retain: u64,
@@ -57,7 +112,38 @@ async fn main() {
     config.static_dir = args.static_dir;
     config.limits.max_frame = args.max_frame;
     config.max_ops = args.max_ops;
-    config.auth_token = args.auth_token;
+    config.auth = match (args.auth_token, args.jwt_secret, args.jwt_public_key) {
+        (Some(token), _, _) => Auth::Shared(token),
+        (_, Some(secret), _) => Auth::Jwt(Box::new(JwtVerifier::secret(&secret))),
+        (_, _, Some(file)) => match JwtVerifier::public_key(&file) {
+            Ok(verifier) => Auth::Jwt(Box::new(verifier)),
+            Err(error) => {
+                eprintln!("srvra-sync-server: {error}");
+                std::process::exit(1);
+            }
+        },
+        _ => Auth::Open,
+    };
+    config.room_limits = RoomLimits {
+        max_value_bytes: args.max_value_bytes,
+        max_keys: args.max_room_keys,
+        max_bytes: args.max_room_bytes,
+    };
+    config.limits.max_payload = args.max_payload;
+    let seconds = |s: u64| Duration::from_secs(s.max(1));
+    config.guards = Guards {
+        connections_per_ip: args.max_connections_per_ip,
+        max_connections: args.max_connections,
+        header_timeout: seconds(args.header_timeout),
+        idle_timeout: seconds(args.idle_timeout),
+        ping_interval: seconds(args.ping_interval),
+        send_timeout: seconds(args.send_timeout),
+        messages_per_second: args.messages_per_second,
+        ops_per_second: args.ops_per_second,
+        auth_failures_per_minute: args.auth_failures_per_minute,
+        max_rooms: args.max_rooms,
+        room_idle: seconds(args.room_idle),
+    };
     config.retain = args.retain;
     config.compaction_interval = Duration::from_secs(args.compaction_interval.max(1));
     config.allow_origins = args.allow_origin;

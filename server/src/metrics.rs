@@ -29,6 +29,64 @@ pub struct Metrics {
     /// Conflicts detected (a change based on an older version than the key's), by kind
     /// in the order of [`ConflictKind::ALL`].
     pub conflicts: [AtomicU64; 5],
+    /// Connections, sessions and hellos refused or ended by a guard, by reason in the
+    /// order of [`Refused::ALL`].
+    pub refused: [AtomicU64; Refused::ALL.len()],
+    /// Rooms unloaded from memory after standing idle.
+    pub rooms_unloaded: AtomicU64,
+}
+
+/// Why a guard refused or ended a connection (SPEC §11), as counted in `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Over `--max-connections-per-ip` or `--max-connections`.
+    Connections,
+    /// No HTTP request within `--header-timeout`.
+    HeaderTimeout,
+    /// A wrong, missing or expired token, or a client id of another user.
+    Unauthorized,
+    /// A room the token does not grant, or a write with `read` access.
+    Forbidden,
+    /// Over `--auth-failures-per-minute` from one IP.
+    AuthRate,
+    /// Over `--messages-per-second` or `--ops-per-second`.
+    MessageRate,
+    /// Nothing received for `--idle-timeout`.
+    Idle,
+    /// A frame not taken within `--send-timeout`.
+    SlowReader,
+    /// `--max-rooms` rooms in use.
+    Rooms,
+}
+
+impl Refused {
+    /// Every reason, in counter order.
+    pub const ALL: [Refused; 9] = [
+        Refused::Connections,
+        Refused::HeaderTimeout,
+        Refused::Unauthorized,
+        Refused::Forbidden,
+        Refused::AuthRate,
+        Refused::MessageRate,
+        Refused::Idle,
+        Refused::SlowReader,
+        Refused::Rooms,
+    ];
+
+    /// The `reason` label.
+    pub fn name(self) -> &'static str {
+        match self {
+            Refused::Connections => "connections",
+            Refused::HeaderTimeout => "header_timeout",
+            Refused::Unauthorized => "unauthorized",
+            Refused::Forbidden => "forbidden",
+            Refused::AuthRate => "auth_rate",
+            Refused::MessageRate => "message_rate",
+            Refused::Idle => "idle",
+            Refused::SlowReader => "slow_reader",
+            Refused::Rooms => "rooms",
+        }
+    }
 }
 
 /// Adds one to a counter.
@@ -44,7 +102,7 @@ pub fn inc_by(counter: &AtomicU64, n: u64) {
 impl Metrics {
     /// The Prometheus exposition text.
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, &str, &AtomicU64); 9] = [
+        let rows: [(&str, &str, &str, &AtomicU64); 10] = [
             (
                 "srvra_connections",
                 "gauge",
@@ -99,6 +157,12 @@ impl Metrics {
                 "Snapshots served",
                 &self.snapshots,
             ),
+            (
+                "srvra_rooms_unloaded_total",
+                "counter",
+                "Idle rooms unloaded from memory",
+                &self.rooms_unloaded,
+            ),
         ];
         let mut out = String::new();
         for (name, kind, help, value) in rows {
@@ -121,7 +185,25 @@ impl Metrics {
                 count.load(Ordering::Relaxed)
             );
         }
+        let name = "srvra_refused_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Connections, hellos and sessions refused or ended by a limit\n# TYPE {name} counter"
+        );
+        for (reason, count) in Refused::ALL.iter().zip(&self.refused) {
+            let _ = writeln!(
+                out,
+                "{name}{{reason=\"{}\"}} {}",
+                reason.name(),
+                count.load(Ordering::Relaxed)
+            );
+        }
         out
+    }
+
+    /// Counts one refusal for `reason`.
+    pub fn refused(&self, reason: Refused) {
+        inc(&self.refused[reason as usize]);
     }
 
     /// Counts one conflict of `kind`.

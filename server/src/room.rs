@@ -5,11 +5,12 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use srvra_sync::core::model::operation::{OpId, Operation};
 use srvra_sync::core::protocol::{encode, Committed, ServerMessage};
 use srvra_sync::core::room::session::{RoomLog, ServerSession};
-use srvra_sync::core::room::RoomState;
+use srvra_sync::core::room::{RoomLimits, RoomState};
 use tokio::sync::{broadcast, Mutex};
 
 use crate::db::{CommitBatch, Db, DbResult, KeyRow};
@@ -81,16 +82,19 @@ impl RoomLog for StoredLog<'_> {
 }
 
 impl Room {
-    /// Loads a room from the database.
-    pub fn load(db: &Db, name: &str) -> DbResult<Self> {
+    /// Loads a room from the database, to hold at most `limits`.
+    pub fn load(db: &Db, name: &str, limits: RoomLimits) -> DbResult<Self> {
         let row = db.load_room(name)?;
         let keys = row.keys.into_iter().map(|k| (k.key, k.state)).collect();
-        let state = RoomState {
+        let mut state = RoomState {
             head: row.head,
             compacted: row.compacted,
             keys,
             watermarks: row.watermarks.into_iter().collect(),
+            limits,
+            bytes: 0,
         };
+        state.count_bytes();
         let (tx, _) = broadcast::channel(BROADCAST_CAPACITY);
         Ok(Self {
             name: name.to_owned(),
@@ -128,7 +132,10 @@ impl Room {
     ) -> DbResult<ServerMessage> {
         let Sender { client, session } = from;
         let mut state = self.state.lock().await;
-        let mut decided = state.decide_message(client, ops, atomic, now_ms());
+        // Deciding walks and clones values: off the async workers, so other rooms and
+        // `/health` keep being served meanwhile.
+        let mut decided =
+            tokio::task::block_in_place(|| state.decide_message(client, ops, atomic, now_ms()));
         if !decided.is_empty() {
             let batch = CommitBatch {
                 changes: &decided.committed,
@@ -189,26 +196,68 @@ impl Room {
     }
 }
 
-/// The rooms loaded so far.
-#[derive(Debug, Default)]
+/// The rooms held in memory: loaded on first use, unloaded when no session used them
+/// for a while, at most `max` at once.
+#[derive(Debug)]
 pub struct Rooms {
-    rooms: Mutex<HashMap<String, Arc<Room>>>,
+    rooms: Mutex<HashMap<String, (Arc<Room>, Instant)>>,
+    limits: RoomLimits,
+    max: usize,
 }
 
 impl Rooms {
-    /// The room `name`, loading it on first use.
-    pub async fn get(&self, db: &Db, name: &str) -> DbResult<Arc<Room>> {
-        let mut rooms = self.rooms.lock().await;
-        if let Some(room) = rooms.get(name) {
-            return Ok(Arc::clone(room));
+    /// No room loaded yet; rooms hold at most `limits`, and at most `max` are loaded.
+    pub fn new(limits: RoomLimits, max: usize) -> Self {
+        Self {
+            rooms: Mutex::new(HashMap::new()),
+            limits,
+            max: max.max(1),
         }
-        let room = Arc::new(tokio::task::block_in_place(|| Room::load(db, name))?);
-        rooms.insert(name.to_owned(), Arc::clone(&room));
-        Ok(room)
+    }
+
+    /// The room `name`, loading it on first use; `None` when `max` rooms are in use.
+    pub async fn get(&self, db: &Db, name: &str) -> DbResult<Option<Arc<Room>>> {
+        let mut rooms = self.rooms.lock().await;
+        if let Some((room, used)) = rooms.get_mut(name) {
+            *used = Instant::now();
+            return Ok(Some(Arc::clone(room)));
+        }
+        if rooms.len() >= self.max {
+            // Make room: unload every room no session holds.
+            rooms.retain(|_, (room, _)| Arc::strong_count(room) > 1);
+            if rooms.len() >= self.max {
+                return Ok(None);
+            }
+        }
+        let limits = self.limits;
+        let room = Arc::new(tokio::task::block_in_place(|| {
+            Room::load(db, name, limits)
+        })?);
+        rooms.insert(name.to_owned(), (Arc::clone(&room), Instant::now()));
+        Ok(Some(room))
+    }
+
+    /// Unloads the rooms no session holds that were last used before `idle` ago; returns
+    /// how many. (Everything a room holds is in the database: it loads again on use.)
+    pub async fn unload_idle(&self, idle: Duration) -> usize {
+        let mut rooms = self.rooms.lock().await;
+        let before = rooms.len();
+        rooms.retain(|_, (room, used)| Arc::strong_count(room) > 1 || used.elapsed() < idle);
+        before - rooms.len()
+    }
+
+    /// Rooms in memory.
+    pub async fn loaded(&self) -> usize {
+        self.rooms.lock().await.len()
     }
 
     /// Every loaded room.
     pub async fn all(&self) -> Vec<Arc<Room>> {
-        self.rooms.lock().await.values().cloned().collect()
+        self.rooms
+            .lock()
+            .await
+            .values()
+            .map(|(room, _)| Arc::clone(room))
+            .collect()
     }
 }

@@ -3,18 +3,23 @@
 //! documented close code; they never touch stored state. What to say is decided by the
 //! core's [`ServerSession`] (shared with the simulation); this file does the I/O.
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
+use srvra_sync::core::protocol::message::Rejected;
 use srvra_sync::core::protocol::{decode, encode, ClientMessage, FrameError, ServerMessage};
 use srvra_sync::core::room::session::{Forward, Refusal, ServerSession, SessionLimits};
-use subtle::ConstantTimeEq;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::time::{sleep_until, Instant};
 
 use crate::app::App;
-use crate::metrics::inc;
+use crate::auth::{self, Access, Grant};
+use crate::metrics::{inc, Refused};
+use crate::rate::Bucket;
 use crate::room::{Published, Room, Sender, StoredLog};
 
 /// Close codes (also in `docs/PROTOCOL.md`).
@@ -40,27 +45,40 @@ struct Session {
     /// Unique per connection.
     id: u64,
     app: Arc<App>,
+    /// The peer's address, for limits per IP.
+    ip: IpAddr,
     sink: SplitSink<WebSocket, Message>,
     stream: SplitStream<WebSocket>,
     /// What to say, decided without I/O.
     core: ServerSession,
+    /// When anything (a frame, a pong) last came from the client.
+    heard: Instant,
+    /// Messages and operations this connection may still send.
+    messages: Bucket,
+    ops: Bucket,
 }
 
-/// Runs one connection to its end.
-pub async fn run(socket: WebSocket, app: Arc<App>) {
+/// Runs one connection from `ip` to its end.
+pub async fn run(socket: WebSocket, app: Arc<App>, ip: IpAddr) {
     inc(&app.metrics.connections);
     let (sink, stream) = socket.split();
     let limits = SessionLimits {
         max_ops: app.config.max_ops,
         max_frame: app.config.limits.max_frame,
         chunk: app.config.chunk,
+        part_bytes: app.config.part_bytes,
     };
+    let guards = &app.config.guards;
     let mut session = Session {
         app: Arc::clone(&app),
+        ip,
         sink,
         stream,
         core: ServerSession::new(limits),
         id: NEXT_SESSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        heard: Instant::now(),
+        messages: Bucket::new(guards.messages_per_second),
+        ops: Bucket::new(guards.ops_per_second),
     };
     let result = session.serve().await;
     if let Err(fatal) = result {
@@ -95,20 +113,21 @@ impl Session {
             ));
         };
         self.core.hello(protocol, &client_id, &room)?;
-        let expected = self.app.config.auth_token.as_deref();
-        if expected.is_some_and(|t| !same_secret(token.as_deref().unwrap_or_default(), t)) {
-            return Err(Fatal::new(
-                "UNAUTHORIZED",
-                "missing or wrong token",
-                close::UNAUTHORIZED,
-            ));
-        }
-        let room = self
+        let grant = self.admit(token.as_deref(), &client_id, &room)?;
+        let Some(room) = self
             .app
             .rooms
             .get(&self.app.db, &room)
             .await
-            .map_err(storage_failed)?;
+            .map_err(storage_failed)?
+        else {
+            self.app.metrics.refused(Refused::Rooms);
+            return Err(Fatal::new(
+                "OVERLOADED",
+                "the server holds as many rooms as it may; try again later",
+                close::OVERLOADED,
+            ));
+        };
         let mut updates = room.subscribe();
         let welcome = room
             .with_state(|state| self.core.welcome(room.name(), state))
@@ -117,12 +136,29 @@ impl Session {
         self.catch_up(&room, position, snapshot).await?;
 
         let mut shutdown = self.app.shutdown.clone();
+        let guards = self.app.config.guards.clone();
+        let mut pings = tokio::time::interval(guards.ping_interval);
+        pings.tick().await;
+        // The token's end, as a deadline (far away without one).
+        let expires = grant.expires.map_or(Instant::now() + FOREVER, |at| {
+            let left = at.duration_since(SystemTime::now()).unwrap_or_default();
+            Instant::now() + left
+        });
         loop {
+            let silent_until = self.heard + guards.idle_timeout;
             tokio::select! {
                 message = self.next_message() => match message? {
                     None => return Ok(()),
-                    Some(message) => self.handle(&room, message).await?,
+                    Some(message) => self.handle(&room, message, grant.access).await?,
                 },
+                _ = pings.tick() => {
+                    self.send_raw(Message::Ping(Default::default())).await?;
+                }
+                _ = sleep_until(silent_until) => {
+                    self.app.metrics.refused(Refused::Idle);
+                    return Err(Fatal::new("IDLE", "nothing came from the client in time", close::IDLE));
+                }
+                _ = sleep_until(expires) => return Err(auth::expired()),
                 update = updates.recv() => match update {
                     Ok(published) => self.forward(&room, &published).await?,
                     Err(RecvError::Lagged(_)) => self.catch_up(&room, self.core.sent(), false).await?,
@@ -135,7 +171,73 @@ impl Session {
         }
     }
 
-    async fn handle(&mut self, room: &Room, message: ClientMessage) -> Result<(), Fatal> {
+    /// Checks the token (and the pace of refused ones from this IP) and binds the client
+    /// id to the token's user.
+    fn admit(&self, token: Option<&str>, client: &str, room: &str) -> Result<Grant, Fatal> {
+        let app = &self.app;
+        let per_minute = app.config.guards.auth_failures_per_minute;
+        if app.config.auth.is_on() && app.auth_failures.blocked(self.ip, per_minute) {
+            app.metrics.refused(Refused::AuthRate);
+            return Err(Fatal::new(
+                "RATE_LIMITED",
+                "too many refused attempts from this address; wait a minute",
+                close::RATE_LIMITED,
+            ));
+        }
+        let refused = |fatal: Fatal| {
+            app.auth_failures.record(self.ip);
+            let reason = if fatal.close == close::FORBIDDEN {
+                Refused::Forbidden
+            } else {
+                Refused::Unauthorized
+            };
+            app.metrics.refused(reason);
+            fatal
+        };
+        let grant = app
+            .config
+            .auth
+            .check(token, room, SystemTime::now())
+            .map_err(refused)?;
+        if let Some(user) = &grant.user {
+            let owned = tokio::task::block_in_place(|| app.db.claim_client(client, user))
+                .map_err(storage_failed)?;
+            if !owned {
+                return Err(refused(Fatal::new(
+                    "FORBIDDEN",
+                    "this client id belongs to another user",
+                    close::FORBIDDEN,
+                )));
+            }
+        }
+        Ok(grant)
+    }
+
+    /// Takes a message's share of this connection's rate; over it, the session ends with
+    /// `RATE_LIMITED` (the client reconnects after its backoff).
+    fn pace(&mut self, ops: usize) -> Result<(), Fatal> {
+        if self.messages.take(1) && self.ops.take(ops) {
+            return Ok(());
+        }
+        self.app.metrics.refused(Refused::MessageRate);
+        Err(Fatal::new(
+            "RATE_LIMITED",
+            "too many messages or operations from this connection",
+            close::RATE_LIMITED,
+        ))
+    }
+
+    async fn handle(
+        &mut self,
+        room: &Room,
+        message: ClientMessage,
+        access: Access,
+    ) -> Result<(), Fatal> {
+        let ops = match &message {
+            ClientMessage::Changes { ops, .. } => ops.len(),
+            _ => 0,
+        };
+        self.pace(ops)?;
         match message {
             ClientMessage::Hello {
                 protocol,
@@ -144,6 +246,25 @@ impl Session {
                 ..
             } => self.core.hello(protocol, &client_id, &room),
             ClientMessage::Ping { nonce } => self.send(&ServerMessage::Pong { nonce }).await,
+            ClientMessage::Changes { ops, .. } if access == Access::Read => {
+                self.core.check_changes(&ops)?;
+                self.app.metrics.refused(Refused::Forbidden);
+                let rejected = ops
+                    .into_iter()
+                    .map(|op| Rejected {
+                        id: op.id,
+                        code: "FORBIDDEN".into(),
+                        message: "this token may only read this room".into(),
+                        conflict: None,
+                    })
+                    .collect();
+                let ack = ServerMessage::Ack {
+                    acks: Vec::new(),
+                    resolved: Vec::new(),
+                    rejected,
+                };
+                self.send(&ack).await
+            }
             ClientMessage::Changes { ops, atomic } => {
                 self.core.check_changes(&ops)?;
                 let threshold = self.app.config.compression_threshold;
@@ -223,6 +344,7 @@ impl Session {
                 return Ok(None);
             };
             let frame = frame.map_err(transport_error)?;
+            self.heard = Instant::now();
             match frame {
                 Message::Binary(bytes) => return Ok(Some(decode(&bytes, self.app.config.limits)?)),
                 Message::Text(_) => {
@@ -244,13 +366,29 @@ impl Session {
     }
 
     async fn send_frame(&mut self, frame: Vec<u8>) -> Result<(), Fatal> {
-        self.sink
-            .send(Message::Binary(frame.into()))
-            .await
-            .map_err(|_| Fatal::new("GONE", "the client went away", close::NORMAL))
+        self.send_raw(Message::Binary(frame.into())).await
     }
 
-    /// Sends the error message (if the socket still works) and closes with its code.
+    /// Sends one WebSocket message, giving a reader that does not take it
+    /// `--send-timeout` before the session ends (and its memory is freed).
+    async fn send_raw(&mut self, message: Message) -> Result<(), Fatal> {
+        let timeout = self.app.config.guards.send_timeout;
+        match tokio::time::timeout(timeout, self.sink.send(message)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Fatal::new("GONE", "the client went away", close::NORMAL)),
+            Err(_) => {
+                self.app.metrics.refused(Refused::SlowReader);
+                Err(Fatal::new(
+                    "GONE",
+                    "the client stopped reading",
+                    close::NORMAL,
+                ))
+            }
+        }
+    }
+
+    /// Sends the error message (if the socket still works) and closes with its code;
+    /// each step within the send timeout.
     async fn fail(&mut self, fatal: Fatal) {
         if fatal.close != close::NORMAL {
             let error = ServerMessage::Error {
@@ -259,25 +397,24 @@ impl Session {
                 fatal: true,
                 close_code: Some(fatal.close),
             };
-            let _ = self.send(&error).await;
+            if self.send(&error).await.is_err() {
+                return;
+            }
         }
         let reason: String = fatal.message.chars().take(100).collect();
-        let _ = self
-            .sink
-            .send(Message::Close(Some(CloseFrame {
-                code: fatal.close,
-                reason: reason.into(),
-            })))
-            .await;
-        let _ = self.sink.close().await;
+        let close = Message::Close(Some(CloseFrame {
+            code: fatal.close,
+            reason: reason.into(),
+        }));
+        if self.send_raw(close).await.is_ok() {
+            let timeout = self.app.config.guards.send_timeout;
+            let _ = tokio::time::timeout(timeout, self.sink.close()).await;
+        }
     }
 }
 
-/// Compares a presented token with the secret in time that does not depend on where they
-/// differ (`subtle`), so timing does not reveal the secret.
-fn same_secret(presented: &str, secret: &str) -> bool {
-    presented.as_bytes().ct_eq(secret.as_bytes()).into()
-}
+/// A deadline that never comes in practice.
+const FOREVER: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// A WebSocket read error as the protocol reports it: a frame or message over the
 /// transport's size limit is `FRAME_TOO_LARGE` (1009), recognised by the library's error

@@ -165,7 +165,10 @@ async fn bad_frames_are_rejected_with_codes_while_others_keep_syncing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_token_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let server = common::server(dir.path(), |c| c.auth_token = Some("secret".into())).await;
+    let server = common::server(dir.path(), |c| {
+        c.auth = srvra_sync_server::auth::Auth::Shared("secret".into())
+    })
+    .await;
     let (code, close) = raw_then_close_code(server.addr, vec![hello(Some("guess"))]).await;
     assert_eq!((code.as_deref(), close), (Some("UNAUTHORIZED"), 4003));
     let (code, close) = raw_then_close_code(server.addr, vec![hello(None)]).await;
@@ -245,7 +248,7 @@ async fn deep_paths_deep_values_non_finite_numbers_and_far_sequences_are_rejecte
 async fn with_auth_on_metrics_need_the_metrics_token() {
     let dir = tempfile::tempdir().unwrap();
     let server = common::server(dir.path(), |c| {
-        c.auth_token = Some("secret".into());
+        c.auth = srvra_sync_server::auth::Auth::Shared("secret".into());
         c.metrics_token = Some("scrape".into());
     })
     .await;
@@ -324,7 +327,10 @@ async fn only_allowed_origins_may_open_a_websocket() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shared_token_must_match_exactly() {
     let dir = tempfile::tempdir().unwrap();
-    let server = common::server(dir.path(), |c| c.auth_token = Some("secret".into())).await;
+    let server = common::server(dir.path(), |c| {
+        c.auth = srvra_sync_server::auth::Auth::Shared("secret".into())
+    })
+    .await;
     for guess in ["secre", "secret!", "Secret", ""] {
         let (code, close) = raw_then_close_code(server.addr, vec![hello(Some(guess))]).await;
         assert_eq!(

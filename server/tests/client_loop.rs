@@ -192,7 +192,10 @@ async fn a_change_the_server_rejects_is_dropped_and_reported() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_token_stops_retrying_with_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    let server = common::server(dir.path(), |c| c.auth_token = Some("right".into())).await;
+    let server = common::server(dir.path(), |c| {
+        c.auth = srvra_sync_server::auth::Auth::Shared("right".into())
+    })
+    .await;
     let mut a = Peer::new(config(server.addr, "r", "a"), fresh(), false);
     a.token = Some("wrong".into());
     let errors = a.engine_mut().on(

@@ -24,6 +24,8 @@ const LIMITS: SessionLimits = SessionLimits {
     max_ops: 1000,
     max_frame: 1 << 20,
     chunk: CHUNK,
+    // Small, so parts are also cut by bytes.
+    part_bytes: 2048,
 };
 
 /// The retained log.

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::core::error::{CoreError, Result};
 use crate::core::model::operation::{OpKind, Operation};
+use crate::core::model::path::MAX_PATH_LEN;
 
 /// Deepest nesting a key's value may reach, like the client's check of values.
 pub const MAX_DEPTH: usize = 100;
@@ -65,9 +66,42 @@ pub fn check_depth(fields: &[String], kind: &OpKind) -> Result<()> {
     Ok(())
 }
 
-/// Checks a received change: its depth, its numbers (finite), and its sequence (above the
-/// client's `watermark` by at most [`MAX_SEQ_STEP`], and below 2^63 so it is stored as is).
+/// The size of `value` as JSON text, in bytes (close to it for numbers and escapes),
+/// measured without recursion.
+pub fn value_size(value: &Value) -> usize {
+    let mut size = 0usize;
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        size += match value {
+            Value::Null | Value::Bool(_) => 5,
+            Value::Number(_) => 8,
+            Value::String(text) => text.len() + 2,
+            Value::Array(items) => {
+                stack.extend(items);
+                2 + items.len()
+            }
+            Value::Object(map) => {
+                for (name, child) in map {
+                    size += name.len() + 4;
+                    stack.push(child);
+                }
+                2
+            }
+        };
+    }
+    size
+}
+
+/// Checks a received change: its key (at most [`MAX_PATH_LEN`] bytes, like a local path),
+/// its depth, its numbers (finite), and its sequence (above the client's `watermark` by at
+/// most [`MAX_SEQ_STEP`], and below 2^63 so it is stored as is).
 pub fn check_received(op: &Operation, watermark: u64) -> Result<()> {
+    if op.key.is_empty() || op.key.len() > MAX_PATH_LEN {
+        return Err(CoreError::validation(
+            "INVALID_KEY",
+            format!("a key must be 1 to {MAX_PATH_LEN} bytes"),
+        ));
+    }
     check_depth(&op.fields, &op.kind)?;
     let finite = op.timestamp.is_finite()
         && match op.kind {
@@ -118,6 +152,22 @@ mod tests {
             check_depth(&long, &OpKind::Delete).unwrap_err().code,
             "VALUE_TOO_DEEP"
         );
+    }
+
+    #[test]
+    fn size_is_close_to_the_json_text() {
+        for value in [
+            json!({"name": "Ada", "tags": ["a", "b"], "n": null}),
+            json!("x".repeat(1000)),
+            json!([]),
+        ] {
+            let text = serde_json::to_string(&value).unwrap().len();
+            let size = value_size(&value);
+            assert!(
+                size >= text && size <= text * 2,
+                "{size} vs {text} for {value}"
+            );
+        }
     }
 
     #[test]

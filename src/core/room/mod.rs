@@ -18,6 +18,29 @@ use crate::core::model::operation::{apply, OpId, Operation};
 use crate::core::protocol::message::{Rejected, SnapshotEntry};
 use crate::core::protocol::Committed;
 
+/// What one room may hold, so no client can grow a room (and every joiner's catch-up)
+/// without bound: the size of one key's value, keys ever written, and all values together.
+/// Sizes are of the value as JSON text ([`bounds::value_size`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoomLimits {
+    /// Largest value of one key, in bytes.
+    pub max_value_bytes: usize,
+    /// Most keys a room may have written (deleted ones count until compaction).
+    pub max_keys: usize,
+    /// Most bytes all of a room's values may take together.
+    pub max_bytes: usize,
+}
+
+impl Default for RoomLimits {
+    fn default() -> Self {
+        Self {
+            max_value_bytes: 1024 * 1024,
+            max_keys: 100_000,
+            max_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
 /// The state of one room.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RoomState {
@@ -29,6 +52,10 @@ pub struct RoomState {
     pub keys: HashMap<String, KeyState>,
     /// Per client, the highest sequence processed.
     pub watermarks: HashMap<String, u64>,
+    /// What the room may hold.
+    pub limits: RoomLimits,
+    /// Size of all values, as [`RoomState::count_bytes`] measures it.
+    pub bytes: usize,
 }
 
 /// What one `changes` message does, decided before anything is persisted.
@@ -48,6 +75,8 @@ pub struct Decided {
     pub duplicates: Vec<OpId>,
     /// The kind of every conflict detected (settled or reported to the author).
     pub conflicts: Vec<ConflictKind>,
+    /// The room's [`RoomState::bytes`] after the message.
+    pub bytes: usize,
 }
 
 impl Decided {
@@ -77,6 +106,11 @@ impl RoomState {
     /// The highest sequence of `client` processed so far (0: none).
     pub fn watermark(&self, client: &str) -> u64 {
         self.watermarks.get(client).copied().unwrap_or(0)
+    }
+
+    /// Measures every value once (after loading), for the room's byte limit.
+    pub fn count_bytes(&mut self) {
+        self.bytes = self.keys.values().map(|k| slot_size(&k.value)).sum();
     }
 
     /// Every key at the head.
@@ -133,6 +167,43 @@ impl RoomState {
         }
     }
 
+    /// Refuses a change whose value would be over `max_value_bytes`, or that would take
+    /// the room past its bytes (`over_bytes`) or keys (`over_keys`).
+    fn check_size(
+        &self,
+        op: &Operation,
+        size: usize,
+        over_bytes: bool,
+        over_keys: bool,
+    ) -> Result<(), Rejected> {
+        let limits = &self.limits;
+        let (code, message) = if size > limits.max_value_bytes {
+            let max = limits.max_value_bytes;
+            (
+                "VALUE_TOO_LARGE",
+                format!("the key's value would be {size} bytes; the limit is {max}"),
+            )
+        } else if over_bytes {
+            (
+                "ROOM_FULL",
+                format!("the room's values would exceed {} bytes", limits.max_bytes),
+            )
+        } else if over_keys {
+            (
+                "ROOM_FULL",
+                format!("the room already has {} keys", limits.max_keys),
+            )
+        } else {
+            return Ok(());
+        };
+        Err(Rejected {
+            id: op.id.clone(),
+            code: code.into(),
+            message,
+            conflict: None,
+        })
+    }
+
     /// Decides a message's changes from `client`: drops ids it already processed, decides
     /// the rest in order (an `atomic` message all or none). Clock stamps more than
     /// [`hlc::MAX_SKEW_MS`] ahead of `now_ms` are capped. Changes nothing.
@@ -147,6 +218,7 @@ impl RoomState {
         let watermark = self.watermark(client);
         let mut fresh = Vec::new();
         let mut invalid = Vec::new();
+        let mut seqs = std::collections::HashSet::new();
         for op in ops {
             if &*op.id.client != client {
                 decided.rejected.push(Rejected {
@@ -155,7 +227,8 @@ impl RoomState {
                     message: format!("change id belongs to client '{}'", op.id.client),
                     conflict: None,
                 });
-            } else if op.id.seq <= watermark {
+            } else if op.id.seq <= watermark || !seqs.insert(op.id.seq) {
+                // Processed before, or repeated within this message: one application.
                 decided.duplicates.push(op.id);
             } else if let Err(error) = bounds::check_received(&op, watermark) {
                 // Bounded before anything walks it: too deep, not finite, or a sequence
@@ -192,19 +265,47 @@ impl RoomState {
         let mut overlay: HashMap<&str, KeyState> = HashMap::new();
         let mut accepted: Vec<(&Operation, Option<Resolution>)> = Vec::new();
         let mut rejected = Vec::new();
+        let (mut bytes, mut keys) = (self.bytes, self.keys.len());
         for op in &fresh {
             let current = overlay
                 .get(op.key.as_str())
                 .or_else(|| self.keys.get(&op.key))
                 .cloned()
                 .unwrap_or_else(KeyState::absent);
+            let is_new = !overlay.contains_key(op.key.as_str()) && !self.keys.contains_key(&op.key);
+            if op.base_version > current.version {
+                // No client can have seen a version the room never reached; taken as is,
+                // such a change would skip conflict detection.
+                rejected.push(Rejected {
+                    id: op.id.clone(),
+                    code: "INVALID_BASE_VERSION".into(),
+                    message: format!(
+                        "based on version {} of a key at version {}",
+                        op.base_version, current.version
+                    ),
+                    conflict: None,
+                });
+                continue;
+            }
             match Self::decide(&current, op) {
-                Ok((next, resolution)) => {
-                    if let Some(next) = next {
-                        overlay.insert(&op.key, next);
+                Ok((Some(next), resolution)) => {
+                    let size = slot_size(&next.value);
+                    let after = (bytes + size).saturating_sub(slot_size(&current.value));
+                    if let Err(rejection) = self.check_size(
+                        op,
+                        size,
+                        after > bytes && after > self.limits.max_bytes,
+                        is_new && keys >= self.limits.max_keys,
+                    ) {
+                        rejected.push(rejection);
+                        continue;
                     }
+                    bytes = after;
+                    keys += usize::from(is_new);
+                    overlay.insert(&op.key, next);
                     accepted.push((op, resolution));
                 }
+                Ok((None, resolution)) => accepted.push((op, resolution)),
                 Err(rejection) => rejected.push(rejection),
             }
         }
@@ -218,7 +319,9 @@ impl RoomState {
                 });
             }
             overlay.clear();
+            bytes = self.bytes;
         }
+        decided.bytes = bytes;
         decided.conflicts = rejected
             .iter()
             .filter_map(|r| r.conflict.as_ref().map(|c| c.kind))
@@ -253,10 +356,16 @@ impl RoomState {
             self.keys.insert(key.clone(), state.clone());
         }
         self.head = decided.head;
+        self.bytes = decided.bytes;
         if let Some(seq) = decided.watermark {
             self.watermarks.insert(client.to_owned(), seq);
         }
     }
+}
+
+/// The size of a key's value (0 when absent).
+fn slot_size(value: &Option<Arc<Value>>) -> usize {
+    value.as_deref().map_or(0, bounds::value_size)
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 //! connection. The reference server runs it over SQLite and a WebSocket; the simulation
 //! runs the same code over memory.
 
-use crate::core::model::operation::{OpId, Operation};
+use crate::core::model::bounds::value_size;
+use crate::core::model::operation::{OpId, OpKind, Operation};
 use crate::core::protocol::message::SnapshotEntry;
 use crate::core::protocol::{close, Committed, FrameError, ServerMessage, PROTOCOL_VERSION};
 use crate::core::room::{Decided, RoomState};
@@ -59,8 +60,11 @@ pub struct SessionLimits {
     pub max_ops: usize,
     /// Largest frame the server accepts.
     pub max_frame: usize,
-    /// Changes per `catch-up` part (and entries per `snapshot` part).
+    /// Most changes per `catch-up` part (and entries per `snapshot` part).
     pub chunk: usize,
+    /// A part ends once its changes or entries reach this many bytes (as JSON, at least
+    /// one per part), so no part is larger than a client can take or the server holds.
+    pub part_bytes: usize,
 }
 
 /// What to do with a publication of the room.
@@ -159,6 +163,7 @@ impl ServerSession {
             after: position,
             head,
             chunk: self.limits.chunk.max(1),
+            part_bytes: self.limits.part_bytes,
             done: false,
         }
     }
@@ -166,13 +171,12 @@ impl ServerSession {
     /// A catch-up by snapshot: every key at `head`.
     pub fn catch_up_by_snapshot(&mut self, head: u64, entries: Vec<SnapshotEntry>) -> CatchUp {
         self.sent = head;
-        let chunk = self.limits.chunk.max(1);
-        let parts = entries.len().div_ceil(chunk).max(1);
         CatchUp::Snapshot {
             head,
-            entries: entries.into_iter(),
-            chunk,
-            parts_left: parts,
+            entries: entries.into_iter().peekable(),
+            chunk: self.limits.chunk.max(1),
+            part_bytes: self.limits.part_bytes,
+            done: false,
         }
     }
 
@@ -240,8 +244,10 @@ pub enum CatchUp {
         after: u64,
         /// Last position to send.
         head: u64,
-        /// Changes per part.
+        /// Most changes per part.
         chunk: usize,
+        /// Bytes after which a part ends.
+        part_bytes: usize,
         /// Whether the last part was produced.
         done: bool,
     },
@@ -250,11 +256,13 @@ pub enum CatchUp {
         /// The position the snapshot is at.
         head: u64,
         /// Entries not sent yet.
-        entries: std::vec::IntoIter<SnapshotEntry>,
-        /// Entries per part.
+        entries: std::iter::Peekable<std::vec::IntoIter<SnapshotEntry>>,
+        /// Most entries per part.
         chunk: usize,
-        /// Parts still to produce.
-        parts_left: usize,
+        /// Bytes after which a part ends.
+        part_bytes: usize,
+        /// Whether the last part was produced.
+        done: bool,
     },
 }
 
@@ -266,12 +274,16 @@ impl CatchUp {
                 after,
                 head,
                 chunk,
+                part_bytes,
                 done,
             } => {
                 if *done {
                     return Ok(None);
                 }
-                let changes = log.changes_between(*after, *head, *chunk)?;
+                let mut changes = log.changes_between(*after, *head, *chunk)?;
+                let fit = fitting(changes.iter().map(|c| op_size(&c.op)), *part_bytes);
+                // The rest is read again for the next part.
+                changes.truncate(fit);
                 *after = changes.last().map_or(*head, |c| c.position);
                 *done = *after >= *head;
                 Ok(Some(ServerMessage::CatchUp {
@@ -283,20 +295,63 @@ impl CatchUp {
                 head,
                 entries,
                 chunk,
-                parts_left,
+                part_bytes,
+                done,
             } => {
-                if *parts_left == 0 {
+                if *done {
                     return Ok(None);
                 }
-                *parts_left -= 1;
+                let mut part = Vec::new();
+                let mut bytes = 0;
+                while let Some(entry) = entries
+                    .next_if(|_| part.len() < *chunk && (part.is_empty() || bytes < *part_bytes))
+                {
+                    bytes += entry.key.len() + entry.value.as_deref().map_or(0, value_size);
+                    part.push(entry);
+                }
+                *done = entries.peek().is_none();
                 Ok(Some(ServerMessage::Snapshot {
                     position: *head,
-                    entries: entries.by_ref().take(*chunk).collect(),
-                    done: *parts_left == 0,
+                    entries: part,
+                    done: *done,
                 }))
             }
         }
     }
+}
+
+/// How many of the leading items of these sizes fit in `budget` bytes (at least one).
+fn fitting(sizes: impl Iterator<Item = usize>, budget: usize) -> usize {
+    let mut total = 0;
+    let mut count = 0;
+    for size in sizes {
+        if count > 0 && total + size > budget {
+            break;
+        }
+        total += size;
+        count += 1;
+    }
+    count
+}
+
+/// A change's size as JSON text, near enough to cut parts by.
+fn op_size(op: &Operation) -> usize {
+    let fields: usize = op.fields.iter().map(|f| f.len() + 3).sum();
+    let value = match &op.kind {
+        OpKind::Set(value) => value_size(value),
+        OpKind::Append(value) => value_size(value),
+        OpKind::Merge(map) => map.iter().map(|(k, v)| k.len() + 4 + value_size(v)).sum(),
+        OpKind::Patch(entries) => entries
+            .iter()
+            .map(|e| {
+                e.path.iter().map(|p| p.len() + 3).sum::<usize>()
+                    + e.value.as_deref().map_or(0, value_size)
+            })
+            .sum(),
+        OpKind::Delete | OpKind::Increment(_) => 8,
+    };
+    // Id, clock, versions and field names around it.
+    128 + op.key.len() + fields + value
 }
 
 #[cfg(test)]
@@ -307,6 +362,7 @@ mod tests {
         max_ops: 2,
         max_frame: 1024,
         chunk: 2,
+        part_bytes: 1024,
     };
 
     struct Empty;

@@ -368,6 +368,11 @@ impl SyncClient {
             engine.report_error("connect", &error);
             return;
         }
+        if code == close::TOKEN_EXPIRED {
+            // The next connection asks the `token` function again.
+            let message = "the server closed the connection: the token expired";
+            engine.report_error("connect", &CoreError::network("TOKEN_EXPIRED", message));
+        }
         if !self.online {
             self.set_status(engine, Status::Offline, "browser-offline");
             return;

@@ -1,0 +1,98 @@
+//! Rate limits: a token bucket per connection (messages, operations), and refused `hello`s
+//! counted per IP address over a minute (so tokens cannot be guessed at speed).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Allows `per_second` on average, in bursts of up to twice that.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    per_second: f64,
+    capacity: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    /// A full bucket.
+    pub fn new(per_second: u32) -> Self {
+        let per_second = f64::from(per_second.max(1));
+        Self {
+            per_second,
+            capacity: per_second * 2.0,
+            tokens: per_second * 2.0,
+            last: Instant::now(),
+        }
+    }
+
+    /// Takes `n` tokens if there are enough (refilled for the time since the last take).
+    pub fn take(&mut self, n: usize) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.per_second;
+        self.tokens = (self.tokens + refill).min(self.capacity);
+        self.last = now;
+        if self.tokens >= n as f64 {
+            self.tokens -= n as f64;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Refused `hello`s per IP address in the current minute.
+#[derive(Debug, Default)]
+pub struct AuthFailures {
+    by_ip: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+}
+
+const WINDOW: Duration = Duration::from_secs(60);
+
+impl AuthFailures {
+    /// Whether `ip` has used up its `per_minute` refusals.
+    pub fn blocked(&self, ip: IpAddr, per_minute: u32) -> bool {
+        let by_ip = self.by_ip.lock().unwrap_or_else(|p| p.into_inner());
+        by_ip
+            .get(&ip)
+            .is_some_and(|(start, count)| start.elapsed() < WINDOW && *count >= per_minute)
+    }
+
+    /// Counts one refusal for `ip`.
+    pub fn record(&self, ip: IpAddr) {
+        let mut by_ip = self.by_ip.lock().unwrap_or_else(|p| p.into_inner());
+        if by_ip.len() > 100_000 {
+            by_ip.retain(|_, (start, _)| start.elapsed() < WINDOW);
+        }
+        let entry = by_ip.entry(ip).or_insert((Instant::now(), 0));
+        if entry.0.elapsed() >= WINDOW {
+            *entry = (Instant::now(), 0);
+        }
+        entry.1 += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_allows_a_burst_of_twice_the_rate_then_refuses() {
+        let mut bucket = Bucket::new(10);
+        assert!(bucket.take(20));
+        assert!(!bucket.take(5));
+    }
+
+    #[test]
+    fn failures_block_an_ip_after_the_limit() {
+        let failures = AuthFailures::default();
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        for _ in 0..3 {
+            assert!(!failures.blocked(ip, 3));
+            failures.record(ip);
+        }
+        assert!(failures.blocked(ip, 3));
+        assert!(!failures.blocked("10.0.0.2".parse().unwrap(), 3));
+    }
+}
