@@ -303,11 +303,14 @@ impl CatchUp {
                 }
                 let mut part = Vec::new();
                 let mut bytes = 0;
-                while let Some(entry) = entries
-                    .next_if(|_| part.len() < *chunk && (part.is_empty() || bytes < *part_bytes))
-                {
-                    bytes += entry.key.len() + entry.value.as_deref().map_or(0, value_size);
-                    part.push(entry);
+                while part.len() < *chunk {
+                    let Some(next) = entries.peek() else { break };
+                    let size = next.key.len() + next.value.as_deref().map_or(0, value_size);
+                    if !part.is_empty() && bytes + size > *part_bytes {
+                        break;
+                    }
+                    bytes += size;
+                    part.extend(entries.next());
                 }
                 *done = entries.peek().is_none();
                 Ok(Some(ServerMessage::Snapshot {
