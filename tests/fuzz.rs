@@ -39,7 +39,7 @@ fn value() -> impl Strategy<Value = Value> {
 fn kind() -> impl Strategy<Value = OpKind> {
     prop_oneof![
         value().prop_map(|v| OpKind::Set(Arc::new(v))),
-        value().prop_map(|v| OpKind::Append(v)),
+        value().prop_map(OpKind::Append),
         any::<f64>().prop_map(OpKind::Increment),
         Just(OpKind::Delete),
         prop::collection::btree_map("[a-c]", value(), 0..3)
@@ -119,6 +119,14 @@ fn decide_and_serve(room: &mut RoomState, ops: Vec<Operation>, atomic: bool) {
     }
 }
 
+/// `PROPTEST_CASES`, or 512 per property in CI.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(512)
+}
+
 fn real_frames() -> Vec<Vec<u8>> {
     let op = |seq, kind| Operation {
         id: OpId {
@@ -157,7 +165,7 @@ fn real_frames() -> Vec<Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn arbitrary_bytes_never_panic_the_decoder(bytes in prop::collection::vec(any::<u8>(), 0..512)) {

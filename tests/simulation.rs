@@ -5,7 +5,8 @@
 //! change is applied twice; each client's changes keep their order; and the server's state
 //! is its accepted changes replayed in order, with every conflict settled by its key's
 //! strategy's rule (`last-write-wins` by hybrid logical clock, `first-write-wins`,
-//! `smart-merge`; `manual` conflicts are settled by the simulated app).
+//! `smart-merge`; `manual` conflicts are settled by the simulated app). Half the seeds add
+//! a hostile client that sends changes built to break the room (sim/world/hostile.rs).
 //!
 //! `SIM_SEEDS` (default 1000) sets how many seeds run, `SIM_OPS` (default 200) the changes
 //! per run; `SIM_SEED=n` replays one seed with its event log.
@@ -55,6 +56,7 @@ fn run_seed(seed: u64, ops: usize, tally: &mut BTreeMap<String, usize>) -> Resul
         }
     }
     *tally.entry("reported to the author".into()).or_default() += world.server.reported;
+    *tally.entry("hostile messages".into()).or_default() += world.hostile_sent();
     check(&world)
 }
 
@@ -194,6 +196,7 @@ fn every_seed_converges_without_loss_or_duplicates() {
             "first-write-wins -> server",
             "smart-merge -> merged",
             "reported to the author",
+            "hostile messages",
         ] {
             assert!(
                 tally.get(outcome).is_some_and(|n| *n > 0),

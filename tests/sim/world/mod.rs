@@ -17,11 +17,14 @@ use super::server::SimServer;
 use super::workload;
 
 mod faults;
+mod hostile;
 mod tabs;
 
 #[derive(Debug, Clone)]
 enum Event {
     Work,
+    /// The hostile client sends one message.
+    Hostile,
     Fault,
     Arrive {
         conn: u64,
@@ -112,6 +115,8 @@ pub struct World {
     pub log: Vec<String>,
     /// Last delivery time per (client, sender tab, receiver tab): tab messages keep order.
     tab_last: HashMap<(usize, String, String), u64>,
+    /// The hostile client of this run (half the seeds have one).
+    mallory: hostile::Mallory,
 }
 
 impl World {
@@ -153,12 +158,16 @@ impl World {
             faults: true,
             log: Vec::new(),
             tab_last: HashMap::new(),
+            mallory: hostile::Mallory::default(),
         };
         for i in 0..plan.clients {
             world.collect(i);
         }
         world.at(1, Event::Work);
         world.at(5, Event::Fault);
+        if seed % 2 == 0 {
+            world.at(3, Event::Hostile);
+        }
         world
     }
 
@@ -274,6 +283,7 @@ impl World {
                     self.at(delay, Event::Work);
                 }
             }
+            Event::Hostile => self.hostile_step(),
             Event::Fault => {
                 if self.faults {
                     self.fault();
