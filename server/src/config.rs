@@ -30,6 +30,8 @@ pub struct ServerConfig {
     pub guards: Guards,
     /// Changes kept in each room's log by compaction (older ones are folded into the state).
     pub retain: u64,
+    /// Bytes of changes kept in each room's log by compaction (older ones are folded in).
+    pub retain_bytes: u64,
     /// Time between compaction runs.
     pub compaction_interval: Duration,
     /// Most changes per `catch-up` message (and entries per `snapshot` message).
@@ -61,6 +63,7 @@ impl ServerConfig {
             room_limits: RoomLimits::default(),
             guards: Guards::default(),
             retain: 100_000,
+            retain_bytes: 256 * 1024 * 1024,
             compaction_interval: Duration::from_secs(60),
             chunk: 1000,
             part_bytes: 1024 * 1024,

@@ -367,10 +367,23 @@ impl Db {
             .map(|p| p as u64))
     }
 
-    /// Drops log entries at or before `head - retain`; returns the new compaction point.
-    pub fn compact(&self, room: &str, head: u64, retain: u64) -> DbResult<u64> {
-        let upto = head.saturating_sub(retain);
+    /// Drops log entries at or before `head - retain`, and older ones until the newest
+    /// take at most `retain_bytes`; returns the new compaction point.
+    pub fn compact(&self, room: &str, head: u64, retain: u64, retain_bytes: u64) -> DbResult<u64> {
         let mut conn = self.conn();
+        // The newest position whose change, with every newer one, is over the byte budget.
+        let over: Option<i64> = conn
+            .query_row(
+                "SELECT position FROM (SELECT position, SUM(length(op)) OVER
+                   (ORDER BY position DESC) AS newer FROM changes WHERE room = ?1)
+                 WHERE newer > ?2 ORDER BY position DESC LIMIT 1",
+                params![room, retain_bytes as i64],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let upto = head
+            .saturating_sub(retain)
+            .max(over.map_or(0, |p| p as u64));
         let tx = conn.transaction()?;
         tx.execute(
             "DELETE FROM changes WHERE room = ?1 AND position <= ?2",

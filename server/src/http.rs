@@ -232,7 +232,10 @@ async fn compact_periodically(app: Arc<App>) {
         }
         last_compaction = tokio::time::Instant::now();
         for room in app.rooms.all().await {
-            if let Err(error) = room.compact(&app.db, app.config.retain).await {
+            if let Err(error) = room
+                .compact(&app.db, app.config.retain, app.config.retain_bytes)
+                .await
+            {
                 eprintln!(
                     "srvra-sync-server: compaction of room '{}' failed: {}",
                     room.name(),

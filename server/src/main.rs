@@ -87,6 +87,9 @@ struct Args {
     /// Changes kept in each room's log; older ones are compacted into the state.
     #[arg(long, default_value_t = 100_000)]
     retain: u64,
+    /// Bytes of changes kept in each room's log; older ones are compacted into the state.
+    #[arg(long, default_value_t = 256 * 1024 * 1024)]
+    retain_bytes: u64,
     /// Seconds between compactions.
     #[arg(long, default_value_t = 60)]
     compaction_interval: u64,
@@ -145,6 +148,7 @@ async fn main() {
         room_idle: seconds(args.room_idle),
     };
     config.retain = args.retain;
+    config.retain_bytes = args.retain_bytes;
     config.compaction_interval = Duration::from_secs(args.compaction_interval.max(1));
     config.allow_origins = args.allow_origin;
     config.metrics_token = args.metrics_token;

@@ -3,7 +3,7 @@
 //! change is decided) is the core's [`RoomState`], shared with the simulation.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,8 +16,9 @@ use tokio::sync::{broadcast, Mutex};
 use crate::db::{CommitBatch, Db, DbResult, KeyRow};
 use crate::metrics::{inc_by, Metrics};
 
-/// Broadcast capacity per room; a session that falls further behind catches up from the log.
-const BROADCAST_CAPACITY: usize = 1024;
+/// Broadcast capacity per room; a session that falls further behind catches up from the
+/// log. (Each slot is allocated with the room: 1024 made an empty room cost ~50 KB.)
+const BROADCAST_CAPACITY: usize = 256;
 
 /// Accepted changes of one message, published to the room's sessions.
 #[derive(Debug)]
@@ -56,6 +57,8 @@ pub struct Room {
     name: String,
     state: Mutex<RoomState>,
     tx: broadcast::Sender<Arc<Published>>,
+    /// The head at the last compaction check.
+    checked: AtomicU64,
 }
 
 /// A room's log as stored in the database.
@@ -100,6 +103,7 @@ impl Room {
             name: name.to_owned(),
             state: Mutex::new(state),
             tx,
+            checked: AtomicU64::new(0),
         })
     }
 
@@ -185,12 +189,15 @@ impl Room {
         Ok(ack)
     }
 
-    /// Drops log entries older than the newest `retain`.
-    pub async fn compact(&self, db: &Db, retain: u64) -> DbResult<()> {
+    /// Drops log entries older than the newest `retain`, and older ones until the log
+    /// holds at most `retain_bytes` (checked when the room took changes since last time).
+    pub async fn compact(&self, db: &Db, retain: u64, retain_bytes: u64) -> DbResult<()> {
         let mut state = self.state.lock().await;
-        if state.head.saturating_sub(retain) > state.compacted {
-            state.compacted =
-                tokio::task::block_in_place(|| db.compact(&self.name, state.head, retain))?;
+        let head = state.head;
+        if head > self.checked.swap(head, Ordering::Relaxed) {
+            let upto =
+                tokio::task::block_in_place(|| db.compact(&self.name, head, retain, retain_bytes))?;
+            state.compacted = state.compacted.max(upto);
         }
         Ok(())
     }

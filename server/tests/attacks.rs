@@ -417,3 +417,35 @@ async fn increments_on_a_large_array_keep_the_server_responsive() {
     assert!(rejected_codes(&ack).is_empty());
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overwriting_one_key_cannot_grow_the_log_past_its_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::server(dir.path(), |c| {
+        c.retain_bytes = 1024 * 1024;
+        c.compaction_interval = Duration::from_millis(100);
+    })
+    .await;
+    let (mut writer, _) = Client::join(server.addr, "writer", "room", 0).await;
+    writer.catch_up().await;
+    for i in 0..20 {
+        // Within the room's byte limit (one key), but 6 MB of log in all.
+        let op = writer.set("k", json!(noise(i, 300 * 1024)));
+        assert!(rejected_codes(&writer.submit(vec![op], false).await).is_empty());
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    drop(writer);
+    server.shutdown().await;
+    let db = rusqlite::Connection::open(dir.path().join("srvra-sync.db")).unwrap();
+    let logged: i64 = db
+        .query_row("SELECT SUM(length(op)) FROM changes", [], |r| r.get(0))
+        .unwrap();
+    assert!(logged <= 1024 * 1024, "{logged} bytes of log kept");
+    // A new reader still gets the latest value (by snapshot).
+    let server = common::server(dir.path(), |_| {}).await;
+    let (mut reader, head) = Client::join(server.addr, "reader", "room", 0).await;
+    assert_eq!(head, 20);
+    let parts = reader.catch_up().await;
+    assert!(matches!(&parts[0], ServerMessage::Snapshot { entries, .. } if entries.len() == 1));
+    server.shutdown().await;
+}
