@@ -272,3 +272,29 @@ proptest! {
         prop_assert_eq!(back, message);
     }
 }
+
+#[test]
+fn nesting_is_bounded_where_frames_are_decoded() {
+    let nested = |levels: usize| {
+        let mut value = json!(1);
+        for _ in 0..levels {
+            value = json!([value]);
+        }
+        value
+    };
+    // A value as deep as a change may make it decodes inside a message.
+    let fine = ClientMessage::Changes {
+        ops: vec![op(1, OpKind::Set(Arc::new(nested(100))))],
+        atomic: false,
+    };
+    let frame = encode(&fine, None);
+    assert!(decode::<ClientMessage>(&frame, Limits::default()).is_ok());
+    // Deeper than any accepted value: refused by the decoder (rmp's own limit was 1,024).
+    let deep = ClientMessage::Changes {
+        ops: vec![op(1, OpKind::Set(Arc::new(nested(500))))],
+        atomic: false,
+    };
+    let frame = encode(&deep, None);
+    let error = decode::<ClientMessage>(&frame, Limits::default()).unwrap_err();
+    assert_eq!(error.code(), "MALFORMED_FRAME");
+}

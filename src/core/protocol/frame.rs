@@ -5,6 +5,7 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::core::model::bounds::MAX_DEPTH;
 use crate::core::state::compress::{pack, unpack};
 
 /// The protocol version this build speaks.
@@ -100,5 +101,14 @@ pub fn decode<T: DeserializeOwned>(frame: &[u8], limits: Limits) -> Result<T, Fr
         }
     }
     let body = unpack(packed).map_err(|e| FrameError::Malformed(e.message))?;
-    rmp_serde::from_slice(&body).map_err(|e| FrameError::Malformed(e.to_string()))
+    let mut decoder = rmp_serde::Deserializer::from_read_ref(&body);
+    // Bounded where it is decoded: no recursion deeper than values may be (plus the
+    // message's own levels), so decoding and dropping stay far from the stack's end.
+    decoder.set_max_depth(MAX_DECODE_DEPTH);
+    T::deserialize(&mut decoder).map_err(|e| FrameError::Malformed(e.to_string()))
 }
+
+/// Deepest nesting a frame may have: well over a value's [`MAX_DEPTH`] plus the message
+/// around it, so a change nested a little too deep is still decoded and rejected on its
+/// own (`VALUE_TOO_DEEP`), and far under what would strain a 2 MiB stack.
+pub const MAX_DECODE_DEPTH: usize = 2 * MAX_DEPTH + 56;
