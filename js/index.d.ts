@@ -35,6 +35,8 @@ export interface SrvraConfig {
   autoResolveThreshold?: number;
   compression?: { enabled?: boolean; threshold?: number };
   offline?: { enabled?: boolean; dbName?: string };
+  /** Presence updates go out at most once per `throttle` ms (default 50; the last wins). */
+  presence?: { throttle?: number };
   /**
    * Encryption at rest of everything stored in IndexedDB (AES-256-GCM, WebCrypto). `key`:
    * a `CryptoKey` (AES-GCM, 256 bits, encrypt + decrypt) or a function returning one;
@@ -197,6 +199,30 @@ export interface EventMap {
   'network-status': 'online' | 'offline';
   reconnecting: { attempt: number; delay: number };
   'sync-error': SyncErrorEvent;
+  presence: { others: PresencePeer[] };
+}
+
+/** One other tab present in the room (README "Presence"). */
+export interface PresencePeer {
+  clientId: string;
+  /** The tab of that client (each tab has its own presence). */
+  tab: string;
+  /** The user from the client's token (JWT auth only); never set by clients. */
+  userId?: string;
+  state: { [key: string]: JsonValue };
+  /** When the server last heard from it, ms since the epoch. */
+  lastSeen: number;
+}
+
+/** `sync.presence`: ephemeral per-tab state, never stored. */
+export declare class Presence {
+  private constructor();
+  /** A plain object (at most 4 KiB as JSON), or `null` to clear it. */
+  set(state: { [key: string]: JsonValue } | null): void;
+  get(): { [key: string]: JsonValue } | null;
+  others(): PresencePeer[];
+  subscribe(callback: (others: PresencePeer[]) => void): number;
+  unsubscribe(id: number): boolean;
 }
 
 export type EventType = keyof EventMap;
@@ -241,6 +267,7 @@ export declare class SrvraDataSync {
   readonly stateManager: StateManager;
   readonly eventBus: EventBus;
   readonly conflictResolver: ConflictResolver;
+  readonly presence: Presence;
   /** Resolves when cached state is loaded from IndexedDB. */
   readonly ready: Promise<void>;
   readonly status: SyncStatus;

@@ -7,6 +7,7 @@ import { SyncCore } from './srvra_sync.js';
 import { decode, encode, requireFunction, requireString } from './codec.js';
 import { makeError, onPanic, typeError } from './errors.js';
 import { ConflictResolver, withResolve } from './conflicts.js';
+import { Presence } from './presence.js';
 
 export { SrvraError, ValidationError, ConflictError, NetworkError, StorageError } from './errors.js';
 
@@ -307,6 +308,8 @@ export class SrvraDataSync {
     this.eventBus = new EventBus(this.#link);
     /** Conflict rules, custom strategies, pending conflicts and history. */
     this.conflictResolver = new ConflictResolver(this.#link);
+    /** This tab's presence and everyone else's (README "Presence"). */
+    this.presence = new Presence(this.#link, this.eventBus);
     /** Resolves when cached state is loaded; rejects with `StorageError` if it cannot be. */
     this.ready = this.#link.core.ready;
     const link = new WeakRef(this.#link);
@@ -370,6 +373,7 @@ export class SrvraDataSync {
 
   close() {
     this.#offPanic?.();
+    this.presence.dispose();
     if (this.#onOnline !== null) {
       globalThis.removeEventListener('online', this.#onOnline);
       globalThis.removeEventListener('offline', this.#onOffline);

@@ -9,10 +9,12 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use srvra_sync::core::dispatch::event_bus::EventType;
 use srvra_sync::core::dispatch::events::{
-    ChangeId, ConflictEvent, ConflictResolvedEvent, ErrorInfo, Payload, Reconnecting, SyncComplete,
-    SyncErrorEvent, ValueAt,
+    ChangeId, ConflictEvent, ConflictResolvedEvent, ErrorInfo, Payload, PresenceEvent,
+    Reconnecting, SyncComplete, SyncErrorEvent, ValueAt,
 };
 use srvra_sync::core::error::ErrorKind;
+use srvra_sync::core::model::slot::Slot;
+use srvra_sync::core::protocol::presence::PresencePeer;
 
 /// Every payload the core can raise, by event.
 fn samples() -> Vec<(EventType, Payload)> {
@@ -106,6 +108,18 @@ fn samples() -> Vec<(EventType, Payload)> {
                     seq: 4,
                 }),
                 ..SyncErrorEvent::new("rejected", error)
+            }),
+        ),
+        (
+            EventType::Presence,
+            Payload::Presence(PresenceEvent {
+                others: vec![PresencePeer {
+                    client_id: "c".into(),
+                    tab: "t".into(),
+                    user_id: Some("ada".into()),
+                    state: Slot::of(json!({ "cursor": [1, 2] })),
+                    last_seen: 1.0,
+                }],
             }),
         ),
     ]

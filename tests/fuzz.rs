@@ -156,6 +156,7 @@ fn real_frames() -> Vec<Vec<u8>> {
         position: 0,
         token: Some("t".into()),
         snapshot: false,
+        heartbeat: None,
     };
     vec![
         encode(&changes, None),

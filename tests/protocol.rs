@@ -62,6 +62,7 @@ fn samples() -> (Vec<ClientMessage>, Vec<ServerMessage>) {
             position: 42,
             token: Some("jwt".into()),
             snapshot: false,
+            heartbeat: None,
         },
         ClientMessage::Changes {
             ops: ops.clone(),

@@ -118,6 +118,7 @@ async fn main() {
                 position: 0,
                 token: None,
                 snapshot: false,
+                heartbeat: None,
             };
             tx.send(Message::Binary(encode(&hello, None).into()))
                 .await

@@ -128,6 +128,7 @@ async fn join(addr: SocketAddr, id: &str, room: &str) -> Option<Ws> {
         position: 0,
         token: None,
         snapshot: false,
+        heartbeat: None,
     };
     ws.send(Message::Binary(encode(&hello, None).into()))
         .await

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use srvra_sync::core::protocol::Limits;
+use srvra_sync::core::room::presence::PresenceLimits;
 use srvra_sync::core::room::RoomLimits;
 
 use crate::auth::Auth;
@@ -26,6 +27,8 @@ pub struct ServerConfig {
     pub auth: Auth,
     /// What one room may hold.
     pub room_limits: RoomLimits,
+    /// Presence bounds per state and per room.
+    pub presence: PresenceLimits,
     /// Bounds on connections, their pace and their memory.
     pub guards: Guards,
     /// Changes kept in each room's log by compaction (older ones are folded into the state).
@@ -61,6 +64,7 @@ impl ServerConfig {
             max_ops: 1000,
             auth: Auth::Open,
             room_limits: RoomLimits::default(),
+            presence: PresenceLimits::default(),
             guards: Guards::default(),
             retain: 100_000,
             retain_bytes: 256 * 1024 * 1024,

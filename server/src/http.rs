@@ -64,7 +64,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, String> {
         header_timeout: config.guards.header_timeout,
     };
     let app = Arc::new(App {
-        rooms: Rooms::new(config.room_limits, config.guards.max_rooms),
+        rooms: Rooms::new(config.room_limits, config.presence, config.guards.max_rooms),
         config,
         db,
         metrics: Arc::default(),
@@ -182,15 +182,35 @@ async fn metrics(headers: HeaderMap, State(app): State<Arc<App>>) -> Response {
         .into_response()
 }
 
-/// The counters, plus what is measured when asked: rooms in memory, quarantined records.
+/// The counters, plus what is measured when asked: rooms in memory, presence, quarantined
+/// records.
 async fn render_metrics(app: &App) -> String {
     let mut out = app.metrics.render();
+    let (present, present_bytes) = app
+        .rooms
+        .all()
+        .await
+        .iter()
+        .map(|room| room.presence_size())
+        .fold((0, 0), |(n, b), (dn, db)| (n + dn, b + db));
     let gauges = [
         (
             "srvra_rooms_loaded",
             "gauge",
             "Rooms in memory",
             app.rooms.loaded().await as u64,
+        ),
+        (
+            "srvra_presence_tabs",
+            "gauge",
+            "Tabs present in loaded rooms",
+            present as u64,
+        ),
+        (
+            "srvra_presence_bytes",
+            "gauge",
+            "Bytes of presence states in loaded rooms",
+            present_bytes as u64,
         ),
         (
             "srvra_quarantined_total",

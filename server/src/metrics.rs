@@ -34,6 +34,8 @@ pub struct Metrics {
     pub refused: [AtomicU64; Refused::ALL.len()],
     /// Rooms unloaded from memory after standing idle.
     pub rooms_unloaded: AtomicU64,
+    /// Presence updates accepted.
+    pub presence_updates: AtomicU64,
 }
 
 /// Why a guard refused or ended a connection (SPEC §11), as counted in `/metrics`.
@@ -57,11 +59,13 @@ pub enum Refused {
     SlowReader,
     /// `--max-rooms` rooms in use.
     Rooms,
+    /// A presence state not an object, too large, or one tab too many in the room.
+    Presence,
 }
 
 impl Refused {
     /// Every reason, in counter order.
-    pub const ALL: [Refused; 9] = [
+    pub const ALL: [Refused; 10] = [
         Refused::Connections,
         Refused::HeaderTimeout,
         Refused::Unauthorized,
@@ -71,6 +75,7 @@ impl Refused {
         Refused::Idle,
         Refused::SlowReader,
         Refused::Rooms,
+        Refused::Presence,
     ];
 
     /// The `reason` label.
@@ -85,6 +90,7 @@ impl Refused {
             Refused::Idle => "idle",
             Refused::SlowReader => "slow_reader",
             Refused::Rooms => "rooms",
+            Refused::Presence => "presence",
         }
     }
 }
@@ -102,7 +108,7 @@ pub fn inc_by(counter: &AtomicU64, n: u64) {
 impl Metrics {
     /// The Prometheus exposition text.
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, &str, &AtomicU64); 10] = [
+        let rows: [(&str, &str, &str, &AtomicU64); 11] = [
             (
                 "srvra_connections",
                 "gauge",
@@ -162,6 +168,12 @@ impl Metrics {
                 "counter",
                 "Idle rooms unloaded from memory",
                 &self.rooms_unloaded,
+            ),
+            (
+                "srvra_presence_updates_total",
+                "counter",
+                "Presence updates accepted",
+                &self.presence_updates,
             ),
         ];
         let mut out = String::new();

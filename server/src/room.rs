@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use srvra_sync::core::model::operation::{OpId, Operation};
+use srvra_sync::core::protocol::presence::PresencePeer;
 use srvra_sync::core::protocol::{encode, Committed, ServerMessage};
+use srvra_sync::core::room::presence::{PresenceLimits, RoomPresence};
 use srvra_sync::core::room::session::{RoomLog, ServerSession};
 use srvra_sync::core::room::{RoomLimits, RoomState};
 use tokio::sync::{broadcast, Mutex};
@@ -59,6 +61,9 @@ pub struct Room {
     tx: broadcast::Sender<Arc<Published>>,
     /// The head at the last compaction check.
     checked: AtomicU64,
+    /// Who is here (memory only), and the channel presence updates go out on.
+    presence: std::sync::Mutex<RoomPresence>,
+    presence_tx: broadcast::Sender<Arc<Vec<u8>>>,
 }
 
 /// A room's log as stored in the database.
@@ -85,8 +90,14 @@ impl RoomLog for StoredLog<'_> {
 }
 
 impl Room {
-    /// Loads a room from the database, to hold at most `limits`.
-    pub fn load(db: &Db, name: &str, limits: RoomLimits) -> DbResult<Self> {
+    /// Loads a room from the database, to hold at most `limits` (and presence within
+    /// `presence`).
+    pub fn load(
+        db: &Db,
+        name: &str,
+        limits: RoomLimits,
+        presence: PresenceLimits,
+    ) -> DbResult<Self> {
         let row = db.load_room(name)?;
         let keys = row.keys.into_iter().map(|k| (k.key, k.state)).collect();
         let mut state = RoomState {
@@ -104,6 +115,8 @@ impl Room {
             state: Mutex::new(state),
             tx,
             checked: AtomicU64::new(0),
+            presence: std::sync::Mutex::new(RoomPresence::new(presence)),
+            presence_tx: broadcast::channel(BROADCAST_CAPACITY).0,
         })
     }
 
@@ -115,6 +128,36 @@ impl Room {
     /// Receives every later publication.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
         self.tx.subscribe()
+    }
+
+    /// Receives every later presence update (encoded `presence` frames).
+    pub fn subscribe_presence(&self) -> broadcast::Receiver<Arc<Vec<u8>>> {
+        self.presence_tx.subscribe()
+    }
+
+    /// Runs `f` on the room's presence and tells the room about the tabs it changed.
+    pub fn with_presence<T>(
+        &self,
+        f: impl FnOnce(&mut RoomPresence) -> (T, Vec<PresencePeer>),
+    ) -> T {
+        let (out, peers) = {
+            let mut presence = self.presence.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut presence)
+        };
+        if !peers.is_empty() {
+            let frame = encode(&ServerMessage::Presence { peers, full: false }, Some(1024));
+            // No receiver is fine: nobody is in the room.
+            let _ = self.presence_tx.send(Arc::new(frame));
+        }
+        out
+    }
+
+    /// Tabs present and the bytes of their states.
+    pub fn presence_size(&self) -> (usize, usize) {
+        self.presence
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .size()
     }
 
     /// Runs `f` on the room's state (held locked meanwhile).
@@ -209,15 +252,18 @@ impl Room {
 pub struct Rooms {
     rooms: Mutex<HashMap<String, (Arc<Room>, Instant)>>,
     limits: RoomLimits,
+    presence: PresenceLimits,
     max: usize,
 }
 
 impl Rooms {
-    /// No room loaded yet; rooms hold at most `limits`, and at most `max` are loaded.
-    pub fn new(limits: RoomLimits, max: usize) -> Self {
+    /// No room loaded yet; rooms hold at most `limits` and `presence`, and at most `max`
+    /// are loaded.
+    pub fn new(limits: RoomLimits, presence: PresenceLimits, max: usize) -> Self {
         Self {
             rooms: Mutex::new(HashMap::new()),
             limits,
+            presence,
             max: max.max(1),
         }
     }
@@ -236,9 +282,9 @@ impl Rooms {
                 return Ok(None);
             }
         }
-        let limits = self.limits;
+        let (limits, presence) = (self.limits, self.presence);
         let room = Arc::new(tokio::task::block_in_place(|| {
-            Room::load(db, name, limits)
+            Room::load(db, name, limits, presence)
         })?);
         rooms.insert(name.to_owned(), (Arc::clone(&room), Instant::now()));
         Ok(Some(room))

@@ -282,6 +282,7 @@ async fn rooms_in_memory_are_capped_and_idle_ones_unloaded() {
             position: 0,
             token: None,
             snapshot: false,
+            heartbeat: None,
         })
         .await;
     assert!(

@@ -52,6 +52,7 @@ fn hello(token: Option<&str>) -> Message {
         position: 0,
         token: token.map(str::to_owned),
         snapshot: false,
+        heartbeat: None,
     };
     Message::Binary(encode(&hello, None).into())
 }

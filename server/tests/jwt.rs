@@ -61,6 +61,7 @@ async fn hello(
             position: 0,
             token: token.map(str::to_owned),
             snapshot: false,
+            heartbeat: None,
         })
         .await;
     match client.recv().await {

@@ -116,6 +116,7 @@ async fn a_client_syncs_over_wss_and_plain_ws_to_the_tls_port_fails() {
             position: 0,
             token: None,
             snapshot: false,
+            heartbeat: None,
         };
         ws.send(Message::Binary(encode(&hello, None).into()))
             .await

@@ -72,6 +72,8 @@ pub struct Config {
     pub offline: Offline,
     /// Encrypt what is stored in IndexedDB (AES-256-GCM; the key stays on the JS side).
     pub encryption: bool,
+    /// Presence updates go out at most once per this many ms (`presence.throttle`).
+    pub presence_throttle: u64,
 }
 
 impl Default for Config {
@@ -105,6 +107,7 @@ impl Default for Config {
                 db_name: "srvra-sync".into(),
             },
             encryption: false,
+            presence_throttle: 50,
         }
     }
 }
@@ -224,6 +227,7 @@ fn dot(prefix: &str) -> String {
 
 const TOP: &[&str] = &[
     "url",
+    "presence",
     "room",
     "clientId",
     "syncInterval",
@@ -324,8 +328,18 @@ impl Config {
                 f.boolean("enabled", false)?
             }
         };
+        let presence_throttle = match top.get("presence") {
+            None => d.presence_throttle,
+            Some(v) => Fields::new("presence", v, &["throttle"])?.uint(
+                "throttle",
+                d.presence_throttle,
+                0,
+                60_000,
+            )?,
+        };
         Ok(Config {
             url,
+            presence_throttle,
             room: top.string("room", &d.room)?,
             client_id: top.optional_string("clientId")?,
             sync_interval: top.uint("syncInterval", d.sync_interval, 1, DAY_MS)?,

@@ -10,6 +10,7 @@ mod errors;
 mod load;
 mod network;
 mod persister;
+mod presence;
 mod sealed;
 mod shared;
 mod socket;

@@ -151,6 +151,9 @@ impl SimServer {
                 }
             }
             ClientMessage::Ping { nonce } => send(&mut out, conn, &ServerMessage::Pong { nonce }),
+            // The simulated clients say no presence; the reference server's is tested over
+            // real sockets (server/tests/presence.rs, tests/e2e/presence.test.mjs).
+            ClientMessage::Presence { .. } => {}
             ClientMessage::Changes { ops, atomic } => {
                 session.check_changes(&ops).map_err(|r| r.message)?;
                 let client = session.client().unwrap_or_default().to_owned();

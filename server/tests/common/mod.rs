@@ -64,6 +64,7 @@ impl Client {
                 position,
                 token: token.map(str::to_owned),
                 snapshot: false,
+                heartbeat: None,
             })
             .await;
         match client.recv().await {

@@ -29,11 +29,13 @@ pub enum EventType {
     Reconnecting,
     /// Something failed in the background (subscriber, storage, network).
     SyncError,
+    /// Who else is present changed.
+    Presence,
 }
 
 impl EventType {
     /// All event types.
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 11] = [
         Self::DataChange,
         Self::StateUpdated,
         Self::VersionChange,
@@ -44,6 +46,7 @@ impl EventType {
         Self::NetworkStatus,
         Self::Reconnecting,
         Self::SyncError,
+        Self::Presence,
     ];
 
     /// The event's name as used in JS.
@@ -59,6 +62,7 @@ impl EventType {
             Self::NetworkStatus => "network-status",
             Self::Reconnecting => "reconnecting",
             Self::SyncError => "sync-error",
+            Self::Presence => "presence",
         }
     }
 

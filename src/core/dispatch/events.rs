@@ -120,6 +120,15 @@ pub enum Payload {
     SyncError(SyncErrorEvent),
     /// An event the leading tab raised, as it sent it (typed there).
     Forwarded(Value),
+    /// `presence`: everyone present but this tab.
+    Presence(PresenceEvent),
+}
+
+/// `presence`: the other tabs present in the room (this client's other tabs included).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PresenceEvent {
+    /// `{ clientId, tab, userId?, state, lastSeen }` of each.
+    pub others: Vec<crate::core::protocol::presence::PresencePeer>,
 }
 
 /// `sync-complete`: after a flush was acknowledged or a catch-up finished.

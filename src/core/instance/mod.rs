@@ -10,12 +10,17 @@
 //! the result ([`Instance::written`] or [`Instance::write_failed`]). Tabs of one app share
 //! one client: see [`crate::core::tabs`] and the tab half of this type in `tabs.rs`.
 
+use std::sync::Arc;
+
+use serde_json::Value;
+
 use crate::core::engine::PersistWork;
 use crate::core::error::{CoreError, Result};
 use crate::core::sync::{OutboxLoad, OutboxWork, SyncClient};
 use crate::core::tabs::{Follower, Leader};
 use crate::core::Engine;
 
+mod presence;
 mod tabs;
 
 /// This instance's part among the tabs that share its client.
@@ -60,6 +65,9 @@ pub struct Instance {
     role: Role,
     /// Whether the page is visible; every role this instance takes hears it.
     visible: bool,
+    /// This tab's presence state, and the id it is said under.
+    presence_mine: Option<Arc<Value>>,
+    presence_tab: String,
 }
 
 impl Instance {
@@ -76,6 +84,8 @@ impl Instance {
             persisted: 0,
             role: Role::Alone,
             visible: true,
+            presence_mine: None,
+            presence_tab: "main".into(),
         }
     }
 
@@ -108,6 +118,7 @@ impl Instance {
         sync.local(engine);
         sync.start(engine, online);
         self.sync = Some(sync);
+        self.presence_to_sync();
         self.collect();
     }
 

@@ -19,6 +19,7 @@ impl Instance {
         // tab alone pays nothing for what no one would read.
         self.engine.set_feed(false);
         self.role = Role::Leader(Leader::new(tab));
+        self.set_presence_tab(tab);
         self.tell_visibility();
     }
 
@@ -26,6 +27,8 @@ impl Instance {
     pub fn follow(&mut self, tab: &str) {
         self.engine.set_journal(true);
         self.role = Role::Follower(Follower::new(tab));
+        self.set_presence_tab(tab);
+        self.presence_to_new_leader();
         self.tell_visibility();
         // Changes made before `ready` go to the leader like any later one.
         self.hand_over();
@@ -86,6 +89,12 @@ impl Instance {
     pub fn set_visible(&mut self, visible: bool) {
         self.visible = visible;
         self.tell_visibility();
+        if visible {
+            // Back from the background (perhaps from sleep): check the socket now.
+            if let Some(sync) = self.sync.as_mut() {
+                sync.check_connection(&mut self.engine);
+            }
+        }
     }
 
     /// The role hears whether the page is visible (also after the role changed).
@@ -140,7 +149,11 @@ impl Instance {
                         self.engine.set_feed(true);
                     }
                     leader.hello(&self.engine);
+                    for message in self.presence_for_followers(true) {
+                        self.relay_to_followers(message);
+                    }
                 }
+                TabMessage::SetPresence { tab, state } => self.presence_from_follower(&tab, state),
                 TabMessage::Sync { .. } => drop(self.sync_now()),
                 TabMessage::Claim { .. } => leader.claim(),
                 TabMessage::Resolve { id, how } => {
@@ -154,10 +167,23 @@ impl Instance {
                 }
                 _ => {}
             },
-            Role::Follower(follower) => follower.receive(&mut self.engine, message),
+            Role::Follower(follower) => {
+                let new_leader = matches!(message, TabMessage::Leader { .. });
+                follower.receive(&mut self.engine, message);
+                if new_leader {
+                    self.presence_to_new_leader();
+                }
+            }
             Role::Alone => {}
         }
         self.collect();
+    }
+
+    /// Queues a message for the followers (when this tab leads).
+    fn relay_to_followers(&mut self, message: TabMessage) {
+        if let Role::Leader(leader) = &mut self.role {
+            leader.send(message);
+        }
     }
 
     /// Messages for the other tabs.
@@ -165,6 +191,16 @@ impl Instance {
         let persisted = self.persisted();
         match &mut self.role {
             Role::Leader(leader) => {
+                let relay = leader.has_followers();
+                let mut presence = Vec::new();
+                if let Some(sync) = self.sync.as_mut() {
+                    for (peers, full) in sync.take_presence_for_tabs() {
+                        presence.push(TabMessage::Presence { peers, full });
+                    }
+                }
+                if relay {
+                    presence.into_iter().for_each(|m| leader.send(m));
+                }
                 leader.take_messages(&mut self.engine, self.sync.as_ref(), persisted)
             }
             Role::Follower(follower) => follower.take_outgoing(),

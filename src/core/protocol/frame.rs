@@ -101,7 +101,7 @@ pub fn decode<T: DeserializeOwned>(frame: &[u8], limits: Limits) -> Result<T, Fr
         }
     }
     let body = unpack(packed).map_err(|e| FrameError::Malformed(e.message))?;
-    let mut decoder = rmp_serde::Deserializer::from_read_ref(&body);
+    let mut decoder = rmp_serde::Deserializer::from_read_ref(&body[..]);
     // Bounded where it is decoded: no recursion deeper than values may be (plus the
     // message's own levels), so decoding and dropping stay far from the stack's end.
     decoder.set_max_depth(MAX_DECODE_DEPTH);

@@ -7,6 +7,7 @@ use crate::core::conflict::{ConflictReport, Resolution};
 use crate::core::model::slot::Slot;
 
 use crate::core::model::operation::{OpId, Operation};
+use crate::core::protocol::presence::PresencePeer;
 
 /// Messages a client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,6 +31,10 @@ pub enum ClientMessage {
         /// confirmed state diverged asks for this).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         snapshot: bool,
+        /// The client's `heartbeatInterval + heartbeatTimeout`, ms: its presence vanishes
+        /// when nothing came from it for that long.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        heartbeat: Option<u64>,
     },
     /// Changes to apply, in order; `atomic` ones are applied all or none.
     Changes {
@@ -43,6 +48,14 @@ pub enum ClientMessage {
     Ping {
         /// Echoed back.
         nonce: u64,
+    },
+    /// A tab's presence state (absent: cleared). Never stored.
+    Presence {
+        /// The tab (each tab of a client has its own presence).
+        tab: String,
+        /// The state, a JSON object.
+        #[serde(default, skip_serializing_if = "Slot::is_absent")]
+        state: Slot,
     },
 }
 
@@ -160,6 +173,15 @@ pub enum ServerMessage {
     Pong {
         /// The ping's nonce.
         nonce: u64,
+    },
+    /// Presence of the room's tabs: every one (`full`, on joining) or those that changed
+    /// (a peer without `state` left).
+    Presence {
+        /// The tabs.
+        peers: Vec<PresencePeer>,
+        /// Whether `peers` is everyone present.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        full: bool,
     },
     /// Something was wrong; `fatal` errors are followed by a close with `close_code`.
     #[serde(rename_all = "camelCase")]

@@ -3,6 +3,7 @@
 //! persists and publishes what this decides; the deterministic simulation runs the same
 //! code. How a conflicting change is decided lives in [`RoomState::decide`], in one place.
 
+pub mod presence;
 pub mod session;
 
 use std::collections::HashMap;

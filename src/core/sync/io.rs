@@ -28,6 +28,8 @@ pub enum Timer {
     Stable,
     /// Periodic reconciliation while connected (`syncInterval`).
     Reconcile,
+    /// The presence throttle period ended.
+    Presence,
 }
 
 /// One-shot timers. The host reports `timer(kind)` when one fires.

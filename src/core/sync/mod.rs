@@ -9,6 +9,7 @@ pub mod conflicts;
 pub mod io;
 pub mod memory;
 pub mod outbox;
+pub mod presence;
 pub mod replica;
 pub mod report;
 pub mod status;

@@ -13,6 +13,9 @@ use crate::core::dispatch::event_bus::EventType;
 use crate::core::dispatch::events::Payload;
 use crate::core::engine::Recorded;
 use crate::core::model::operation::Operation;
+use crate::core::model::slot::Slot;
+use crate::core::protocol::presence::PresencePeer;
+use crate::core::sync::presence::PresenceView;
 use crate::core::Engine;
 
 /// The follower's side of the tab protocol.
@@ -37,6 +40,8 @@ pub struct Follower {
     leader_hidden: bool,
     /// A claim was sent to the current hidden leader.
     claimed: bool,
+    /// Who is present, as the leader relays it.
+    presence: PresenceView,
 }
 
 impl Follower {
@@ -59,6 +64,7 @@ impl Follower {
             visible: false,
             leader_hidden: false,
             claimed: false,
+            presence: PresenceView::default(),
         }
     }
 
@@ -94,6 +100,19 @@ impl Follower {
     /// This tab's id.
     pub fn tab(&self) -> &str {
         &self.tab
+    }
+
+    /// Everyone present but this tab, as the leader relays it.
+    pub fn presence_others(&self, client: &str) -> Vec<PresencePeer> {
+        self.presence.others(client, &self.tab)
+    }
+
+    /// Sends this tab's presence state to the leader.
+    pub fn set_presence(&mut self, state: Slot) {
+        self.outgoing.push(TabMessage::SetPresence {
+            tab: self.tab.clone(),
+            state,
+        });
     }
 
     /// The number of the last change made here (0: none).
@@ -206,6 +225,12 @@ impl Follower {
                 stats.outbox_length = outbox;
                 stats.conflicts_pending = conflicts.len() as u64;
                 self.conflicts = conflicts;
+            }
+            TabMessage::Presence { peers, full } => {
+                if self.presence.apply(peers, full) {
+                    let client = engine.client_id().to_owned();
+                    self.presence.emit(engine, &client, &self.tab);
+                }
             }
             TabMessage::Event(forwarded) => {
                 if let Ok(event) = EventType::parse(&forwarded.event) {

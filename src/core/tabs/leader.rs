@@ -128,6 +128,16 @@ impl Leader {
     }
 
     /// A follower asked for the whole state.
+    /// Whether any follower has spoken (presence is relayed only then).
+    pub fn has_followers(&self) -> bool {
+        self.followers
+    }
+
+    /// Queues a message for the followers.
+    pub fn send(&mut self, message: TabMessage) {
+        self.outgoing.push(message);
+    }
+
     pub fn hello(&mut self, engine: &Engine) {
         // The new tab hears the status too.
         self.followers = true;

@@ -21,6 +21,8 @@ use serde_json::Value;
 
 pub use crate::core::engine::{Forwarded, KeyWrite};
 use crate::core::model::operation::Operation;
+use crate::core::model::slot::Slot;
+use crate::core::protocol::presence::PresencePeer;
 pub use follower::Follower;
 pub use leader::Leader;
 
@@ -105,6 +107,21 @@ pub enum TabMessage {
     },
     /// A sync event raised in the leader.
     Event(Forwarded),
+    /// A follower's presence state (absent: cleared), for the leader to send.
+    SetPresence {
+        /// The follower.
+        tab: String,
+        /// Its state.
+        #[serde(default, skip_serializing_if = "Slot::is_absent")]
+        state: Slot,
+    },
+    /// Presence as the server reported it to the leader (`full`: everyone).
+    Presence {
+        /// The tabs that changed, or everyone.
+        peers: Vec<PresencePeer>,
+        /// Whether `peers` is everyone.
+        full: bool,
+    },
 }
 
 /// A new tab id: 16 hex digits from two random numbers in `[0, 1)`.

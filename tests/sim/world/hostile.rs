@@ -61,6 +61,7 @@ impl World {
                     position: 0,
                     token: None,
                     snapshot: false,
+                    heartbeat: None,
                 };
                 // Its answers go nowhere: mallory never reads.
                 if self

@@ -39,6 +39,7 @@ impl SyncClient {
                 resolved,
             } => self.on_ack(engine, acks, rejected, resolved),
             ServerMessage::Pong { nonce } => self.on_pong(engine, nonce),
+            ServerMessage::Presence { peers, full } => self.on_presence(engine, peers, full),
             // A fatal error is reported once, with the close that follows it.
             ServerMessage::Error {
                 fatal: true,
@@ -89,6 +90,7 @@ impl SyncClient {
         timers.start(Timer::Heartbeat, self.config.heartbeat_interval);
         timers.start(Timer::Stable, self.config.heartbeat_interval.min(10_000));
         timers.start(Timer::Reconcile, self.config.sync_interval);
+        self.presence_welcomed(engine);
         // Online only once the server welcomed this client: an attempt that fails
         // (refused, silent, closed before the welcome) never reports `online`.
         self.set_status(engine, Status::Syncing, "catching-up");

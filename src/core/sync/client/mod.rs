@@ -8,18 +8,21 @@ use crate::core::dispatch::event_bus::EventType;
 use crate::core::dispatch::events::{ErrorInfo, Payload, Reconnecting, SyncComplete};
 use crate::core::engine::Recorded;
 use crate::core::error::ErrorKind;
+use crate::core::protocol::presence::PresencePeer;
 use crate::core::protocol::{
     close, decode, ClientMessage, Limits, ServerMessage, PROTOCOL_VERSION,
 };
 use crate::core::sync::backoff;
 use crate::core::sync::io::{Io, Timer};
 use crate::core::sync::outbox::{OutboxLoad, OutboxWork};
+use crate::core::sync::presence::{PresenceOut, PresenceView};
 use crate::core::sync::replica::Replica;
 use crate::core::sync::report::rejected_event;
 use crate::core::sync::status::Status;
 use crate::core::{CoreError, Engine};
 
 mod messages;
+mod presence;
 mod send;
 
 /// Largest frame the client accepts from the server (catch-up parts can be large).
@@ -64,6 +67,14 @@ pub struct SyncClient {
     server_reason: Option<String>,
     /// Ask for a snapshot in the next hello (after a divergence), until one arrived.
     want_snapshot: bool,
+    /// Who else is present, as the server reports it.
+    presence: PresenceView,
+    /// What this socket's tabs say.
+    presence_out: PresenceOut,
+    /// This tab's id, for its own presence.
+    presence_tab: String,
+    /// Presence messages for the follower tabs (the leader forwards them).
+    presence_for_tabs: Vec<(Vec<PresencePeer>, bool)>,
 }
 
 impl SyncClient {
@@ -95,6 +106,10 @@ impl SyncClient {
             rules,
             server_reason: None,
             want_snapshot: false,
+            presence: PresenceView::default(),
+            presence_out: PresenceOut::default(),
+            presence_tab: "main".into(),
+            presence_for_tabs: Vec::new(),
         }
     }
 
@@ -174,6 +189,7 @@ impl SyncClient {
             position: self.replica.position(),
             token,
             snapshot: self.want_snapshot,
+            heartbeat: Some(self.config.heartbeat_interval + self.config.heartbeat_timeout),
         };
         self.send(engine, &hello);
     }
@@ -229,6 +245,10 @@ impl SyncClient {
                     self.lost(engine, close::ABNORMAL, "no answer within heartbeatTimeout");
                 }
             }
+            Timer::Presence => {
+                self.presence_out.throttled = false;
+                self.flush_presence(engine);
+            }
             Timer::Stable => {
                 self.failures = 0;
                 self.error_reported = false;
@@ -262,16 +282,31 @@ impl SyncClient {
             self.io.timers.cancel(Timer::Retry);
             if self.connection.is_none() {
                 self.connect();
+            } else {
+                self.check_connection(engine);
             }
         } else {
             self.io.timers.cancel(Timer::Retry);
             if self.connection.is_some() {
                 self.io.transport.close(close::NORMAL, "browser offline");
-                self.drop_connection();
+                self.drop_connection(engine);
             }
             self.set_status(engine, Status::Offline, "browser-offline");
         }
         self.save(engine);
+    }
+
+    /// The page came back (visible again, or online) or a timer fired far too late (the
+    /// device slept): ask the server at once (a ping, answered within
+    /// `heartbeatTimeout`) instead of trusting a socket that may have died meanwhile.
+    pub fn check_connection(&mut self, engine: &mut Engine) {
+        let welcomed = self
+            .connection
+            .as_ref()
+            .is_some_and(|c| matches!(c.phase, Phase::CatchingUp | Phase::Live));
+        if welcomed {
+            self.timer(engine, Timer::Heartbeat);
+        }
     }
 
     /// Stops the loop: closes the socket and stops the timers. The outbox stays stored.
@@ -280,7 +315,7 @@ impl SyncClient {
         self.io.timers.cancel(Timer::Retry);
         if self.connection.is_some() {
             self.io.transport.close(close::NORMAL, "closed");
-            self.drop_connection();
+            self.drop_connection(engine);
         }
         self.set_status(engine, Status::Offline, "closed");
         self.save(engine);
@@ -339,8 +374,9 @@ impl SyncClient {
         }
     }
 
-    fn drop_connection(&mut self) {
+    fn drop_connection(&mut self, engine: &mut Engine) {
         self.connection = None;
+        self.presence_gone(engine);
         self.replica.disconnected();
         for timer in [
             Timer::Heartbeat,
@@ -354,7 +390,7 @@ impl SyncClient {
 
     /// The connection ended: stop for a fatal close, else schedule a reconnect.
     fn lost(&mut self, engine: &mut Engine, code: u16, reason: &str) {
-        self.drop_connection();
+        self.drop_connection(engine);
         let explained = self.server_reason.take();
         if self.stopped {
             return;

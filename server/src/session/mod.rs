@@ -22,6 +22,8 @@ use crate::metrics::{inc, Refused};
 use crate::rate::Bucket;
 use crate::room::{Published, Room, Sender, StoredLog};
 
+mod presence;
+
 /// Close codes (also in `docs/PROTOCOL.md`).
 pub use srvra_sync::core::protocol::close;
 
@@ -56,6 +58,14 @@ struct Session {
     /// Messages and operations this connection may still send.
     messages: Bucket,
     ops: Bucket,
+    /// The room, once joined (its presence is left when the session ends).
+    room: Option<Arc<Room>>,
+    /// The token's user, stamped on this session's presence.
+    user: Option<String>,
+    /// How long the client may be silent before its presence vanishes (its heartbeat).
+    window: std::time::Duration,
+    /// Whether its presence is hidden for silence.
+    silent: bool,
 }
 
 /// Runs one connection from `ip` to its end.
@@ -79,8 +89,13 @@ pub async fn run(socket: WebSocket, app: Arc<App>, ip: IpAddr) {
         heard: Instant::now(),
         messages: Bucket::new(guards.messages_per_second),
         ops: Bucket::new(guards.ops_per_second),
+        room: None,
+        user: None,
+        window: guards.idle_timeout,
+        silent: false,
     };
     let result = session.serve().await;
+    session.leave_presence();
     if let Err(fatal) = result {
         if fatal.close != close::NORMAL && fatal.close != close::GOING_AWAY {
             inc(&app.metrics.frames_rejected);
@@ -104,6 +119,7 @@ impl Session {
             position,
             token,
             snapshot,
+            heartbeat,
         }) = hello?
         else {
             return Err(Fatal::new(
@@ -129,10 +145,18 @@ impl Session {
             ));
         };
         let mut updates = room.subscribe();
+        let mut presence = room.subscribe_presence();
+        self.room = Some(Arc::clone(&room));
+        self.user = grant.user.clone();
+        if let Some(ms) = heartbeat {
+            let ms = std::time::Duration::from_millis(ms);
+            self.window = ms.clamp(std::time::Duration::from_secs(1), self.window);
+        }
         let welcome = room
             .with_state(|state| self.core.welcome(room.name(), state))
             .await;
         self.send(&welcome).await?;
+        self.send_all_presence(&room).await?;
         self.catch_up(&room, position, snapshot).await?;
 
         let mut shutdown = self.app.shutdown.clone();
@@ -146,10 +170,20 @@ impl Session {
         });
         loop {
             let silent_until = self.heard + guards.idle_timeout;
+            let quiet_until = self.heard + self.window;
             tokio::select! {
                 message = self.next_message() => match message? {
                     None => return Ok(()),
-                    Some(message) => self.handle(&room, message, grant.access).await?,
+                    Some(message) => {
+                        self.heard_again(&room);
+                        self.handle(&room, message, grant.access).await?;
+                    }
+                },
+                _ = sleep_until(quiet_until), if !self.silent => self.went_silent(&room),
+                frame = presence.recv() => match frame {
+                    Ok(frame) => self.send_frame(frame.to_vec()).await?,
+                    Err(RecvError::Lagged(_)) => self.send_all_presence(&room).await?,
+                    Err(RecvError::Closed) => return Ok(()),
                 },
                 _ = pings.tick() => {
                     self.send_raw(Message::Ping(Default::default())).await?;
@@ -246,6 +280,7 @@ impl Session {
                 ..
             } => self.core.hello(protocol, &client_id, &room),
             ClientMessage::Ping { nonce } => self.send(&ServerMessage::Pong { nonce }).await,
+            ClientMessage::Presence { tab, state } => self.set_presence(room, &tab, state).await,
             ClientMessage::Changes { ops, .. } if access == Access::Read => {
                 self.core.check_changes(&ops)?;
                 self.app.metrics.refused(Refused::Forbidden);

@@ -1,0 +1,167 @@
+//! Presence on the client (SPEC §10): what this client's tabs say (sent over the one
+//! socket, throttled, last state wins, and said again after every reconnect) and what the
+//! server reports of everyone else. Never stored.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::core::dispatch::event_bus::EventType;
+use crate::core::dispatch::events::{Payload, PresenceEvent};
+use crate::core::engine::Engine;
+use crate::core::model::slot::Slot;
+use crate::core::protocol::presence::PresencePeer;
+
+/// Everyone present as the server reported them, seen from one tab.
+#[derive(Debug, Clone, Default)]
+pub struct PresenceView {
+    peers: BTreeMap<(String, String), PresencePeer>,
+}
+
+impl PresenceView {
+    /// Takes in a `presence` message (`full`: everyone); whether anything changed.
+    pub fn apply(&mut self, peers: Vec<PresencePeer>, full: bool) -> bool {
+        let mut changed = false;
+        if full {
+            changed = !self.peers.is_empty();
+            self.peers.clear();
+        }
+        for peer in peers {
+            let key = (peer.client_id.clone(), peer.tab.clone());
+            if peer.state.is_absent() {
+                changed |= self.peers.remove(&key).is_some();
+            } else {
+                changed |= self.peers.get(&key) != Some(&peer);
+                self.peers.insert(key, peer);
+            }
+        }
+        changed
+    }
+
+    /// Everyone but tab `tab` of `client` (this tab), in a stable order.
+    pub fn others(&self, client: &str, tab: &str) -> Vec<PresencePeer> {
+        self.peers
+            .values()
+            .filter(|p| !(p.client_id == client && p.tab == tab))
+            .cloned()
+            .collect()
+    }
+
+    /// Everyone, as one full `presence` message (for a follower that just arrived).
+    pub fn all(&self) -> Vec<PresencePeer> {
+        self.peers.values().cloned().collect()
+    }
+
+    /// The connection is gone: nobody is known to be present any more.
+    pub fn clear(&mut self) -> bool {
+        let had = !self.peers.is_empty();
+        self.peers.clear();
+        had
+    }
+
+    /// Raises `presence` with the others as tab `tab` of `client` sees them.
+    pub fn emit(&self, engine: &mut Engine, client: &str, tab: &str) {
+        let others = self.others(client, tab);
+        engine.emit(
+            EventType::Presence,
+            Payload::Presence(PresenceEvent { others }),
+            None,
+        );
+    }
+}
+
+/// What the tabs this socket carries say, and what the server has not heard yet.
+#[derive(Debug, Clone, Default)]
+pub struct PresenceOut {
+    states: BTreeMap<String, Arc<Value>>,
+    unsent: BTreeSet<String>,
+    /// A throttle period is running: updates wait for its end.
+    pub throttled: bool,
+}
+
+impl PresenceOut {
+    /// Tab `tab` says `state` (`None`: clears it); it goes out at the next send.
+    pub fn set(&mut self, tab: &str, state: Option<Arc<Value>>) {
+        match state {
+            Some(state) => self.states.insert(tab.to_owned(), state),
+            None => self.states.remove(tab),
+        };
+        self.unsent.insert(tab.to_owned());
+    }
+
+    /// The state tab `tab` last said.
+    pub fn get(&self, tab: &str) -> Option<Arc<Value>> {
+        self.states.get(tab).cloned()
+    }
+
+    /// Whether something waits to be sent.
+    pub fn has_unsent(&self) -> bool {
+        !self.unsent.is_empty()
+    }
+
+    /// What to send now: each changed tab's latest state (absent: cleared).
+    pub fn take_unsent(&mut self) -> Vec<(String, Slot)> {
+        std::mem::take(&mut self.unsent)
+            .into_iter()
+            .map(|tab| {
+                let state = Slot(self.states.get(&tab).cloned());
+                (tab, state)
+            })
+            .collect()
+    }
+
+    /// A new connection: every tab's state is said again.
+    pub fn resend_all(&mut self) {
+        self.unsent.extend(self.states.keys().cloned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn peer(client: &str, tab: &str, state: Option<Value>) -> PresencePeer {
+        PresencePeer {
+            client_id: client.into(),
+            tab: tab.into(),
+            user_id: None,
+            state: Slot(state.map(Arc::new)),
+            last_seen: 0.0,
+        }
+    }
+
+    #[test]
+    fn a_view_applies_full_and_partial_updates_and_hides_this_tab() {
+        let mut view = PresenceView::default();
+        assert!(view.apply(
+            vec![
+                peer("a", "t", Some(json!({}))),
+                peer("b", "t", Some(json!({})))
+            ],
+            true
+        ));
+        assert_eq!(view.others("a", "t").len(), 1);
+        assert!(view.apply(vec![peer("b", "t", None)], false));
+        assert!(!view.apply(vec![peer("b", "t", None)], false));
+        assert_eq!(view.others("a", "t").len(), 0);
+        assert_eq!(view.all().len(), 1);
+    }
+
+    #[test]
+    fn the_latest_state_of_each_tab_is_sent_once_and_again_after_reconnecting() {
+        let mut out = PresenceOut::default();
+        out.set("t1", Some(Arc::new(json!({"x": 1}))));
+        out.set("t1", Some(Arc::new(json!({"x": 2}))));
+        out.set("t2", Some(Arc::new(json!({}))));
+        out.set("t2", None);
+        let sent = out.take_unsent();
+        assert_eq!(sent.len(), 2);
+        assert_eq!(sent[0].1, Slot::of(json!({"x": 2})));
+        assert!(sent[1].1.is_absent());
+        assert!(!out.has_unsent());
+        out.resend_all();
+        assert_eq!(out.take_unsent().len(), 1);
+    }
+}
