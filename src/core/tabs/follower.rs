@@ -107,6 +107,14 @@ impl Follower {
         self.presence.others(client, &self.tab)
     }
 
+    /// Presence the leader relays: the view moves, and `presence` is raised if it changed.
+    fn take_presence(&mut self, engine: &mut Engine, peers: Vec<PresencePeer>, full: bool) {
+        if self.presence.apply(peers, full) {
+            let client = engine.client_id().to_owned();
+            self.presence.emit(engine, &client, &self.tab);
+        }
+    }
+
     /// Sends this tab's presence state to the leader.
     pub fn set_presence(&mut self, state: Slot) {
         self.outgoing.push(TabMessage::SetPresence {
@@ -226,12 +234,7 @@ impl Follower {
                 stats.conflicts_pending = conflicts.len() as u64;
                 self.conflicts = conflicts;
             }
-            TabMessage::Presence { peers, full } => {
-                if self.presence.apply(peers, full) {
-                    let client = engine.client_id().to_owned();
-                    self.presence.emit(engine, &client, &self.tab);
-                }
-            }
+            TabMessage::Presence { peers, full } => self.take_presence(engine, peers, full),
             TabMessage::Event(forwarded) => {
                 if let Ok(event) = EventType::parse(&forwarded.event) {
                     engine.emit(
