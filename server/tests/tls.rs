@@ -187,8 +187,10 @@ where
             .expect("frame");
         if let Message::Binary(bytes) = frame {
             match decode(&bytes, Limits::default()).expect("valid frame") {
-                // The (empty) catch-up after the welcome.
-                ServerMessage::CatchUp { .. } | ServerMessage::Snapshot { .. } => continue,
+                // The (empty) presence and catch-up after the welcome.
+                ServerMessage::CatchUp { .. }
+                | ServerMessage::Snapshot { .. }
+                | ServerMessage::Presence { .. } => continue,
                 message => return message,
             }
         }

@@ -99,11 +99,15 @@ impl Client {
         }
     }
 
-    /// Reads catch-up (or snapshot) parts until `done`; returns what they carried.
+    /// Reads catch-up (or snapshot) parts until `done`; returns what they carried
+    /// (presence messages are skipped).
     pub async fn catch_up(&mut self) -> Vec<ServerMessage> {
         let mut parts = Vec::new();
         loop {
             let message = self.recv().await;
+            if matches!(message, ServerMessage::Presence { .. }) {
+                continue;
+            }
             let done = matches!(
                 message,
                 ServerMessage::CatchUp { done: true, .. }
@@ -145,7 +149,7 @@ impl Client {
         loop {
             match self.recv().await {
                 ack @ ServerMessage::Ack { .. } => return ack,
-                ServerMessage::Broadcast { .. } => continue,
+                ServerMessage::Broadcast { .. } | ServerMessage::Presence { .. } => continue,
                 other => panic!("expected ack, got {other:?}"),
             }
         }
