@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use srvra_sync::core::protocol::Limits;
+use srvra_sync::core::room::presence::PresenceLimits;
 use srvra_sync::core::room::RoomLimits;
 use srvra_sync_server::auth::{Auth, JwtVerifier};
 use srvra_sync_server::config::Guards;
@@ -48,6 +49,12 @@ struct Args {
     /// Most bytes all values of one room may take.
     #[arg(long, default_value_t = RoomLimits::default().max_bytes)]
     max_room_bytes: usize,
+    /// Largest presence state of one tab, in bytes (as JSON).
+    #[arg(long, default_value_t = PresenceLimits::default().max_bytes)]
+    max_presence_bytes: usize,
+    /// Most tabs present in one room.
+    #[arg(long, default_value_t = PresenceLimits::default().max_peers)]
+    max_presence_peers: usize,
     /// Largest message after decompression, in bytes.
     #[arg(long, default_value_t = Limits::default().max_payload)]
     max_payload: usize,
@@ -133,6 +140,10 @@ async fn main() {
         max_bytes: args.max_room_bytes,
     };
     config.limits.max_payload = args.max_payload;
+    config.presence = PresenceLimits {
+        max_bytes: args.max_presence_bytes,
+        max_peers: args.max_presence_peers,
+    };
     let seconds = |s: u64| Duration::from_secs(s.max(1));
     config.guards = Guards {
         connections_per_ip: args.max_connections_per_ip,

@@ -6,8 +6,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { root, useBrowser } from './harness.mjs';
+import { useSyncServer } from './sync-server.mjs';
 
 const env = useBrowser();
+// Examples that talk to a server use the one `npm start` runs; here, a test server.
+const server = useSyncServer();
+const DEFAULT_URL = 'ws://127.0.0.1:8787/sync';
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
 const examples = [...readme.matchAll(/```js\n(\/\/ example: ([\w-]+)\n[\s\S]*?)```/g)]
   .map(([, code, name]) => ({ name, code }));
@@ -29,7 +33,8 @@ for (const { name, code } of examples) {
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(`${env.url}/index.html`);
     await page.waitForFunction(() => window.sdkLoaded === true);
-    await page.addScriptTag({ type: 'module', content: `${code}\nwindow.exampleDone = true;` });
+    const source = code.replaceAll(DEFAULT_URL, server.ws);
+    await page.addScriptTag({ type: 'module', content: `${source}\nwindow.exampleDone = true;` });
     await page.waitForFunction(() => window.exampleDone === true || undefined, null, { timeout: 10_000 })
       .catch(() => {});
     assert.deepEqual(errors, []);
