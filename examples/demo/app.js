@@ -1,5 +1,6 @@
 // The demo: a shared task board whose state lives in srvra-sync and syncs through the
-// reference server that serves this page. It shows the connection status and outbox
+// reference server that serves this page. It shows who is here (presence: name, colour,
+// the task each person is editing, live cursors), the connection status and outbox
 // length, the state, the history of the `board` key with rollback, and the events.
 import { SrvraDataSync } from 'srvra-sync';
 
@@ -17,6 +18,21 @@ function text(tag, content, className) {
   return node;
 }
 
+// Presence: who I am (kept per browser), what I edit, where my cursor is.
+const colors = ['#e0457b', '#2f8a4c', '#1f6fb2', '#a86b00', '#7a4cc2', '#c2410c'];
+const me = JSON.parse(localStorage.getItem('srvra-demo-me') ?? 'null') ?? {
+  name: `Guest ${Math.floor(Math.random() * 900 + 100)}`,
+  color: colors[Math.floor(Math.random() * colors.length)],
+};
+localStorage.setItem('srvra-demo-me', JSON.stringify(me));
+let editing = null;
+let cursor = null;
+const announce = () => sync.presence.set({ ...me, editing, cursor });
+
+function editorsOf(index) {
+  return sync.presence.others().filter((o) => o.state.editing === index);
+}
+
 function renderTasks() {
   const tasks = sm.getState('board.tasks') ?? [];
   $('tasks').replaceChildren(...tasks.map((task, index) => {
@@ -26,12 +42,61 @@ function renderTasks() {
     box.type = 'checkbox';
     box.checked = task.done;
     box.addEventListener('change', () => sm.setState(`board.tasks.${index}.done`, box.checked));
+    const title = text('span', task.title);
+    title.contentEditable = 'true';
+    title.addEventListener('focus', () => { editing = index; announce(); });
+    title.addEventListener('blur', () => {
+      editing = null;
+      announce();
+      const next = title.textContent.trim();
+      if (next && next !== task.title) sm.setState(`board.tasks.${index}.title`, next);
+    });
+    title.addEventListener('keydown', (event) => { if (event.key === 'Enter') { event.preventDefault(); title.blur(); } });
     const remove = text('button', 'Delete');
     remove.addEventListener('click', () => sm.deleteState(`board.tasks.${index}`));
-    item.append(box, text('span', task.title), remove);
+    item.append(box, title, text('span', '', 'tags'), remove);
     return item;
   }));
+  renderEditors();
 }
+
+// Who edits which task: only the tags change, so a title being edited keeps its focus.
+function renderEditors() {
+  document.querySelectorAll('#tasks .tags').forEach((tags, index) => {
+    tags.replaceChildren(...editorsOf(index).map((o) => {
+      const tag = text('small', `${o.state.name} is editing`, 'editing');
+      tag.style.background = o.state.color;
+      return tag;
+    }));
+  });
+}
+
+function renderPeople() {
+  const others = sync.presence.others();
+  const person = (state, suffix) => {
+    const item = text('li', `${state.name}${suffix}`);
+    item.prepend(Object.assign(document.createElement('i'), { className: 'dot', style: `background:${state.color}` }));
+    return item;
+  };
+  $('people').replaceChildren(person(me, ' (you)'), ...others.map((o) => person(o.state, o.state.editing != null ? ` · editing task ${o.state.editing + 1}` : '')));
+  $('cursors').replaceChildren(...others.filter((o) => o.state.cursor).map((o) => {
+    const mark = text('span', o.state.name, 'cursor');
+    mark.style.left = `${o.state.cursor.x * 100}%`;
+    mark.style.top = `${o.state.cursor.y * 100}%`;
+    mark.style.borderColor = o.state.color;
+    mark.style.background = o.state.color;
+    return mark;
+  }));
+  renderEditors();
+}
+
+sync.presence.subscribe(renderPeople);
+$('board').addEventListener('pointermove', (event) => {
+  const box = $('board').getBoundingClientRect();
+  cursor = { x: (event.clientX - box.left) / box.width, y: (event.clientY - box.top) / box.height };
+  announce();
+});
+$('board').addEventListener('pointerleave', () => { cursor = null; announce(); });
 
 function renderHistory() {
   const entries = sm.getHistory('board').slice().reverse();
@@ -67,6 +132,7 @@ function renderStatus() {
 
 function render() {
   renderTasks();
+  renderPeople();
   renderHistory();
   renderState();
 }
@@ -103,5 +169,6 @@ try {
 } catch (error) {
   $('events').prepend(text('li', `could not load the cache: ${error.message}`));
 }
+announce();
 render();
 window.demo = { sync };

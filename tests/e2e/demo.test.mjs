@@ -73,3 +73,28 @@ test('two tabs of one browser share the board: one leads, and each shows the oth
   await second.waitForFunction(() => document.querySelector('#tasks')?.textContent.includes('from the first tab'));
   await context.close();
 });
+
+test('the demo shows who is here, what they edit and where their cursor is', async () => {
+  const open = async () => {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${server.http}/`);
+    await page.waitForFunction(() => window.demo?.sync.status === 'synced', null, { timeout: 20_000 });
+    return page;
+  };
+  const a = await open();
+  const b = await open();
+  const nameOf = (page) => page.evaluate(() => window.demo.sync.presence.get().name);
+  const aName = await nameOf(a);
+  await b.waitForFunction((name) => document.querySelector('#people').textContent.includes(name), aName);
+  await a.fill('#title', 'shared task');
+  await a.click('#add button');
+  await b.waitForFunction(() => document.querySelector('#tasks')?.textContent.includes('shared task'));
+  await a.mouse.move(300, 200);
+  await b.waitForFunction((name) => [...document.querySelectorAll('#cursors .cursor')].some((c) => c.textContent === name), aName);
+  await a.click('#tasks li span');
+  await b.waitForFunction((name) => document.querySelector('#tasks').textContent.includes(`${name} is editing`), aName);
+  await a.screenshot({ path: join(tmpdir(), 'srvra-demo-presence.png') });
+  await a.context().close();
+  await b.waitForFunction((name) => !document.querySelector('#people').textContent.includes(name), aName);
+  await b.context().close();
+});

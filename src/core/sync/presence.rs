@@ -20,21 +20,25 @@ pub struct PresenceView {
 }
 
 impl PresenceView {
-    /// Takes in a `presence` message (`full`: everyone); whether anything changed.
-    pub fn apply(&mut self, peers: Vec<PresencePeer>, full: bool) -> bool {
+    /// Takes in a `presence` message (`full`: everyone); whether anyone but tab `tab` of
+    /// `client` (the one looking) changed.
+    pub fn apply(&mut self, peers: Vec<PresencePeer>, full: bool, client: &str, tab: &str) -> bool {
         let mut changed = false;
         if full {
-            changed = !self.peers.is_empty();
+            changed = self.peers.keys().any(|(c, t)| !(c == client && t == tab));
             self.peers.clear();
         }
         for peer in peers {
+            let own = peer.client_id == client && peer.tab == tab;
             let key = (peer.client_id.clone(), peer.tab.clone());
-            if peer.state.is_absent() {
-                changed |= self.peers.remove(&key).is_some();
+            let moved = if peer.state.is_absent() {
+                self.peers.remove(&key).is_some()
             } else {
-                changed |= self.peers.get(&key) != Some(&peer);
+                let moved = self.peers.get(&key) != Some(&peer);
                 self.peers.insert(key, peer);
-            }
+                moved
+            };
+            changed |= moved && !own;
         }
         changed
     }
@@ -135,16 +139,17 @@ mod tests {
     #[test]
     fn a_view_applies_full_and_partial_updates_and_hides_this_tab() {
         let mut view = PresenceView::default();
-        assert!(view.apply(
-            vec![
-                peer("a", "t", Some(json!({}))),
-                peer("b", "t", Some(json!({})))
-            ],
-            true
-        ));
+        let everyone = vec![
+            peer("a", "t", Some(json!({}))),
+            peer("b", "t", Some(json!({}))),
+        ];
+        assert!(view.apply(everyone, true, "a", "t"));
         assert_eq!(view.others("a", "t").len(), 1);
-        assert!(view.apply(vec![peer("b", "t", None)], false));
-        assert!(!view.apply(vec![peer("b", "t", None)], false));
+        // This tab's own echo is no change for it.
+        let echo = vec![peer("a", "t", Some(json!({ "x": 1 })))];
+        assert!(!view.apply(echo, false, "a", "t"));
+        assert!(view.apply(vec![peer("b", "t", None)], false, "a", "t"));
+        assert!(!view.apply(vec![peer("b", "t", None)], false, "a", "t"));
         assert_eq!(view.others("a", "t").len(), 0);
         assert_eq!(view.all().len(), 1);
     }

@@ -109,8 +109,8 @@ impl Follower {
 
     /// Presence the leader relays: the view moves, and `presence` is raised if it changed.
     fn take_presence(&mut self, engine: &mut Engine, peers: Vec<PresencePeer>, full: bool) {
-        if self.presence.apply(peers, full) {
-            let client = engine.client_id().to_owned();
+        let client = engine.client_id().to_owned();
+        if self.presence.apply(peers, full, &client, &self.tab) {
             self.presence.emit(engine, &client, &self.tab);
         }
     }

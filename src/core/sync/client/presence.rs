@@ -82,8 +82,11 @@ impl SyncClient {
         full: bool,
     ) {
         self.presence_for_tabs.push((peers.clone(), full));
-        if self.presence.apply(peers, full) {
-            let client = engine.client_id().to_owned();
+        let client = engine.client_id().to_owned();
+        if self
+            .presence
+            .apply(peers, full, &client, &self.presence_tab)
+        {
             self.presence.emit(engine, &client, &self.presence_tab);
         }
     }
