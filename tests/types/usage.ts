@@ -3,7 +3,9 @@
 import {
   SrvraDataSync, SrvraError, ValidationError, StorageError,
   type Applied, type HistoryEntry, type JsonValue, type Statistics, type StateUpdate,
+  type PresencePeer,
 } from 'srvra-sync';
+import { useSyncedState, useSyncStatus, usePresence, usePendingConflicts } from 'srvra-sync/react';
 
 async function main(): Promise<void> {
   const sync = new SrvraDataSync({
@@ -109,3 +111,33 @@ async function main(): Promise<void> {
 }
 
 void main;
+
+// Presence (README "Presence").
+function presenceUsage(sync: SrvraDataSync): void {
+sync.presence.set({ name: 'Ada', cursor: { x: 1, y: 2 } });
+sync.presence.set(null);
+const mine: { [key: string]: JsonValue } | null = sync.presence.get();
+const peers: PresencePeer[] = sync.presence.others();
+const peerName: JsonValue = peers[0]?.state.name ?? null;
+const userId: string | undefined = peers[0]?.userId;
+const presenceId: number = sync.presence.subscribe((others) => others.map((o) => o.lastSeen));
+sync.presence.unsubscribe(presenceId);
+sync.eventBus.subscribe('presence', ({ others }) => others.length);
+new SrvraDataSync({ presence: { throttle: 100 } });
+void [mine, peerName, userId];
+}
+void presenceUsage;
+
+// React hooks (srvra-sync/react).
+function Board({ client }: { client: SrvraDataSync | null }) {
+  const [title, setTitle] = useSyncedState<string>(client, 'board.title');
+  setTitle('x');
+  setTitle((current) => `${current ?? ''}!`);
+  const status: string = useSyncStatus(client);
+  const [others, setMine] = usePresence(client);
+  setMine({ name: 'Ada' });
+  const pending = usePendingConflicts(client);
+  pending[0]?.resolve('mine');
+  return [title, status, others.length];
+}
+void Board;
