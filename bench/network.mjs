@@ -75,12 +75,18 @@ export async function runNetworkBench({ root, browser, pageUrl, changes = 1000, 
       const catchRoom = `catch-up-${lib}`;
       await a.evaluate(([l, o, n]) => window.writeMany(l, o, n), [lib, { url, room: catchRoom, db: `${lib}-a2` }, missed]);
       const catchUpMs = await c.evaluate(([l, o, n]) => window.catchUp(l, o, n), [lib, { url, room: catchRoom, db: `${lib}-c` }, missed]);
+      const presenceRoom = `presence-${lib}`;
+      await b.evaluate(([l, o]) => window.listenPresence(l, o), [lib, { url, room: presenceRoom, db: `${lib}-pb` }]);
+      const presence = await a.evaluate(([l, o, n]) => window.sendPresence(l, o, n), [lib, { url, room: presenceRoom, db: `${lib}-pa` }, 500]);
+      presence.sort((x, y) => x - y);
       rows.push({
         lib: lib === 'srvra' ? 'srvra-sync + srvra-sync-server' : 'Yjs + y-websocket server',
         p50: percentile(latencies, 50),
         p99: percentile(latencies, 99),
         max: latencies[latencies.length - 1],
         catchUpMs,
+        presenceP50: percentile(presence, 50),
+        presenceP99: percentile(presence, 99),
       });
       await context.close();
     }
@@ -89,11 +95,11 @@ export async function runNetworkBench({ root, browser, pageUrl, changes = 1000, 
     await srvra.close();
   }
   const ms = (value) => `${value.toFixed(2)} ms`;
-  console.log(`\nNetwork, loopback, one run: latency = setState in tab A until tab B's subscriber fires (${changes} changes, one at a time); catch-up = a new client until it holds ${missed.toLocaleString('en-US')} changes it missed\n`);
-  console.log(`${'library'.padEnd(34)}${'p50'.padEnd(12)}${'p99'.padEnd(12)}${'max'.padEnd(12)}catch-up`);
-  console.log('-'.repeat(82));
+  console.log(`\nNetwork, loopback, one run: latency = setState in tab A until tab B's subscriber fires (${changes} changes, one at a time); catch-up = a new client until it holds ${missed.toLocaleString('en-US')} changes it missed; presence = presence.set (Yjs: awareness.setLocalState) in tab A until tab B hears it (500 cursor updates, one at a time, no throttle)\n`);
+  console.log(`${'library'.padEnd(34)}${'p50'.padEnd(12)}${'p99'.padEnd(12)}${'max'.padEnd(12)}${'catch-up'.padEnd(14)}presence p50 / p99`);
+  console.log('-'.repeat(104));
   for (const row of rows) {
-    console.log(`${row.lib.padEnd(34)}${ms(row.p50).padEnd(12)}${ms(row.p99).padEnd(12)}${ms(row.max).padEnd(12)}${ms(row.catchUpMs)}`);
+    console.log(`${row.lib.padEnd(34)}${ms(row.p50).padEnd(12)}${ms(row.p99).padEnd(12)}${ms(row.max).padEnd(12)}${ms(row.catchUpMs).padEnd(14)}${ms(row.presenceP50)} / ${ms(row.presenceP99)}`);
   }
   return rows;
 }

@@ -15,8 +15,8 @@ function waitUntil(check) {
 }
 
 /** Opens a srvra-sync instance and waits until it is synced. */
-async function openSrvra({ url, room, db }) {
-  const sync = new sdk.SrvraDataSync({ url, room, offline: window.NOIDB ? { enabled: false } : { dbName: db } });
+async function openSrvra({ url, room, db }, extra = {}) {
+  const sync = new sdk.SrvraDataSync({ url, room, offline: window.NOIDB ? { enabled: false } : { dbName: db }, ...extra });
   await sync.ready;
   await waitUntil(() => sync.status === 'synced');
   return sync;
@@ -43,21 +43,57 @@ window.listen = async (lib, options) => {
   }
 };
 
+/** Calls `send(i)` for i in 0..count, one at a time, each after tab B reported the last
+ * (a message whose `field` is i); returns each one's latency in ms. */
+async function timeEach(count, send, field) {
+  const latencies = [];
+  for (let i = 0; i < count; i++) {
+    const seen = new Promise((resolve) => {
+      channel.onmessage = ({ data }) => data[field] === i && resolve(data.t);
+    });
+    const sent = now();
+    send(i);
+    latencies.push((await seen) - sent);
+  }
+  return latencies;
+}
+
 /** Tab A: `count` changes, one at a time; returns each one's latency in ms. */
 window.sendAll = async (lib, options, count) => {
   const set = lib === 'srvra'
     ? await openSrvra(options).then((sync) => (i) => sync.setState('lat', i))
     : await openYjs(options).then(({ map }) => (i) => map.set('lat', i));
-  const latencies = [];
-  for (let i = 0; i < count; i++) {
-    const seen = new Promise((resolve) => {
-      channel.onmessage = ({ data }) => data.i === i && resolve(data.t);
+  return timeEach(count, set, 'i');
+};
+
+// Presence without a throttle, like Yjs awareness (srvra-sync's default throttle is 50 ms).
+const unthrottled = { presence: { throttle: 0 } };
+
+/** Tab B: report every presence update of the other tab as it arrives. */
+window.listenPresence = async (lib, options) => {
+  if (lib === 'srvra') {
+    const sync = await openSrvra(options, unthrottled);
+    sync.presence.subscribe((others) => {
+      const state = others[0]?.state;
+      if (state) channel.postMessage({ p: state.i, t: now() });
     });
-    const sent = now();
-    set(i);
-    latencies.push((await seen) - sent);
+  } else {
+    const { provider } = await openYjs(options);
+    const { awareness } = provider;
+    awareness.on('change', () => {
+      for (const [id, state] of awareness.getStates()) {
+        if (id !== awareness.clientID && state.i !== undefined) channel.postMessage({ p: state.i, t: now() });
+      }
+    });
   }
-  return latencies;
+};
+
+/** Tab A: `count` presence updates (a cursor), one at a time; each one's latency in ms. */
+window.sendPresence = async (lib, options, count) => {
+  const set = lib === 'srvra'
+    ? await openSrvra(options, unthrottled).then((sync) => (i) => sync.presence.set({ i, cursor: [i, i] }))
+    : await openYjs(options).then(({ provider }) => (i) => provider.awareness.setLocalState({ i, cursor: [i, i] }));
+  return timeEach(count, set, 'p');
 };
 
 /** Writes `count` changes to distinct keys and waits until the server has them all. */

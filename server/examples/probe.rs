@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use srvra_sync::core::model::operation::{OpId, OpKind, Operation};
+use srvra_sync::core::model::slot::Slot;
 use srvra_sync::core::protocol::{encode, ClientMessage};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -340,6 +341,60 @@ async fn main() {
             server.cpu() - cpu_before
         ),
     );
+
+    // Presence memory: 200 clients, then 1,000 tabs over one connection, each with a
+    // ~100-byte state (a name, a colour, a cursor).
+    let before = server.memory().0;
+    let mut present = Vec::new();
+    for i in 0..200 {
+        let Some(mut ws) = join(server.addr, &format!("p{i}"), "presence").await else {
+            continue;
+        };
+        let state = json!({ "name": format!("Person {i}"), "color": "#e0457b", "cursor": { "x": 0.25, "y": 0.5 } });
+        let message = ClientMessage::Presence {
+            tab: "t".into(),
+            state: Slot::of(state),
+        };
+        let _ = ws
+            .send(Message::Binary(encode(&message, None).into()))
+            .await;
+        present.push(ws);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let per_client = (server.memory().0.saturating_sub(before)) * 1024 / 200;
+    row(
+        "200 clients present (each its own WebSocket)",
+        &server,
+        format!("about {per_client} KB per client, connection included"),
+    );
+    let mut ws = join(server.addr, "tabs", "presence-tabs").await.unwrap();
+    drain(&mut ws, 300).await;
+    let before = server.memory().0;
+    for i in 0..1000 {
+        let state = json!({ "name": format!("Tab {i}"), "color": "#2f8a4c", "cursor": { "x": 0.25, "y": 0.5 } });
+        let message = ClientMessage::Presence {
+            tab: format!("t{i}"),
+            state: Slot::of(state),
+        };
+        if ws
+            .send(Message::Binary(encode(&message, None).into()))
+            .await
+            .is_err()
+        {
+            break;
+        }
+        if i % 100 == 99 {
+            drain(&mut ws, 250).await;
+        }
+    }
+    drain(&mut ws, 1000).await;
+    let per_tab = (server.memory().0.saturating_sub(before)) * 1024 * 1024 / 1000;
+    row(
+        "1,000 tabs present over one connection",
+        &server,
+        format!("about {per_tab} bytes per present tab (state and bookkeeping)"),
+    );
+    drop((present, ws));
 
     // A flood of pings.
     let mut ws = join(server.addr, "flood", "room").await.unwrap();

@@ -20,7 +20,7 @@ use crate::metrics::{inc_by, Metrics};
 
 /// Broadcast capacity per room; a session that falls further behind catches up from the
 /// log. (Each slot is allocated with the room: 1024 made an empty room cost ~50 KB.)
-const BROADCAST_CAPACITY: usize = 256;
+const BROADCAST_CAPACITY: usize = 1024;
 
 /// Accepted changes of one message, published to the room's sessions.
 #[derive(Debug)]

@@ -168,9 +168,17 @@ impl Session {
             let left = at.duration_since(SystemTime::now()).unwrap_or_default();
             Instant::now() + left
         });
+        // One timer for the session's deadlines (silence, idle, token expiry), moved only
+        // when they move: a timer per loop turn cost a timer-wheel entry per broadcast.
+        let mut armed = self.next_deadline(expires, guards.idle_timeout);
+        let deadline = sleep_until(armed);
+        tokio::pin!(deadline);
         loop {
-            let silent_until = self.heard + guards.idle_timeout;
-            let quiet_until = self.heard + self.window;
+            let next = self.next_deadline(expires, guards.idle_timeout);
+            if next != armed {
+                armed = next;
+                deadline.as_mut().reset(next);
+            }
             tokio::select! {
                 message = self.next_message() => match message? {
                     None => return Ok(()),
@@ -179,7 +187,7 @@ impl Session {
                         self.handle(&room, message, grant.access).await?;
                     }
                 },
-                _ = sleep_until(quiet_until), if !self.silent => self.went_silent(&room),
+                () = &mut deadline => self.deadline_passed(&room, expires, guards.idle_timeout)?,
                 frame = presence.recv() => match frame {
                     Ok(frame) => self.send_frame(frame.to_vec()).await?,
                     Err(RecvError::Lagged(_)) => self.send_all_presence(&room).await?,
@@ -188,11 +196,6 @@ impl Session {
                 _ = pings.tick() => {
                     self.send_raw(Message::Ping(Default::default())).await?;
                 }
-                _ = sleep_until(silent_until) => {
-                    self.app.metrics.refused(Refused::Idle);
-                    return Err(Fatal::new("IDLE", "nothing came from the client in time", close::IDLE));
-                }
-                _ = sleep_until(expires) => return Err(auth::expired()),
                 update = updates.recv() => match update {
                     Ok(published) => self.forward(&room, &published).await?,
                     Err(RecvError::Lagged(_)) => self.catch_up(&room, self.core.sent(), false).await?,
@@ -203,6 +206,42 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// The earliest of the session's deadlines: the token's expiry, the idle timeout, and
+    /// (while its presence shows) the client's heartbeat window.
+    fn next_deadline(&self, expires: Instant, idle: std::time::Duration) -> Instant {
+        let mut next = expires.min(self.heard + idle);
+        if !self.silent {
+            next = next.min(self.heard + self.window);
+        }
+        next
+    }
+
+    /// A deadline passed: the token expired, the session idled out, or the client went
+    /// silent (its presence vanishes; the session stays).
+    fn deadline_passed(
+        &mut self,
+        room: &Room,
+        expires: Instant,
+        idle: std::time::Duration,
+    ) -> Result<(), Fatal> {
+        let now = Instant::now();
+        if now >= expires {
+            return Err(auth::expired());
+        }
+        if now >= self.heard + idle {
+            self.app.metrics.refused(Refused::Idle);
+            return Err(Fatal::new(
+                "IDLE",
+                "nothing came from the client in time",
+                close::IDLE,
+            ));
+        }
+        if !self.silent && now >= self.heard + self.window {
+            self.went_silent(room);
+        }
+        Ok(())
     }
 
     /// Checks the token (and the pace of refused ones from this IP) and binds the client
