@@ -18,6 +18,9 @@ use tokio::sync::{broadcast, Mutex};
 use crate::db::{CommitBatch, Db, DbResult, KeyRow};
 use crate::metrics::{inc_by, Metrics};
 
+/// A room whose values take more bytes than this decides off the async workers.
+const HEAVY_ROOM_BYTES: usize = 4 * 1024 * 1024;
+
 /// Broadcast capacity per room; a session that falls further behind catches up from the
 /// log. (Each slot is allocated with the room: 1024 made an empty room cost ~50 KB.)
 const BROADCAST_CAPACITY: usize = 1024;
@@ -179,10 +182,16 @@ impl Room {
     ) -> DbResult<ServerMessage> {
         let Sender { client, session } = from;
         let mut state = self.state.lock().await;
-        // Deciding walks and clones values: off the async workers, so other rooms and
-        // `/health` keep being served meanwhile.
-        let mut decided =
-            tokio::task::block_in_place(|| state.decide_message(client, ops, atomic, now_ms()));
+        // Deciding clones the values it changes. In a room of large values that can take
+        // a while: then off the async workers, so other rooms and `/health` are served
+        // meanwhile. Small rooms decide inline (moving threads per message cost a busy
+        // room more than half its throughput).
+        let decide = || state.decide_message(client, ops, atomic, now_ms());
+        let mut decided = if state.bytes > HEAVY_ROOM_BYTES {
+            tokio::task::block_in_place(decide)
+        } else {
+            decide()
+        };
         if !decided.is_empty() {
             let batch = CommitBatch {
                 changes: &decided.committed,

@@ -3,7 +3,9 @@
 //! documented close code; they never touch stored state. What to say is decided by the
 //! core's [`ServerSession`] (shared with the simulation); this file does the I/O.
 
+use std::future::Future;
 use std::net::IpAddr;
+use std::task::Poll;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -447,7 +449,16 @@ impl Session {
     /// `--send-timeout` before the session ends (and its memory is freed).
     async fn send_raw(&mut self, message: Message) -> Result<(), Fatal> {
         let timeout = self.app.config.guards.send_timeout;
-        match tokio::time::timeout(timeout, self.sink.send(message)).await {
+        let send = self.sink.send(message);
+        tokio::pin!(send);
+        // Nearly every frame is taken at once: only a send that has to wait gets a timer
+        // (one per frame was a timer-wheel entry per broadcast per session).
+        let first = std::future::poll_fn(|cx| Poll::Ready(send.as_mut().poll(cx))).await;
+        let sent = match first {
+            Poll::Ready(result) => Ok(result),
+            Poll::Pending => tokio::time::timeout(timeout, send).await,
+        };
+        match sent {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(Fatal::new("GONE", "the client went away", close::NORMAL)),
             Err(_) => {
