@@ -5,8 +5,8 @@
 
 use std::future::Future;
 use std::net::IpAddr;
-use std::task::Poll;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::SystemTime;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
