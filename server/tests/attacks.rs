@@ -269,25 +269,8 @@ async fn rooms_in_memory_are_capped_and_idle_ones_unloaded() {
     .await;
     let (a, _) = Client::join(server.addr, "a", "room-a", 0).await;
     let (b, _) = Client::join(server.addr, "b", "room-b", 0).await;
-    let mut third = Client {
-        ws: common::connect(server.addr).await,
-        id: "c".into(),
-        seq: 0,
-    };
-    third
-        .send(&srvra_sync::core::protocol::ClientMessage::Hello {
-            protocol: 1,
-            client_id: "c".into(),
-            room: "room-c".into(),
-            position: 0,
-            token: None,
-            snapshot: false,
-            heartbeat: None,
-        })
-        .await;
-    assert!(
-        matches!(third.recv().await, ServerMessage::Error { ref code, .. } if code == "OVERLOADED")
-    );
+    let (mut third, answer) = Client::hello(server.addr, "c", "room-c", 0, None).await;
+    assert!(matches!(answer, ServerMessage::Error { ref code, .. } if code == "OVERLOADED"));
     assert_eq!(third.closed_with().await, 4009);
     drop((a, b));
     tokio::time::sleep(Duration::from_millis(600)).await;

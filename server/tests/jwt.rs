@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use common::Client;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
-use srvra_sync::core::protocol::{ClientMessage, ServerMessage};
+use srvra_sync::core::protocol::ServerMessage;
 use srvra_sync_server::auth::{Auth, JwtVerifier};
 
 const SECRET: &str = "test-secret-of-the-jwt-suite";
@@ -48,26 +48,10 @@ async fn hello(
     room: &str,
     token: Option<&str>,
 ) -> Result<(Client, u64), u16> {
-    let mut client = Client {
-        ws: common::connect(addr).await,
-        id: id.to_owned(),
-        seq: 0,
-    };
-    client
-        .send(&ClientMessage::Hello {
-            protocol: 1,
-            client_id: id.to_owned(),
-            room: room.to_owned(),
-            position: 0,
-            token: token.map(str::to_owned),
-            snapshot: false,
-            heartbeat: None,
-        })
-        .await;
-    match client.recv().await {
-        ServerMessage::Welcome { acknowledged, .. } => Ok((client, acknowledged)),
-        ServerMessage::Error { .. } => Err(client.closed_with().await),
-        other => panic!("expected welcome or error, got {other:?}"),
+    match Client::hello(addr, id, room, 0, token).await {
+        (client, ServerMessage::Welcome { acknowledged, .. }) => Ok((client, acknowledged)),
+        (mut client, ServerMessage::Error { .. }) => Err(client.closed_with().await),
+        (_, other) => panic!("expected welcome or error, got {other:?}"),
     }
 }
 

@@ -51,6 +51,21 @@ impl Client {
         position: u64,
         token: Option<&str>,
     ) -> (Self, u64) {
+        match Self::hello(addr, id, room, position, token).await {
+            (client, ServerMessage::Welcome { position, .. }) => (client, position),
+            (_, other) => panic!("expected welcome, got {other:?}"),
+        }
+    }
+
+    /// Connects, says hello, and returns the server's first answer (`welcome`, or the
+    /// `error` of a refusal).
+    pub async fn hello(
+        addr: SocketAddr,
+        id: &str,
+        room: &str,
+        position: u64,
+        token: Option<&str>,
+    ) -> (Self, ServerMessage) {
         let mut client = Client {
             ws: connect(addr).await,
             id: id.to_owned(),
@@ -67,10 +82,8 @@ impl Client {
                 heartbeat: None,
             })
             .await;
-        match client.recv().await {
-            ServerMessage::Welcome { position, .. } => (client, position),
-            other => panic!("expected welcome, got {other:?}"),
-        }
+        let answer = client.recv().await;
+        (client, answer)
     }
 
     /// Sends a protocol message.

@@ -159,25 +159,25 @@ impl ServerSession {
     pub fn catch_up_from_log(&mut self, position: u64, head: u64) -> CatchUp {
         // Later changes arrive as publications, which start after `head`.
         self.sent = head;
-        CatchUp::Log {
-            after: position,
-            head,
-            chunk: self.limits.chunk.max(1),
-            part_bytes: self.limits.part_bytes,
-            done: false,
-        }
+        CatchUp::new(
+            Source::Log {
+                after: position,
+                head,
+            },
+            &self.limits,
+        )
     }
 
     /// A catch-up by snapshot: every key at `head`.
     pub fn catch_up_by_snapshot(&mut self, head: u64, entries: Vec<SnapshotEntry>) -> CatchUp {
         self.sent = head;
-        CatchUp::Snapshot {
-            head,
-            entries: entries.into_iter().peekable(),
-            chunk: self.limits.chunk.max(1),
-            part_bytes: self.limits.part_bytes,
-            done: false,
-        }
+        CatchUp::new(
+            Source::Snapshot {
+                head,
+                entries: entries.into_iter(),
+            },
+            &self.limits,
+        )
     }
 
     /// Checks a `changes` message against the limits before it is decided.
@@ -235,92 +235,79 @@ impl ServerSession {
     }
 }
 
-/// A catch-up being sent, part by part; the last part is marked `done`.
+/// A catch-up being sent, part by part; the last part is marked `done`. Each part holds
+/// at most `chunk` changes or entries, ending once they reach `part_bytes`.
 #[derive(Debug)]
-pub enum CatchUp {
-    /// From the log.
-    Log {
-        /// Position the next part starts after.
-        after: u64,
-        /// Last position to send.
-        head: u64,
-        /// Most changes per part.
-        chunk: usize,
-        /// Bytes after which a part ends.
-        part_bytes: usize,
-        /// Whether the last part was produced.
-        done: bool,
-    },
-    /// A snapshot of every key.
+pub struct CatchUp {
+    /// What is sent.
+    source: Source,
+    /// Most changes or entries per part.
+    chunk: usize,
+    /// Bytes after which a part ends (at least one change or entry per part).
+    part_bytes: usize,
+    /// Whether the last part was produced.
+    done: bool,
+}
+
+/// What a catch-up sends.
+#[derive(Debug)]
+enum Source {
+    /// Changes from the log, after position `after` up to `head`.
+    Log { after: u64, head: u64 },
+    /// A snapshot of every key at `head`: the entries not sent yet.
     Snapshot {
-        /// The position the snapshot is at.
         head: u64,
-        /// Entries not sent yet.
-        entries: std::iter::Peekable<std::vec::IntoIter<SnapshotEntry>>,
-        /// Most entries per part.
-        chunk: usize,
-        /// Bytes after which a part ends.
-        part_bytes: usize,
-        /// Whether the last part was produced.
-        done: bool,
+        entries: std::vec::IntoIter<SnapshotEntry>,
     },
 }
 
 impl CatchUp {
-    /// The next part, or `None` after the last.
-    pub fn next_part<L: RoomLog>(&mut self, log: &L) -> Result<Option<ServerMessage>, L::Error> {
-        match self {
-            Self::Log {
-                after,
-                head,
-                chunk,
-                part_bytes,
-                done,
-            } => {
-                if *done {
-                    return Ok(None);
-                }
-                let mut changes = log.changes_between(*after, *head, *chunk)?;
-                let fit = fitting(changes.iter().map(|c| op_size(&c.op)), *part_bytes);
-                // The rest is read again for the next part.
-                changes.truncate(fit);
-                *after = changes.last().map_or(*head, |c| c.position);
-                *done = *after >= *head;
-                Ok(Some(ServerMessage::CatchUp {
-                    changes,
-                    done: *done,
-                }))
-            }
-            Self::Snapshot {
-                head,
-                entries,
-                chunk,
-                part_bytes,
-                done,
-            } => {
-                if *done {
-                    return Ok(None);
-                }
-                let mut part = Vec::new();
-                let mut bytes = 0;
-                while part.len() < *chunk {
-                    let Some(next) = entries.peek() else { break };
-                    let size = next.key.len() + next.value.as_deref().map_or(0, value_size);
-                    if !part.is_empty() && bytes + size > *part_bytes {
-                        break;
-                    }
-                    bytes += size;
-                    part.extend(entries.next());
-                }
-                *done = entries.peek().is_none();
-                Ok(Some(ServerMessage::Snapshot {
-                    position: *head,
-                    entries: part,
-                    done: *done,
-                }))
-            }
+    fn new(source: Source, limits: &SessionLimits) -> Self {
+        Self {
+            source,
+            chunk: limits.chunk.max(1),
+            part_bytes: limits.part_bytes,
+            done: false,
         }
     }
+
+    /// The next part, or `None` after the last.
+    pub fn next_part<L: RoomLog>(&mut self, log: &L) -> Result<Option<ServerMessage>, L::Error> {
+        if self.done {
+            return Ok(None);
+        }
+        let (chunk, budget) = (self.chunk, self.part_bytes);
+        let part = match &mut self.source {
+            Source::Log { after, head } => {
+                let mut changes = log.changes_between(*after, *head, chunk)?;
+                // What does not fit is read again for the next part.
+                changes.truncate(fitting(changes.iter().map(|c| op_size(&c.op)), budget));
+                *after = changes.last().map_or(*head, |c| c.position);
+                self.done = *after >= *head;
+                ServerMessage::CatchUp {
+                    changes,
+                    done: self.done,
+                }
+            }
+            Source::Snapshot { head, entries } => {
+                let sizes = entries.as_slice().iter().take(chunk).map(entry_size);
+                let fit = fitting(sizes, budget);
+                let part = entries.by_ref().take(fit).collect();
+                self.done = entries.len() == 0;
+                ServerMessage::Snapshot {
+                    position: *head,
+                    entries: part,
+                    done: self.done,
+                }
+            }
+        };
+        Ok(Some(part))
+    }
+}
+
+/// A snapshot entry's size as JSON text, near enough to cut parts by.
+fn entry_size(entry: &SnapshotEntry) -> usize {
+    entry.key.len() + entry.value.as_deref().map_or(0, value_size)
 }
 
 /// How many of the leading items of these sizes fit in `budget` bytes (at least one).
