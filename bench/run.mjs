@@ -11,6 +11,7 @@ import { launchChromium } from '../scripts/browser.mjs';
 import { startStaticServer } from '../scripts/static-server.mjs';
 import { runNetworkBench } from './network.mjs';
 import { runConflictBench } from './conflicts.mjs';
+import { runMemoryBench } from './memory.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const peers = mkdtempSync(join(tmpdir(), 'srvra-bench-'));
@@ -81,6 +82,7 @@ try {
   console.log('\nPackage size (wasm + JS)        raw          gzip -9');
   console.log(`srvra-sync pkg/                 ${pad(num(ours.raw), 13)}${num(ours.gzip)}   (wasm alone: ${num(wasmOnly.raw)} raw, ${num(wasmOnly.gzip)} gzip)`);
   console.log(`Yjs (esbuild --minify bundle)   ${pad(num(yjs.raw), 13)}${num(yjs.gzip)}`);
+  await runMemoryBench({ browser, pageUrl: server.url, n });
   await runNetworkBench({ root, browser, pageUrl: server.url });
   await runConflictBench({ root, browser, pageUrl: server.url });
   // Server load: native clients over real WebSockets on 127.0.0.1 (server/examples/loadgen.rs).
