@@ -13,7 +13,11 @@ export type SyncStatus = 'initial' | 'syncing' | 'synced' | 'error' | 'offline' 
 
 /** `new SrvraDataSync(config)`; every field is optional. */
 export interface SrvraConfig {
-  url?: string | null;
+  /**
+   * The server's `/sync` URL, or several URLs of instances of one server (sharing its
+   * storage), tried in order: on a failure the client moves to the next.
+   */
+  url?: string | string[] | null;
   room?: string;
   token?: string | (() => string | Promise<string>) | null;
   /**
@@ -109,6 +113,8 @@ export interface Statistics {
   tab: 'leader' | 'follower' | 'alone';
   subscriberErrors: number;
   storageWrites: number;
+  /** The server URL in use (`null` without a server, and in a follower tab). */
+  url: string | null;
 }
 
 export interface ChangeEvent {

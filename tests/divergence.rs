@@ -9,7 +9,6 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use srvra_sync::core::clock::ManualClock;
 use srvra_sync::core::config::Config;
 use srvra_sync::core::dispatch::event_bus::EventType;
 use srvra_sync::core::dispatch::registry::Priority;
@@ -17,8 +16,10 @@ use srvra_sync::core::model::operation::{OpId, OpKind, Operation};
 use srvra_sync::core::model::slot::Slot;
 use srvra_sync::core::protocol::message::{Committed, SnapshotEntry};
 use srvra_sync::core::protocol::{decode, encode, ClientMessage, Limits, ServerMessage};
-use srvra_sync::core::sync::{Io, MemoryStorage, SyncClient, Timer, Timers, Transport};
-use srvra_sync::core::{Engine, Instance};
+use srvra_sync::core::sync::{Timer, Timers, Transport};
+use srvra_sync::core::Instance;
+
+mod common;
 
 #[derive(Default)]
 struct Wire {
@@ -79,19 +80,8 @@ impl Client {
     fn new() -> Self {
         let config =
             Config::parse(&json!({ "url": "ws://server/sync", "clientId": "me" })).unwrap();
-        let engine = Engine::new(config.clone(), "me", Box::new(ManualClock::new(1_000.0)));
-        let mut instance = Instance::new(engine, true);
-        instance
-            .engine_mut()
-            .restore(MemoryStorage::default().snapshot())
-            .unwrap();
         let wire = Recorder::default();
-        let io = Io {
-            transport: Box::new(wire.clone()),
-            timers: Box::new(wire.clone()),
-            random: Box::new(|| 0.5),
-        };
-        instance.start_sync(SyncClient::new(config, io), Default::default(), true);
+        let mut instance = common::networked_instance(config, wire.clone());
         instance
             .engine_mut()
             .on(EventType::SyncError, Priority::Normal);

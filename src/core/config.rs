@@ -38,8 +38,10 @@ pub struct Offline {
 /// The validated configuration (README "Configuration"). `token` stays on the JS side.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// Server URL (`ws://` or `wss://`), `None` for local-only.
-    pub url: Option<String>,
+    /// Server URLs (`ws://` or `wss://`) in the order they are tried; empty for local-only.
+    /// `url` may be one URL or an array (instances of one server): on a failure the client
+    /// moves to the next.
+    pub urls: Vec<String>,
     /// Room (state namespace on the server).
     pub room: String,
     /// Fixed client id, or `None` to generate and persist one.
@@ -79,7 +81,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            url: None,
+            urls: Vec::new(),
             room: "default".into(),
             client_id: None,
             sync_interval: 30_000,
@@ -217,6 +219,24 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// `url`: absent or `null` (local only), one `ws://`/`wss://` URL, or a non-empty array of
+/// them.
+fn parse_urls(value: Option<&Value>) -> Result<Vec<String>> {
+    let expected = "a ws:// or wss:// URL, or a non-empty array of them";
+    let one = |value: &Value| match value {
+        Value::String(url) if url.starts_with("ws://") || url.starts_with("wss://") => {
+            Ok(url.clone())
+        }
+        other => Err(bad("url", expected, other)),
+    };
+    match value {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) if !items.is_empty() => items.iter().map(one).collect(),
+        Some(Value::Array(_)) => Err(bad("url", expected, &Value::Array(Vec::new()))),
+        Some(other) => one(other).map(|url| vec![url]),
+    }
+}
+
 fn dot(prefix: &str) -> String {
     if prefix.is_empty() {
         String::new()
@@ -253,16 +273,7 @@ impl Config {
     pub fn parse(value: &Value) -> Result<Self> {
         let d = Config::default();
         let top = Fields::new("", value, TOP)?;
-        let url = top.optional_string("url")?;
-        if let Some(url) = &url {
-            if !(url.starts_with("ws://") || url.starts_with("wss://")) {
-                return Err(bad(
-                    "url",
-                    "a ws:// or wss:// URL",
-                    &Value::String(url.clone()),
-                ));
-            }
-        }
+        let urls = parse_urls(top.get("url"))?;
         let backoff = match top.get("backoff") {
             None => d.backoff.clone(),
             Some(v) => {
@@ -338,7 +349,7 @@ impl Config {
             )?,
         };
         Ok(Config {
-            url,
+            urls,
             presence_throttle,
             room: top.string("room", &d.room)?,
             client_id: top.optional_string("clientId")?,
@@ -362,6 +373,11 @@ impl Config {
             offline,
             encryption,
         })
+    }
+
+    /// Whether a server is configured.
+    pub fn networked(&self) -> bool {
+        !self.urls.is_empty()
     }
 
     /// History entries to keep per key (0 when versioning is off).

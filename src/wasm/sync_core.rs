@@ -67,7 +67,7 @@ impl SyncCore {
         install_panic_hook();
         let config = Config::parse(&parse_json(config_json, "config")?).js()?;
         let engine = Engine::new(config, &random_client_id(), Box::new(JsClock));
-        let networked = engine.config().url.is_some();
+        let networked = engine.config().networked();
         let start = networked.then_some(Start {
             token,
             socket_class,

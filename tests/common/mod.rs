@@ -5,7 +5,8 @@ use serde_json::Value;
 use srvra_sync::core::clock::ManualClock;
 use srvra_sync::core::config::Config;
 use srvra_sync::core::dispatch::events::Dispatch;
-use srvra_sync::core::Engine;
+use srvra_sync::core::sync::{Io, MemoryStorage, SyncClient, Timers, Transport};
+use srvra_sync::core::{Engine, Instance};
 
 /// An engine with default config, a fixed clock, already restored (no storage).
 pub fn engine() -> Engine {
@@ -17,6 +18,27 @@ pub fn engine_with(config: Config) -> Engine {
     let mut engine = Engine::new(config, "client-a", Box::new(ManualClock::new(1_000.0)));
     engine.skip_restore();
     engine
+}
+
+/// A networked client core for `config` (client id `me`, restored from empty storage)
+/// whose sync loop runs over `wire` (the test's transport and timers), started online.
+pub fn networked_instance<W>(config: Config, wire: W) -> Instance
+where
+    W: Transport + Timers + Clone + 'static,
+{
+    let engine = Engine::new(config.clone(), "me", Box::new(ManualClock::new(1_000.0)));
+    let mut instance = Instance::new(engine, true);
+    instance
+        .engine_mut()
+        .restore(MemoryStorage::default().snapshot())
+        .expect("empty storage restores");
+    let io = Io {
+        transport: Box::new(wire.clone()),
+        timers: Box::new(wire),
+        random: Box::new(|| 0.5),
+    };
+    instance.start_sync(SyncClient::new(config, io), Default::default(), true);
+    instance
 }
 
 /// The queued deliveries as JSON values (what the JS side receives).

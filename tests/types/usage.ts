@@ -124,6 +124,9 @@ const presenceId: number = sync.presence.subscribe((others) => others.map((o) =>
 sync.presence.unsubscribe(presenceId);
 sync.eventBus.subscribe('presence', ({ others }) => others.length);
 new SrvraDataSync({ presence: { throttle: 100 } });
+new SrvraDataSync({ url: ['wss://a.example.com/sync', 'wss://b.example.com/sync'] });
+const serverUrl: string | null = sync.getStatistics().url;
+void serverUrl;
 void [mine, peerName, userId];
 }
 void presenceUsage;

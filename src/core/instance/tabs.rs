@@ -52,6 +52,7 @@ impl Instance {
             Role::Leader(_) => "leader",
             Role::Follower(_) => "follower",
         };
+        stats.url = self.sync.as_ref().and_then(|s| s.url()).map(str::to_owned);
         stats
     }
 

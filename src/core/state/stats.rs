@@ -44,6 +44,9 @@ pub struct Stats {
     pub subscriber_errors: u64,
     /// Writes to local storage completed.
     pub storage_writes: u64,
+    /// The server URL the client connects to now (`null` without a server, and in a
+    /// follower tab, whose leader connects).
+    pub url: Option<String>,
 }
 
 /// Bytes before and after compression, for `compressionRatio`.

@@ -67,6 +67,8 @@ pub struct SyncClient {
     server_reason: Option<String>,
     /// Ask for a snapshot in the next hello (after a divergence), until one arrived.
     want_snapshot: bool,
+    /// Which of `config.urls` the client uses; a failed connection moves it on.
+    url_index: usize,
     /// Who else is present, as the server reports it.
     presence: PresenceView,
     /// What this socket's tabs say.
@@ -106,11 +108,17 @@ impl SyncClient {
             rules,
             server_reason: None,
             want_snapshot: false,
+            url_index: 0,
             presence: PresenceView::default(),
             presence_out: PresenceOut::default(),
             presence_tab: "main".into(),
             presence_for_tabs: Vec::new(),
         }
+    }
+
+    /// The server URL this client connects to now (`getStatistics().url`).
+    pub fn url(&self) -> Option<&str> {
+        self.config.urls.get(self.url_index).map(String::as_str)
     }
 
     /// `sync.status`.
@@ -334,8 +342,8 @@ impl SyncClient {
             id,
             phase: Phase::Opening,
         });
-        let url = self.config.url.as_deref().unwrap_or_default();
-        self.io.transport.open(id, url);
+        let url = self.url().unwrap_or_default().to_owned();
+        self.io.transport.open(id, &url);
     }
 
     /// A catch-up or snapshot part arrived; the last one makes the connection live.
@@ -413,6 +421,8 @@ impl SyncClient {
             self.set_status(engine, Status::Offline, "browser-offline");
             return;
         }
+        // The next attempt goes to the next server URL, after the same backoff.
+        self.url_index = (self.url_index + 1) % self.config.urls.len().max(1);
         // One `reconnecting` per failed attempt since the last good connection (the
         // attempt count), and the `sync-error` right after the `retryAttempts`-th.
         self.failures = self.failures.saturating_add(1);
