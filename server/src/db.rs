@@ -334,10 +334,11 @@ impl Db {
                 error.to_string()
             ],
         )?;
+        // Counted (and logged) once per record, not once per read.
         if added > 0 {
             eprintln!("srvra-sync-server: quarantined an unreadable change in room {room:?} at {position}: {error}");
+            self.quarantined.fetch_add(1, Ordering::Relaxed);
         }
-        self.quarantined.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 

@@ -149,6 +149,10 @@ impl SimServer {
                 while let Some(part) = parts.next_part(&MemoryLog(&self.log))? {
                     send(&mut out, conn, &part);
                 }
+                // The simulated log never lacks a position.
+                if parts.fell_short() {
+                    return Err("the simulated log lacks a position".into());
+                }
             }
             ClientMessage::Ping { nonce } => send(&mut out, conn, &ServerMessage::Pong { nonce }),
             // The simulated clients say no presence; the reference server's is tested over

@@ -405,12 +405,21 @@ impl Session {
             db: &app.db,
             room: room.name(),
         };
-        while let Some(part) =
-            tokio::task::block_in_place(|| parts.next_part(&log)).map_err(storage_failed)?
-        {
-            self.send(&part).await?;
+        loop {
+            while let Some(part) =
+                tokio::task::block_in_place(|| parts.next_part(&log)).map_err(storage_failed)?
+            {
+                self.send(&part).await?;
+            }
+            if !parts.fell_short() {
+                return Ok(());
+            }
+            // The log lacks a change (set aside as unreadable): the rest comes as a
+            // snapshot of the room, whose state includes it.
+            inc(&self.app.metrics.snapshots);
+            let (head, entries) = room.with_state(|s| (s.head, s.snapshot())).await;
+            parts = self.core.catch_up_by_snapshot(head, entries);
         }
-        Ok(())
     }
 
     /// The next protocol message; `None` when the client closed.

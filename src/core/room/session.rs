@@ -247,6 +247,8 @@ pub struct CatchUp {
     part_bytes: usize,
     /// Whether the last part was produced.
     done: bool,
+    /// The log lacked a position it should hold (a change set aside as unreadable).
+    fell_short: bool,
 }
 
 /// What a catch-up sends.
@@ -268,18 +270,42 @@ impl CatchUp {
             chunk: limits.chunk.max(1),
             part_bytes: limits.part_bytes,
             done: false,
+            fell_short: false,
         }
     }
 
-    /// The next part, or `None` after the last.
+    /// Whether the log could not serve every position after the client's: the parts so far
+    /// end without `done`, and the catch-up must go on as a snapshot (a client cannot
+    /// apply changes past a hole in the order).
+    pub fn fell_short(&self) -> bool {
+        self.fell_short
+    }
+
+    /// The next part, or `None` after the last (or when the log [fell short](Self::fell_short)).
     pub fn next_part<L: RoomLog>(&mut self, log: &L) -> Result<Option<ServerMessage>, L::Error> {
-        if self.done {
+        if self.done || self.fell_short {
             return Ok(None);
         }
         let (chunk, budget) = (self.chunk, self.part_bytes);
         let part = match &mut self.source {
             Source::Log { after, head } => {
-                let mut changes = log.changes_between(*after, *head, chunk)?;
+                let mut changes = if *after < *head {
+                    log.changes_between(*after, *head, chunk)?
+                } else {
+                    Vec::new()
+                };
+                // Only the run that continues the order is sent.
+                let first = *after + 1;
+                let run = changes
+                    .iter()
+                    .zip(first..)
+                    .take_while(|(c, position)| c.position == *position)
+                    .count();
+                if run == 0 && *after < *head {
+                    self.fell_short = true;
+                    return Ok(None);
+                }
+                changes.truncate(run);
                 // What does not fit is read again for the next part.
                 changes.truncate(fitting(changes.iter().map(|c| op_size(&c.op)), budget));
                 *after = changes.last().map_or(*head, |c| c.position);
@@ -427,5 +453,72 @@ mod tests {
             Some(ServerMessage::CatchUp { done: true, .. })
         ));
         assert!(parts.next_part(&Empty).unwrap().is_none());
+    }
+
+    /// A log holding `positions` (each a set of key `k`).
+    struct Holes(Vec<u64>);
+
+    impl RoomLog for Holes {
+        type Error = ();
+        fn changes_between(
+            &self,
+            after: u64,
+            upto: u64,
+            limit: usize,
+        ) -> Result<Vec<Committed>, ()> {
+            Ok(self
+                .0
+                .iter()
+                .filter(|p| **p > after && **p <= upto)
+                .take(limit)
+                .map(|&position| Committed {
+                    position,
+                    op: Operation {
+                        id: OpId {
+                            client: "c".into(),
+                            seq: position,
+                        },
+                        key: "k".into(),
+                        fields: vec![],
+                        kind: OpKind::Delete,
+                        base_version: 0,
+                        timestamp: 0.0,
+                        batch: None,
+                        conflict: Default::default(),
+                    },
+                    resolution: None,
+                })
+                .collect())
+        }
+        fn position_of(&self, _: &OpId) -> Result<u64, ()> {
+            Ok(0)
+        }
+    }
+
+    #[test]
+    fn a_log_with_a_hole_serves_the_run_before_it_then_falls_short() {
+        let mut session = ServerSession::new(LIMITS);
+        session.hello(1, "c", "r").unwrap();
+        let log = Holes(vec![1, 2, 4]);
+        let mut parts = session.catch_up_from_log(0, 4);
+        let Some(ServerMessage::CatchUp { changes, done }) = parts.next_part(&log).unwrap() else {
+            panic!("a catch-up part");
+        };
+        assert_eq!(
+            changes.iter().map(|c| c.position).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        assert!(!done);
+        assert!(!parts.fell_short());
+        assert_eq!(parts.next_part(&log).unwrap(), None);
+        assert!(
+            parts.fell_short(),
+            "position 3 is missing: the rest must be a snapshot"
+        );
+        // A log without holes never falls short.
+        let mut whole = session.catch_up_from_log(0, 4);
+        let complete = Holes(vec![1, 2, 3, 4]);
+        while whole.next_part(&complete).unwrap().is_some() {}
+        assert!(!whole.fell_short());
     }
 }
