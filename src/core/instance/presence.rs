@@ -85,6 +85,7 @@ impl Instance {
         let Some(sync) = self.sync.as_mut() else {
             return Vec::new();
         };
+        sync.relay_presence();
         let mut messages: Vec<TabMessage> = sync
             .take_presence_for_tabs()
             .into_iter()

@@ -192,15 +192,10 @@ impl Instance {
         let persisted = self.persisted();
         match &mut self.role {
             Role::Leader(leader) => {
-                let relay = leader.has_followers();
-                let mut presence = Vec::new();
                 if let Some(sync) = self.sync.as_mut() {
                     for (peers, full) in sync.take_presence_for_tabs() {
-                        presence.push(TabMessage::Presence { peers, full });
+                        leader.send(TabMessage::Presence { peers, full });
                     }
-                }
-                if relay {
-                    presence.into_iter().for_each(|m| leader.send(m));
                 }
                 leader.take_messages(&mut self.engine, self.sync.as_ref(), persisted)
             }

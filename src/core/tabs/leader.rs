@@ -128,11 +128,6 @@ impl Leader {
     }
 
     /// A follower asked for the whole state.
-    /// Whether any follower has spoken (presence is relayed only then).
-    pub fn has_followers(&self) -> bool {
-        self.followers
-    }
-
     /// Queues a message for the followers.
     pub fn send(&mut self, message: TabMessage) {
         self.outgoing.push(message);

@@ -75,8 +75,10 @@ pub struct SyncClient {
     presence_out: PresenceOut,
     /// This tab's id, for its own presence.
     presence_tab: String,
-    /// Presence messages for the follower tabs (the leader forwards them).
+    /// Presence messages for the follower tabs (kept only while `relay_presence`: a leader
+    /// with followers forwards them).
     presence_for_tabs: Vec<(Vec<PresencePeer>, bool)>,
+    relay_presence: bool,
 }
 
 impl SyncClient {
@@ -113,6 +115,7 @@ impl SyncClient {
             presence_out: PresenceOut::default(),
             presence_tab: "main".into(),
             presence_for_tabs: Vec::new(),
+            relay_presence: false,
         }
     }
 

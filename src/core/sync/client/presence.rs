@@ -40,6 +40,11 @@ impl SyncClient {
         self.presence.all()
     }
 
+    /// Keep presence messages for follower tabs (this tab leads and has followers).
+    pub fn relay_presence(&mut self) {
+        self.relay_presence = true;
+    }
+
     /// Presence messages the follower tabs have not been given yet.
     pub fn take_presence_for_tabs(&mut self) -> Vec<(Vec<PresencePeer>, bool)> {
         std::mem::take(&mut self.presence_for_tabs)
@@ -81,7 +86,9 @@ impl SyncClient {
         peers: Vec<PresencePeer>,
         full: bool,
     ) {
-        self.presence_for_tabs.push((peers.clone(), full));
+        if self.relay_presence {
+            self.presence_for_tabs.push((peers.clone(), full));
+        }
         let client = engine.client_id().to_owned();
         if self
             .presence
@@ -96,7 +103,9 @@ impl SyncClient {
         self.io.timers.cancel(Timer::Presence);
         self.presence_out.throttled = false;
         if self.presence.clear() {
-            self.presence_for_tabs.push((Vec::new(), true));
+            if self.relay_presence {
+                self.presence_for_tabs.push((Vec::new(), true));
+            }
             let client = engine.client_id().to_owned();
             self.presence.emit(engine, &client, &self.presence_tab);
         }
