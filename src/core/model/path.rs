@@ -182,3 +182,41 @@ pub fn type_name(value: &Value) -> &'static str {
         Value::Object(_) => "an object",
     }
 }
+
+/// Whether `text` matches `pattern`, where `*` matches any run of characters (merge rule
+/// segments, and the server's room patterns).
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let Some(first) = parts.next() else {
+        return true;
+    };
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+#[cfg(test)]
+mod glob_tests {
+    use super::glob;
+
+    #[test]
+    fn stars_match_inside_one_segment() {
+        assert!(glob("*", "anything"));
+        assert!(glob("a*c", "abbbc"));
+        assert!(glob("a*b*c", "axxbyyc"));
+        assert!(!glob("a*c", "ab"));
+        assert!(!glob("abc", "abcd"));
+        assert!(glob("*x", "x"));
+    }
+}
