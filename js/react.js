@@ -20,16 +20,22 @@ function storeOf(sync, name, make) {
 
 /**
  * A snapshot that is read again only after `listen(notify)` reported a change (or, with
- * `cheap`, on every call: `read` then keeps the identity itself); listeners share one
- * subscription to the instance, made by the first and undone by the last.
+ * `cheap`, on every call: `read` then keeps the identity itself). `notify(next)` with a
+ * value hands over the new snapshot itself, so it is not read a second time. Listeners
+ * share one subscription to the instance, made by the first and undone by the last.
  */
 function externalStore(read, listen, cheap = false) {
   const listeners = new Set();
   let stale = true;
   let snapshot;
   let stop = null;
-  const notify = () => {
-    stale = true;
+  const notify = (...next) => {
+    if (next.length === 0) {
+      stale = true;
+    } else {
+      [snapshot] = next;
+      stale = false;
+    }
     for (const listener of [...listeners]) listener();
   };
   return {
@@ -73,7 +79,7 @@ function pathStore(sync, path) {
       return sync.getState(path);
     },
     (notify) => {
-      const id = sync.stateManager.subscribe(path, notify);
+      const id = sync.stateManager.subscribe(path, () => notify());
       return () => sync.stateManager.unsubscribe(id);
     },
     true,
@@ -82,14 +88,16 @@ function pathStore(sync, path) {
 
 function eventStore(sync, events, read) {
   return externalStore(read, (notify) => {
-    const ids = events.map((type) => sync.eventBus.subscribe(type, notify));
+    const ids = events.map((type) => sync.eventBus.subscribe(type, () => notify()));
     return () => ids.forEach((id) => sync.eventBus.unsubscribe(id));
   });
 }
 
 const noStore = { subscribe: () => () => {}, getSnapshot: () => undefined };
 
-function useStore(store) {
+/** The snapshot of `sync`'s store `name` (made by `make` on first use; none without `sync`). */
+function useShared(sync, name, make) {
+  const store = sync == null ? noStore : storeOf(sync, name, make);
   return useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot);
 }
 
@@ -99,8 +107,7 @@ function useStore(store) {
  * key does not re-render the component.
  */
 export function useSyncedState(sync, path) {
-  const store = sync == null ? noStore : storeOf(sync, `state:${path}`, () => pathStore(sync, path));
-  const value = useStore(store);
+  const value = useShared(sync, `state:${path}`, () => pathStore(sync, path));
   const setValue = useCallback(
     (next) => {
       if (sync == null) return;
@@ -114,40 +121,27 @@ export function useSyncedState(sync, path) {
 
 /** `sync.status`, re-rendering when it changes. */
 export function useSyncStatus(sync) {
-  const store = sync == null
-    ? noStore
-    : storeOf(sync, 'status', () => eventStore(
-      sync,
-      ['network-status', 'reconnecting', 'sync-complete', 'sync-error'],
-      () => sync.status,
-    ));
-  return useStore(store) ?? 'initial';
+  const events = ['network-status', 'reconnecting', 'sync-complete', 'sync-error'];
+  return useShared(sync, 'status', () => eventStore(sync, events, () => sync.status)) ?? 'initial';
 }
 
 /** `[others, setMine]`: the other tabs present, and `presence.set` for this one. */
 export function usePresence(sync) {
-  const store = sync == null
-    ? noStore
-    : storeOf(sync, 'presence', () => externalStore(
-      () => sync.presence.others(),
-      (notify) => {
-        const id = sync.presence.subscribe(notify);
-        return () => sync.presence.unsubscribe(id);
-      },
-    ));
-  const others = useStore(store) ?? NOTHING;
+  // The presence event carries the new list: it becomes the snapshot as it is.
+  const others = useShared(sync, 'presence', () => externalStore(
+    () => sync.presence.others(),
+    (notify) => {
+      const id = sync.presence.subscribe(notify);
+      return () => sync.presence.unsubscribe(id);
+    },
+  )) ?? NOTHING;
   const setMine = useCallback((state) => sync?.presence.set(state), [sync]);
   return [others, setMine];
 }
 
 /** Conflicts waiting for the app (each with `resolve(value)`). */
 export function usePendingConflicts(sync) {
-  const store = sync == null
-    ? noStore
-    : storeOf(sync, 'conflicts', () => eventStore(
-      sync,
-      ['conflict', 'conflict-resolved'],
-      () => sync.conflictResolver.getPendingConflicts(),
-    ));
-  return useStore(store) ?? NOTHING;
+  const events = ['conflict', 'conflict-resolved'];
+  const read = () => sync.conflictResolver.getPendingConflicts();
+  return useShared(sync, 'conflicts', () => eventStore(sync, events, read)) ?? NOTHING;
 }

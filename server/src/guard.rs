@@ -156,6 +156,16 @@ pub struct Guarded<Io> {
     _ticket: Ticket,
 }
 
+impl<Io> Guarded<Io> {
+    /// Once the server wrote something, the request arrived and is being answered: no
+    /// deadline from here on (a WebSocket session has its own idle timeout).
+    fn answered(&mut self, written: &Poll<io::Result<usize>>) {
+        if matches!(written, Poll::Ready(Ok(n)) if *n > 0) {
+            self.deadline = None;
+        }
+    }
+}
+
 impl<Io: AsyncRead + Unpin> AsyncRead for Guarded<Io> {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -184,13 +194,8 @@ impl<Io: AsyncWrite + Unpin> AsyncWrite for Guarded<Io> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        let written = Pin::new(&mut this.io).poll_write(cx, buf);
-        if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
-            // The request arrived and is being answered: no deadline from here on (a
-            // WebSocket session has its own idle timeout).
-            this.deadline = None;
-        }
+        let written = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.answered(&written);
         written
     }
 
@@ -207,11 +212,8 @@ impl<Io: AsyncWrite + Unpin> AsyncWrite for Guarded<Io> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        let written = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
-        if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
-            this.deadline = None;
-        }
+        let written = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.answered(&written);
         written
     }
 

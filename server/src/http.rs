@@ -17,7 +17,7 @@ use crate::app::App;
 use crate::config::ServerConfig;
 use crate::db::Db;
 use crate::guard::{Admission, GuardedListener, Peer};
-use crate::metrics::{inc, inc_by};
+use crate::metrics::{self, inc, inc_by};
 use crate::origin;
 use crate::rate::AuthFailures;
 use crate::room::Rooms;
@@ -222,9 +222,7 @@ async fn render_metrics(app: &App) -> String {
         ),
     ];
     for (name, kind, help, value) in gauges {
-        out.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
-        ));
+        metrics::single(&mut out, name, kind, help, value);
     }
     out
 }

@@ -95,6 +95,29 @@ impl Refused {
     }
 }
 
+/// Writes one metric with its `HELP` and `TYPE` lines (Prometheus text format).
+pub fn single(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+    );
+}
+
+/// Writes a counter family with one sample per `label` value.
+fn labelled<'a>(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    label: &str,
+    samples: impl Iterator<Item = (&'a str, &'a AtomicU64)>,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+    for (value, count) in samples {
+        let count = count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {count}");
+    }
+}
+
 /// Adds one to a counter.
 pub fn inc(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
@@ -178,38 +201,25 @@ impl Metrics {
         ];
         let mut out = String::new();
         for (name, kind, help, value) in rows {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
-                value.load(Ordering::Relaxed)
-            );
+            single(&mut out, name, kind, help, value.load(Ordering::Relaxed));
         }
-        let name = "srvra_conflicts_total";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Changes based on an outdated version, by conflict type\n# TYPE {name} counter"
+        labelled(
+            &mut out,
+            "srvra_conflicts_total",
+            "Changes based on an outdated version, by conflict type",
+            "type",
+            ConflictKind::ALL
+                .iter()
+                .map(|k| k.name())
+                .zip(&self.conflicts),
         );
-        for (kind, count) in ConflictKind::ALL.iter().zip(&self.conflicts) {
-            let _ = writeln!(
-                out,
-                "{name}{{type=\"{}\"}} {}",
-                kind.name(),
-                count.load(Ordering::Relaxed)
-            );
-        }
-        let name = "srvra_refused_total";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Connections, hellos and sessions refused or ended by a limit\n# TYPE {name} counter"
+        labelled(
+            &mut out,
+            "srvra_refused_total",
+            "Connections, hellos and sessions refused or ended by a limit",
+            "reason",
+            Refused::ALL.iter().map(|r| r.name()).zip(&self.refused),
         );
-        for (reason, count) in Refused::ALL.iter().zip(&self.refused) {
-            let _ = writeln!(
-                out,
-                "{name}{{reason=\"{}\"}} {}",
-                reason.name(),
-                count.load(Ordering::Relaxed)
-            );
-        }
         out
     }
 
