@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::config::ServerConfig;
-use crate::db::Db;
+use crate::store::Storage;
 use crate::metrics::Metrics;
 use crate::rate::AuthFailures;
 use crate::room::Rooms;
@@ -17,7 +17,7 @@ pub struct App {
     /// Settings.
     pub config: ServerConfig,
     /// Storage.
-    pub db: Db,
+    pub db: Arc<dyn Storage>,
     /// Loaded rooms.
     pub rooms: Rooms,
     /// Counters.

@@ -17,6 +17,12 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Directory of the SQLite database.
     pub data: PathBuf,
+    /// PostgreSQL URL: rooms are stored there and shared with other instances (instead
+    /// of SQLite in `data`).
+    pub postgres: Option<String>,
+    /// Time between checks of the loaded rooms' stored heads (shared storage), the safety
+    /// net behind notifications.
+    pub head_check_interval: Duration,
     /// Directory served as static files at `/`, if any.
     pub static_dir: Option<PathBuf>,
     /// Frame limits.
@@ -59,6 +65,8 @@ impl ServerConfig {
         Self {
             listen,
             data,
+            postgres: None,
+            head_check_interval: Duration::from_secs(1),
             static_dir: None,
             limits: Limits::default(),
             max_ops: 1000,

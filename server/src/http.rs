@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::app::App;
 use crate::config::ServerConfig;
-use crate::db::Db;
+use crate::follow;
 use crate::guard::{Admission, GuardedListener, Peer};
 use crate::metrics::{self, inc, inc_by};
 use crate::origin;
@@ -23,6 +23,7 @@ use crate::rate::AuthFailures;
 use crate::room::Rooms;
 use crate::session;
 use crate::static_files;
+use crate::store;
 use crate::tls;
 
 /// A started server.
@@ -35,6 +36,7 @@ pub struct RunningServer {
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
     compaction: JoinHandle<()>,
+    following: JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -42,6 +44,7 @@ impl RunningServer {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.compaction.await;
+        let _ = self.following.await;
         let _ = self.task.await;
     }
 }
@@ -52,7 +55,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, String> {
         Some((cert, key)) => Some(tls::acceptor(cert, key)?),
         None => None,
     };
-    let db = tokio::task::block_in_place(|| Db::open(&config.data)).map_err(|e| e.0)?;
+    let db = tokio::task::block_in_place(|| store::open(config.postgres.as_deref(), &config.data))
+        .map_err(|e| e.0)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -101,12 +105,14 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, String> {
         ),
     };
     let compaction = tokio::spawn(compact_periodically(Arc::clone(&app)));
+    let following = tokio::spawn(follow::follow(Arc::clone(&app)));
     Ok(RunningServer {
         addr,
         tls,
         stop,
         task,
         compaction,
+        following,
     })
 }
 
@@ -216,9 +222,7 @@ async fn render_metrics(app: &App) -> String {
             "srvra_quarantined_total",
             "counter",
             "Stored changes or values set aside as unreadable",
-            app.db
-                .quarantined
-                .load(std::sync::atomic::Ordering::Relaxed),
+            app.db.quarantined(),
         ),
     ];
     for (name, kind, help, value) in gauges {
@@ -251,7 +255,7 @@ async fn compact_periodically(app: Arc<App>) {
         last_compaction = tokio::time::Instant::now();
         for room in app.rooms.all().await {
             if let Err(error) = room
-                .compact(&app.db, app.config.retain, app.config.retain_bytes)
+                .compact(&*app.db, app.config.retain, app.config.retain_bytes)
                 .await
             {
                 eprintln!(

@@ -3,8 +3,10 @@
 //!
 //! - [`app`]: what every request and session shares.
 //! - [`auth`]: shared token or JWT: who a connection is and what it may do in its room.
-//! - [`db`]: SQLite persistence (change log, current state, per-client watermarks).
+//! - [`store`]: persistence (change log, current state, per-client watermarks) in SQLite
+//!   (one instance) or PostgreSQL (several instances sharing rooms).
 //! - [`room`]: one room's order, state and broadcast; the conflict decision lives here.
+//! - [`follow`]: loaded rooms kept current with other instances' writes (shared storage).
 //! - [`session`]: one WebSocket connection speaking the protocol.
 //! - [`http`]: routes (`/sync`, `/health`, `/metrics`, static files) and graceful shutdown.
 //! - [`origin`]: which pages may open a WebSocket (the `Origin` check).
@@ -16,7 +18,7 @@
 pub mod app;
 pub mod auth;
 pub mod config;
-pub mod db;
+pub mod follow;
 pub mod guard;
 pub mod http;
 pub mod metrics;
@@ -25,6 +27,7 @@ pub mod rate;
 pub mod room;
 pub mod session;
 pub mod static_files;
+pub mod store;
 pub mod tls;
 
 pub use config::ServerConfig;

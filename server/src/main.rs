@@ -22,6 +22,13 @@ struct Args {
     /// Directory of the embedded database.
     #[arg(long, default_value = "./data")]
     data: PathBuf,
+    /// Store rooms in PostgreSQL (`postgres://user:pass@host:port/db`) instead of the
+    /// embedded database: every instance given the same URL serves the same rooms.
+    #[arg(long, env = "SRVRA_POSTGRES")]
+    postgres: Option<String>,
+    /// Milliseconds between checks of loaded rooms' stored heads (with --postgres).
+    #[arg(long, default_value_t = 1000)]
+    head_check_ms: u64,
     /// Directory to serve as static files at `/`.
     #[arg(long = "static")]
     static_dir: Option<PathBuf>,
@@ -120,6 +127,8 @@ async fn main() {
     let args = Args::parse();
     let mut config = ServerConfig::new(args.listen, args.data);
     config.static_dir = args.static_dir;
+    config.postgres = args.postgres;
+    config.head_check_interval = Duration::from_millis(args.head_check_ms.max(10));
     config.limits.max_frame = args.max_frame;
     config.max_ops = args.max_ops;
     config.auth = match (args.auth_token, args.jwt_secret, args.jwt_public_key) {

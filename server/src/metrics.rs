@@ -36,6 +36,10 @@ pub struct Metrics {
     pub rooms_unloaded: AtomicU64,
     /// Presence updates accepted.
     pub presence_updates: AtomicU64,
+    /// Changes other instances accepted, taken from the shared log into loaded rooms.
+    pub changes_replayed: AtomicU64,
+    /// Loaded rooms reloaded whole from shared storage (too far behind its log).
+    pub rooms_reloaded: AtomicU64,
 }
 
 /// Why a guard refused or ended a connection (SPEC §11), as counted in `/metrics`.
@@ -131,7 +135,7 @@ pub fn inc_by(counter: &AtomicU64, n: u64) {
 impl Metrics {
     /// The Prometheus exposition text.
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, &str, &AtomicU64); 11] = [
+        let rows: [(&str, &str, &str, &AtomicU64); 13] = [
             (
                 "srvra_connections",
                 "gauge",
@@ -197,6 +201,18 @@ impl Metrics {
                 "counter",
                 "Presence updates accepted",
                 &self.presence_updates,
+            ),
+            (
+                "srvra_changes_replayed_total",
+                "counter",
+                "Changes other instances accepted, taken from the shared log",
+                &self.changes_replayed,
+            ),
+            (
+                "srvra_rooms_reloaded_total",
+                "counter",
+                "Loaded rooms reloaded from shared storage",
+                &self.rooms_reloaded,
             ),
         ];
         let mut out = String::new();

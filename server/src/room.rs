@@ -15,7 +15,7 @@ use srvra_sync::core::room::session::{RoomLog, ServerSession};
 use srvra_sync::core::room::{RoomLimits, RoomState};
 use tokio::sync::{broadcast, Mutex};
 
-use crate::db::{CommitBatch, Db, DbResult, KeyRow};
+use crate::store::{CommitBatch, DbResult, KeyRow, Missed, RoomRow, Storage};
 use crate::metrics::{inc_by, Metrics};
 
 /// A room whose values take more bytes than this decides off the async workers.
@@ -69,16 +69,16 @@ pub struct Room {
     presence_tx: broadcast::Sender<Arc<Vec<u8>>>,
 }
 
-/// A room's log as stored in the database.
+/// A room's log as stored.
 pub struct StoredLog<'a> {
-    /// The database.
-    pub db: &'a Db,
+    /// The storage.
+    pub db: &'a dyn Storage,
     /// The room.
     pub room: &'a str,
 }
 
 impl RoomLog for StoredLog<'_> {
-    type Error = crate::db::DbError;
+    type Error = crate::store::DbError;
 
     fn changes_between(&self, after: u64, upto: u64, limit: usize) -> DbResult<Vec<Committed>> {
         self.db.changes_between(self.room, after, upto, limit)
@@ -93,25 +93,15 @@ impl RoomLog for StoredLog<'_> {
 }
 
 impl Room {
-    /// Loads a room from the database, to hold at most `limits` (and presence within
+    /// Loads a room from storage, to hold at most `limits` (and presence within
     /// `presence`).
     pub fn load(
-        db: &Db,
+        db: &dyn Storage,
         name: &str,
         limits: RoomLimits,
         presence: PresenceLimits,
     ) -> DbResult<Self> {
-        let row = db.load_room(name)?;
-        let keys = row.keys.into_iter().map(|k| (k.key, k.state)).collect();
-        let mut state = RoomState {
-            head: row.head,
-            compacted: row.compacted,
-            keys,
-            watermarks: row.watermarks.into_iter().collect(),
-            limits,
-            bytes: 0,
-        };
-        state.count_bytes();
+        let state = state_of(db.load_room(name)?, limits);
         let (tx, _) = broadcast::channel(BROADCAST_CAPACITY);
         Ok(Self {
             name: name.to_owned(),
@@ -173,7 +163,7 @@ impl Room {
     /// transaction, then publishes it; returns the `ack`.
     pub async fn submit(
         &self,
-        db: &Db,
+        db: &dyn Storage,
         metrics: &Metrics,
         from: Sender<'_>,
         ops: Vec<Operation>,
@@ -182,6 +172,19 @@ impl Room {
     ) -> DbResult<ServerMessage> {
         let Sender { client, session } = from;
         let mut state = self.state.lock().await;
+        // Shared storage: lock the room for this write on every instance, and first take
+        // what the others stored meanwhile (in order, before this message's changes).
+        let mut write = if db.shared() {
+            let write = tokio::task::block_in_place(|| -> DbResult<_> {
+                let mut write = db.begin(&self.name)?;
+                let missed = write.missed(state.head)?;
+                self.take_missed(db, metrics, &mut state, missed, threshold)?;
+                Ok(write)
+            })?;
+            Some(write)
+        } else {
+            None
+        };
         // Deciding clones the values it changes. In a room of large values that can take
         // a while: then off the async workers, so other rooms and `/health` are served
         // meanwhile. Small rooms decide inline (moving threads per message cost a busy
@@ -192,7 +195,11 @@ impl Room {
         } else {
             decide()
         };
-        if !decided.is_empty() {
+        if decided.is_empty() {
+            if let Some(write) = write.take() {
+                tokio::task::block_in_place(|| write.release())?;
+            }
+        } else {
             let batch = CommitBatch {
                 changes: &decided.committed,
                 keys: decided
@@ -206,7 +213,10 @@ impl Room {
                 watermark: decided.watermark.map(|seq| (client, seq)),
                 head: decided.head,
             };
-            tokio::task::block_in_place(|| db.commit(&self.name, &batch))?;
+            tokio::task::block_in_place(|| match write.take() {
+                Some(write) => write.commit(&batch),
+                None => db.begin(&self.name)?.commit(&batch),
+            })?;
         }
         // Persisted: now the in-memory state may move.
         let first = state.head + 1;
@@ -241,9 +251,72 @@ impl Room {
         Ok(ack)
     }
 
+    /// Takes what other instances stored after the room's head (shared storage), and
+    /// publishes it to this instance's sessions.
+    pub async fn refresh(
+        &self,
+        db: &dyn Storage,
+        metrics: &Metrics,
+        threshold: Option<usize>,
+    ) -> DbResult<()> {
+        let mut state = self.state.lock().await;
+        tokio::task::block_in_place(|| {
+            let missed = db.missed(&self.name, state.head)?;
+            self.take_missed(db, metrics, &mut state, missed, threshold)
+        })
+    }
+
+    /// The head this instance holds in memory.
+    pub async fn head(&self) -> u64 {
+        self.state.lock().await.head
+    }
+
+    /// Applies what other instances stored (`missed`) to `state` and publishes it: the
+    /// changes replayed in order, or, when the log no longer holds them, the room as
+    /// stored (sessions then catch up from the log or a snapshot at the next publication).
+    fn take_missed(
+        &self,
+        db: &dyn Storage,
+        metrics: &Metrics,
+        state: &mut RoomState,
+        missed: Missed,
+        threshold: Option<usize>,
+    ) -> DbResult<()> {
+        let first = state.head + 1;
+        match missed {
+            Missed::Nothing => {}
+            Missed::Changes(changes) => match state.replay(&changes) {
+                Ok(()) => {
+                    inc_by(&metrics.changes_replayed, changes.len() as u64);
+                    let frame = encode(&ServerMessage::Broadcast { changes }, threshold);
+                    // Session 0 is no session: every session of the room receives them.
+                    let _ = self.tx.send(Arc::new(Published {
+                        session: 0,
+                        first,
+                        last: state.head,
+                        frame: Arc::new(frame),
+                    }));
+                }
+                Err(gap) => {
+                    eprintln!(
+                        "srvra-sync-server: room {:?} reloaded: its log replay stopped ({gap:?})",
+                        self.name
+                    );
+                    inc_by(&metrics.rooms_reloaded, 1);
+                    *state = state_of(db.load_room(&self.name)?, state.limits);
+                }
+            },
+            Missed::Room(row) => {
+                inc_by(&metrics.rooms_reloaded, 1);
+                *state = state_of(row, state.limits);
+            }
+        }
+        Ok(())
+    }
+
     /// Drops log entries older than the newest `retain`, and older ones until the log
     /// holds at most `retain_bytes` (checked when the room took changes since last time).
-    pub async fn compact(&self, db: &Db, retain: u64, retain_bytes: u64) -> DbResult<()> {
+    pub async fn compact(&self, db: &dyn Storage, retain: u64, retain_bytes: u64) -> DbResult<()> {
         let mut state = self.state.lock().await;
         let head = state.head;
         if head > self.checked.swap(head, Ordering::Relaxed) {
@@ -253,6 +326,20 @@ impl Room {
         }
         Ok(())
     }
+}
+
+/// A room's state as stored, to hold at most `limits`.
+fn state_of(row: RoomRow, limits: RoomLimits) -> RoomState {
+    let mut state = RoomState {
+        head: row.head,
+        compacted: row.compacted,
+        keys: row.keys.into_iter().map(|k| (k.key, k.state)).collect(),
+        watermarks: row.watermarks.into_iter().collect(),
+        limits,
+        bytes: 0,
+    };
+    state.count_bytes();
+    state
 }
 
 /// The rooms held in memory: loaded on first use, unloaded when no session used them
@@ -278,7 +365,7 @@ impl Rooms {
     }
 
     /// The room `name`, loading it on first use; `None` when `max` rooms are in use.
-    pub async fn get(&self, db: &Db, name: &str) -> DbResult<Option<Arc<Room>>> {
+    pub async fn get(&self, db: &dyn Storage, name: &str) -> DbResult<Option<Arc<Room>>> {
         let mut rooms = self.rooms.lock().await;
         if let Some((room, used)) = rooms.get_mut(name) {
             *used = Instant::now();
@@ -306,6 +393,15 @@ impl Rooms {
         let before = rooms.len();
         rooms.retain(|_, (room, used)| Arc::strong_count(room) > 1 || used.elapsed() < idle);
         before - rooms.len()
+    }
+
+    /// The room `name` if it is in memory (without loading it).
+    pub async fn loaded_room(&self, name: &str) -> Option<Arc<Room>> {
+        self.rooms
+            .lock()
+            .await
+            .get(name)
+            .map(|(room, _)| Arc::clone(room))
     }
 
     /// Rooms in memory.

@@ -36,7 +36,7 @@ static NEXT_SESSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64
 type Fatal = Refusal;
 
 /// A storage failure: the detail (SQL, paths) goes to the server's log, never to clients.
-fn storage_failed(error: crate::db::DbError) -> Fatal {
+fn storage_failed(error: crate::store::DbError) -> Fatal {
     eprintln!("srvra-sync-server: storage failed: {}", error.0);
     Fatal::new(
         "STORAGE_FAILED",
@@ -135,7 +135,7 @@ impl Session {
         let Some(room) = self
             .app
             .rooms
-            .get(&self.app.db, &room)
+            .get(&*self.app.db, &room)
             .await
             .map_err(storage_failed)?
         else {
@@ -146,6 +146,16 @@ impl Session {
                 close::OVERLOADED,
             ));
         };
+        if self.app.db.shared() {
+            // Other instances may have written it since this one last heard.
+            room.refresh(
+                &*self.app.db,
+                &self.app.metrics,
+                self.app.config.compression_threshold,
+            )
+            .await
+            .map_err(storage_failed)?;
+        }
         let mut updates = room.subscribe();
         let mut presence = room.subscribe_presence();
         self.room = Some(Arc::clone(&room));
@@ -347,7 +357,7 @@ impl Session {
                 let client = self.core.client().unwrap_or_default().to_owned();
                 let ack = room
                     .submit(
-                        &self.app.db,
+                        &*self.app.db,
                         &self.app.metrics,
                         Sender {
                             client: &client,
@@ -402,7 +412,7 @@ impl Session {
         };
         let app = Arc::clone(&self.app);
         let log = StoredLog {
-            db: &app.db,
+            db: &*app.db,
             room: room.name(),
         };
         loop {

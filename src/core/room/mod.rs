@@ -4,6 +4,7 @@
 //! code. How a conflicting change is decided lives in [`RoomState::decide`], in one place.
 
 pub mod presence;
+pub mod replay;
 pub mod session;
 
 use std::collections::HashMap;

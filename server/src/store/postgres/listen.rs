@@ -1,0 +1,92 @@
+//! Hearing that other instances wrote a room: a dedicated connection that `LISTEN`s on
+//! the channel every commit notifies. A notification is only a signal (the log is the
+//! truth); after a lost connection, every loaded room is checked again.
+
+use std::time::Duration;
+
+use futures_util::future::poll_fn;
+use tokio::sync::mpsc;
+use tokio_postgres::{AsyncMessage, Config, NoTls};
+
+use crate::store::Heard;
+
+/// The channel commits notify, with `"{head} {room}"` as payload.
+pub const CHANNEL: &str = "srvra_sync";
+
+/// The payload a commit of `room` at `head` notifies.
+pub fn payload(room: &str, head: u64) -> String {
+    format!("{head} {room}")
+}
+
+/// The room and head of a payload.
+fn parse(payload: &str) -> Option<(String, u64)> {
+    let (head, room) = payload.split_once(' ')?;
+    Some((room.to_owned(), head.parse().ok()?))
+}
+
+/// Listens until `tx` is closed, reconnecting (after `retry`) when the connection drops.
+pub async fn listen(config: Config, tx: mpsc::Sender<Heard>, retry: Duration) {
+    loop {
+        match listen_once(&config, &tx).await {
+            Ok(()) => return,
+            Err(error) => {
+                eprintln!("srvra-sync-server: LISTEN connection lost ({error}); reconnecting");
+            }
+        }
+        tokio::select! {
+            () = tx.closed() => return,
+            () = tokio::time::sleep(retry) => {}
+        }
+        if tx.send(Heard::Resync).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// One listening connection: `Ok` when `tx` closed, `Err` when the connection failed.
+async fn listen_once(config: &Config, tx: &mpsc::Sender<Heard>) -> Result<(), String> {
+    let (client, mut connection) = config.connect(NoTls).await.map_err(|e| e.to_string())?;
+    let (messages_tx, mut messages) = mpsc::unbounded_channel();
+    let pump = tokio::spawn(async move {
+        while let Some(message) = poll_fn(|cx| connection.poll_message(cx)).await {
+            match message {
+                Ok(AsyncMessage::Notification(n)) => {
+                    if messages_tx.send(Ok(n.payload().to_owned())).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    let _ = messages_tx.send(Err(error.to_string()));
+                    return;
+                }
+            }
+        }
+        let _ = messages_tx.send(Err("connection closed".into()));
+    });
+    let result = async {
+        client
+            .batch_execute(&format!("LISTEN {CHANNEL}"))
+            .await
+            .map_err(|e| e.to_string())?;
+        loop {
+            tokio::select! {
+                () = tx.closed() => return Ok(()),
+                message = messages.recv() => match message {
+                    Some(Ok(payload)) => {
+                        let Some((room, head)) = parse(&payload) else { continue };
+                        if tx.send(Heard::Room(room, head)).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                    Some(Err(error)) => return Err(error),
+                    None => return Err("connection closed".into()),
+                },
+            }
+        }
+    }
+    .await;
+    drop(client);
+    pump.abort();
+    result
+}
