@@ -2,8 +2,9 @@
 # Installs whatever this machine is missing to build and test srvra-sync.
 # Idempotent: each step is skipped when already satisfied. Needs only rustup and Node.
 #   scripts/setup.sh            toolchain + npm packages
-#   scripts/setup.sh --browser  also Debian's chromium and chromium-driver (tests, bench)
-#                               and openssl (the tests' self-signed TLS certificates)
+#   scripts/setup.sh --browser  also Debian's chromium and chromium-driver (tests, bench),
+#                               openssl (the tests' self-signed TLS certificates) and
+#                               postgresql (the shared-storage tests start throw-away clusters)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,4 +37,12 @@ if $want_browser && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -q
   $SUDO apt-get install -y -q chromium chromium-driver openssl
+fi
+
+if $want_browser && ! bash scripts/pg-cluster.sh bin initdb >/dev/null 2>&1; then
+  say "installing Debian's postgresql"
+  export DEBIAN_FRONTEND=noninteractive
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q postgresql
 fi

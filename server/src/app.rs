@@ -6,10 +6,10 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::config::ServerConfig;
-use crate::store::Storage;
 use crate::metrics::Metrics;
 use crate::rate::AuthFailures;
 use crate::room::Rooms;
+use crate::store::Storage;
 
 /// Shared by every request and session.
 #[derive(Debug)]

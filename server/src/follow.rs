@@ -43,7 +43,10 @@ pub async fn follow(app: Arc<App>) {
                 .refresh(&*app.db, &app.metrics, app.config.compression_threshold)
                 .await
             {
-                eprintln!("srvra-sync-server: catching up room {name:?} failed: {}", error.0);
+                eprintln!(
+                    "srvra-sync-server: catching up room {name:?} failed: {}",
+                    error.0
+                );
             }
         }
     }

@@ -15,8 +15,8 @@ use srvra_sync::core::room::session::{RoomLog, ServerSession};
 use srvra_sync::core::room::{RoomLimits, RoomState};
 use tokio::sync::{broadcast, Mutex};
 
-use crate::store::{CommitBatch, DbResult, KeyRow, Missed, RoomRow, Storage};
 use crate::metrics::{inc_by, Metrics};
+use crate::store::{CommitBatch, DbResult, KeyRow, Missed, RoomRow, Storage};
 
 /// A room whose values take more bytes than this decides off the async workers.
 const HEAVY_ROOM_BYTES: usize = 4 * 1024 * 1024;
@@ -284,9 +284,10 @@ impl Room {
     ) -> DbResult<()> {
         let first = state.head + 1;
         match missed {
-            Missed::Nothing => {}
-            Missed::Changes(changes) => match state.replay(&changes) {
+            Missed::Changes { changes, compacted } => match state.replay(&changes) {
+                Ok(()) if changes.is_empty() => state.compacted = state.compacted.max(compacted),
                 Ok(()) => {
+                    state.compacted = state.compacted.max(compacted);
                     inc_by(&metrics.changes_replayed, changes.len() as u64);
                     let frame = encode(&ServerMessage::Broadcast { changes }, threshold);
                     // Session 0 is no session: every session of the room receives them.

@@ -3,34 +3,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 use common::{item, Client};
 use srvra_sync::core::protocol::ServerMessage;
 
-fn spawn(data: &std::path::Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_srvra-sync-server"))
-        .args(["--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("server binary starts");
-    let stdout = child.stdout.take().expect("stdout piped");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("reads the banner");
-    let addr = line
-        .trim()
-        .rsplit("http://")
-        .next()
-        .and_then(|a| a.parse().ok());
-    (
-        child,
-        addr.unwrap_or_else(|| panic!("no address in {line:?}")),
-    )
+fn spawn(data: &std::path::Path) -> (Child, std::net::SocketAddr) {
+    common::processes::spawn_server(&["--data", data.to_str().expect("utf-8 path")])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -65,10 +65,14 @@ pub struct CommitBatch<'a> {
 /// What other instances stored in a room after the head an instance knows.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Missed {
-    /// Nothing: the instance is current.
-    Nothing,
-    /// These changes, in order, right after the known head.
-    Changes(Vec<Committed>),
+    /// These changes (none: the instance is current), in order, right after the known
+    /// head; the log is compacted up to `compacted`.
+    Changes {
+        /// The changes.
+        changes: Vec<Committed>,
+        /// The stored compaction point.
+        compacted: u64,
+    },
     /// The log no longer holds them (compacted): the whole room as stored now.
     Room(RoomRow),
 }
@@ -80,6 +84,16 @@ pub enum Heard {
     Room(String, u64),
     /// Notices may have been lost (the listening connection was made again).
     Resync,
+}
+
+impl Missed {
+    /// Nothing missed (the only instance).
+    pub fn none() -> Self {
+        Self::Changes {
+            changes: Vec::new(),
+            compacted: 0,
+        }
+    }
 }
 
 /// One message's write to a room: while it is open, no other instance writes the room.
@@ -131,10 +145,7 @@ pub trait Storage: std::fmt::Debug + Send + Sync {
 
 /// Opens the configured backend: PostgreSQL when `postgres` is a URL, else SQLite in
 /// `data`.
-pub fn open(
-    postgres: Option<&str>,
-    data: &std::path::Path,
-) -> DbResult<Arc<dyn Storage>> {
+pub fn open(postgres: Option<&str>, data: &std::path::Path) -> DbResult<Arc<dyn Storage>> {
     Ok(match postgres {
         Some(url) => Arc::new(postgres::Postgres::connect(url)?),
         None => Arc::new(sqlite::Sqlite::open(data)?),

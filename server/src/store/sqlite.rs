@@ -173,7 +173,7 @@ struct SoleWrite<'a> {
 
 impl RoomWrite for SoleWrite<'_> {
     fn missed(&mut self, _known: u64) -> DbResult<Missed> {
-        Ok(Missed::Nothing)
+        Ok(Missed::none())
     }
 
     fn commit(self: Box<Self>, batch: &CommitBatch<'_>) -> DbResult<()> {
@@ -214,7 +214,12 @@ impl Storage for Sqlite {
         })?;
         for row in rows {
             let (key, value, version, writer) = row?;
-            match rows::decode_key(key.clone(), value.as_deref(), version as u64, writer.as_deref()) {
+            match rows::decode_key(
+                key.clone(),
+                value.as_deref(),
+                version as u64,
+                writer.as_deref(),
+            ) {
                 Ok(row) => keys.push(row),
                 // Set aside, and the key starts over, rather than the room never loading.
                 Err(error) => unreadable.push(Unreadable {
@@ -249,7 +254,7 @@ impl Storage for Sqlite {
     }
 
     fn missed(&self, _room: &str, _known: u64) -> DbResult<Missed> {
-        Ok(Missed::Nothing)
+        Ok(Missed::none())
     }
 
     fn heads(&self, _rooms: &[String]) -> DbResult<Vec<(String, u64)>> {
@@ -331,7 +336,7 @@ impl Storage for Sqlite {
                 "SELECT position FROM (SELECT position, SUM(length(op)) OVER
                    (ORDER BY position DESC) AS newer FROM changes WHERE room = ?1)
                  WHERE newer > ?2 ORDER BY position DESC LIMIT 1",
-                params![room, retain_bytes as i64],
+                params![room, retain_bytes.min(i64::MAX as u64) as i64],
                 |r| r.get(0),
             )
             .optional()?;

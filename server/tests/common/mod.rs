@@ -1,6 +1,8 @@
 //! Test helpers: a server on a free loopback port and a protocol-speaking client.
 #![allow(dead_code)]
 
+pub mod processes;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

@@ -88,19 +88,38 @@ mod tests {
         let mut accepting = RoomState::default();
         let mut log = Vec::new();
         let messages = [
-            ("a", vec![op("a", 1, "k", OpKind::Set(Arc::new(json!({"x": 1}))), 0, 10)]),
-            ("b", vec![op("b", 1, "k", OpKind::Set(Arc::new(json!(2))), 0, 5)]),
+            (
+                "a",
+                vec![op(
+                    "a",
+                    1,
+                    "k",
+                    OpKind::Set(Arc::new(json!({"x": 1}))),
+                    0,
+                    10,
+                )],
+            ),
+            (
+                "b",
+                vec![op("b", 1, "k", OpKind::Set(Arc::new(json!(2))), 0, 5)],
+            ),
             ("b", vec![op("b", 2, "n", OpKind::Increment(2.0), 0, 20)]),
             ("a", vec![op("a", 2, "n", OpKind::Increment(3.0), 0, 21)]),
             ("a", vec![op("a", 3, "k", OpKind::Delete, 1, 30)]),
-            ("b", vec![op("b", 3, "k", OpKind::Set(Arc::new(json!(3))), 1, 40)]),
+            (
+                "b",
+                vec![op("b", 3, "k", OpKind::Set(Arc::new(json!(3))), 1, 40)],
+            ),
         ];
         for (client, ops) in messages {
             let decided = accepting.decide_message(client, ops, false, 1e15);
             accepting.apply(client, &decided);
             log.extend(decided.committed);
         }
-        assert!(log.iter().any(|c| c.resolution.is_some()), "no conflict was settled");
+        assert!(
+            log.iter().any(|c| c.resolution.is_some()),
+            "no conflict was settled"
+        );
         let mut replaying = RoomState::default();
         replaying.replay(&log[..2]).unwrap();
         // Overlapping and later parts: what was applied is skipped.

@@ -126,7 +126,9 @@ impl Postgres {
                 &[&room],
             )
             .await?
-            .map_or((0, 0), |r| (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64));
+            .map_or((0, 0), |r| {
+                (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64)
+            });
         let mut keys = Vec::new();
         let mut unreadable = Vec::new();
         let state = client
@@ -208,17 +210,20 @@ impl Postgres {
         Ok(changes)
     }
 
-    /// What was stored after `known`, given the stored `head`: the log when it holds the
-    /// whole run, else the room.
+    /// What was stored after `known`, given the room's stored head and compaction point:
+    /// the log when it holds the whole run, else the room.
     async fn missed_with(
         &self,
         client: &ClientWrapper,
         room: &str,
         known: u64,
-        head: u64,
+        (head, compacted): (u64, u64),
     ) -> DbResult<Missed> {
         if head <= known {
-            return Ok(Missed::Nothing);
+            return Ok(Missed::Changes {
+                changes: Vec::new(),
+                compacted,
+            });
         }
         if head - known <= MAX_REPLAY {
             let changes = self
@@ -227,7 +232,7 @@ impl Postgres {
             let whole = changes.len() as u64 == head - known
                 && changes.first().is_some_and(|c| c.position == known + 1);
             if whole {
-                return Ok(Missed::Changes(changes));
+                return Ok(Missed::Changes { changes, compacted });
             }
         }
         Ok(Missed::Room(self.load_room_with(client, room).await?))
@@ -239,7 +244,8 @@ struct LockedWrite<'a> {
     store: &'a Postgres,
     client: Option<Object>,
     room: String,
-    head: u64,
+    /// The stored head and compaction point, read under the lock.
+    stored: (u64, u64),
 }
 
 impl LockedWrite<'_> {
@@ -263,7 +269,10 @@ impl Drop for LockedWrite<'_> {
 impl RoomWrite for LockedWrite<'_> {
     fn missed(&mut self, known: u64) -> DbResult<Missed> {
         let client = self.client()?;
-        block(self.store.missed_with(client, &self.room, known, self.head))
+        block(
+            self.store
+                .missed_with(client, &self.room, known, self.stored),
+        )
     }
 
     fn commit(mut self: Box<Self>, batch: &CommitBatch<'_>) -> DbResult<()> {
@@ -380,7 +389,7 @@ impl Storage for Postgres {
                 store: self,
                 client: Some(client),
                 room: room.to_owned(),
-                head: 0,
+                stored: (0, 0),
             };
             let client = write.client()?;
             client
@@ -391,14 +400,13 @@ impl Storage for Postgres {
                 )
                 .await?;
             // Writers of this room, on any instance, wait here until this one commits.
-            let head: i64 = client
+            let row = client
                 .query_one(
-                    "SELECT head FROM srvra_rooms WHERE room = $1 FOR UPDATE",
+                    "SELECT head, compacted FROM srvra_rooms WHERE room = $1 FOR UPDATE",
                     &[&room],
                 )
-                .await?
-                .get(0);
-            write.head = head as u64;
+                .await?;
+            write.stored = (row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64);
             Ok::<_, DbError>(write)
         })?;
         Ok(Box::new(write))
@@ -407,11 +415,16 @@ impl Storage for Postgres {
     fn missed(&self, room: &str, known: u64) -> DbResult<Missed> {
         block(async {
             let client = self.client().await?;
-            let head = client
-                .query_opt("SELECT head FROM srvra_rooms WHERE room = $1", &[&room])
+            let stored = client
+                .query_opt(
+                    "SELECT head, compacted FROM srvra_rooms WHERE room = $1",
+                    &[&room],
+                )
                 .await?
-                .map_or(0, |r| r.get::<_, i64>(0) as u64);
-            self.missed_with(&client, room, known, head).await
+                .map_or((0, 0), |r| {
+                    (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64)
+                });
+            self.missed_with(&client, room, known, stored).await
         })
     }
 
@@ -470,7 +483,10 @@ impl Storage for Postgres {
             )
             .await?;
             let owner: String = db
-                .query_one("SELECT owner FROM srvra_owners WHERE client = $1", &[&client])
+                .query_one(
+                    "SELECT owner FROM srvra_owners WHERE client = $1",
+                    &[&client],
+                )
                 .await?
                 .get(0);
             Ok(owner == user)
@@ -486,7 +502,7 @@ impl Storage for Postgres {
                     "SELECT position FROM (SELECT position, SUM(octet_length(op)) OVER
                        (ORDER BY position DESC) AS newer FROM srvra_changes WHERE room = $1) t
                      WHERE newer > $2 ORDER BY position DESC LIMIT 1",
-                    &[&room, &(retain_bytes as i64)],
+                    &[&room, &(retain_bytes.min(i64::MAX as u64) as i64)],
                 )
                 .await?
                 .map_or(0, |r| r.get::<_, i64>(0) as u64);

@@ -45,8 +45,11 @@ pub async fn migrate(client: &mut ClientWrapper) -> Result<usize, Error> {
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied.max(0) as usize) {
         tx.batch_execute(sql).await?;
         let version = index as i32 + 1;
-        tx.execute("INSERT INTO srvra_schema (version) VALUES ($1)", &[&version])
-            .await?;
+        tx.execute(
+            "INSERT INTO srvra_schema (version) VALUES ($1)",
+            &[&version],
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(MIGRATIONS.len())
