@@ -386,3 +386,41 @@ async fn the_schema_migrates_once_and_a_far_behind_instance_reloads_the_room() {
         .unwrap();
     assert_eq!(versions.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_typed_errors_and_the_shared_rooms_keep_working() {
+    use srvra_sync::core::model::operation::OpKind;
+    let pg = PgCluster::start();
+    let server = instance(&pg.url, |c| c.room_limits.max_value_bytes = 1000).await;
+    // A NUL in a room name (PostgreSQL text cannot hold one) is a malformed hello.
+    let (mut bad, answer) = Client::hello(server.addr, "x", "ro\0om", 0, None).await;
+    assert!(
+        matches!(&answer, ServerMessage::Error { code, .. } if code == "MALFORMED_FRAME"),
+        "{answer:?}"
+    );
+    assert_eq!(bad.closed_with().await, 4000);
+    let (mut a, _) = Client::join(server.addr, "a", "room", 0).await;
+    a.catch_up().await;
+    let good = a.set("k", item(1));
+    acks(a.submit(vec![good], false).await);
+    let nul = a.set("k\0", item(2));
+    let large = a.op("big", OpKind::Set(json!("x".repeat(2000)).into()));
+    let answer = a.submit(vec![nul, large], false).await;
+    let ServerMessage::Ack { rejected, acks, .. } = answer else {
+        panic!("expected ack, got {answer:?}");
+    };
+    assert!(acks.is_empty());
+    let codes: Vec<_> = rejected.iter().map(|r| r.code.as_str()).collect();
+    assert_eq!(codes, ["INVALID_KEY", "VALUE_TOO_LARGE"]);
+    // Nothing stored was touched, and the room takes more changes.
+    let next = a.set("k", item(3));
+    assert_eq!(acks_of(a.submit(vec![next], false).await), [2]);
+    let (_, entries) = snapshot_via(server.addr, "s").await;
+    assert_eq!(entries, [("k".to_owned(), Some(item(3)), 2)]);
+    server.shutdown().await;
+}
+
+/// The positions of an ack.
+fn acks_of(message: ServerMessage) -> Vec<u64> {
+    acks(message).into_iter().map(|(_, p)| p).collect()
+}

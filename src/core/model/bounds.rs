@@ -92,14 +92,15 @@ pub fn value_size(value: &Value) -> usize {
     size
 }
 
-/// Checks a received change: its key (at most [`MAX_PATH_LEN`] bytes, like a local path),
+/// Checks a received change: its key (at most [`MAX_PATH_LEN`] bytes, like a local path,
+/// and no NUL character, which not every server storage can hold),
 /// its depth, its numbers (finite), and its sequence (above the client's `watermark` by at
 /// most [`MAX_SEQ_STEP`], and below 2^63 so it is stored as is).
 pub fn check_received(op: &Operation, watermark: u64) -> Result<()> {
-    if op.key.is_empty() || op.key.len() > MAX_PATH_LEN {
+    if op.key.is_empty() || op.key.len() > MAX_PATH_LEN || op.key.contains('\0') {
         return Err(CoreError::validation(
             "INVALID_KEY",
-            format!("a key must be 1 to {MAX_PATH_LEN} bytes"),
+            format!("a key must be 1 to {MAX_PATH_LEN} bytes, without NUL characters"),
         ));
     }
     check_depth(&op.fields, &op.kind)?;

@@ -109,7 +109,7 @@ impl ServerSession {
     }
 
     /// Checks a `hello` (once per connection; the protocol version; non-empty ids of at
-    /// most 256 bytes). The caller checks credentials.
+    /// most 256 bytes without NUL characters). The caller checks credentials.
     pub fn hello(&mut self, protocol: u32, client_id: &str, room: &str) -> Result<(), Refusal> {
         if self.client.is_some() {
             return Err(Refusal::new(
@@ -122,10 +122,10 @@ impl ServerSession {
             return Err(FrameError::UnsupportedVersion(protocol.min(255) as u8).into());
         }
         for (what, value) in [("clientId", client_id), ("room", room)] {
-            if value.is_empty() || value.len() > 256 {
+            if value.is_empty() || value.len() > 256 || value.contains('\0') {
                 return Err(Refusal::new(
                     "MALFORMED_FRAME",
-                    format!("{what} must be 1 to 256 bytes"),
+                    format!("{what} must be 1 to 256 bytes, without NUL characters"),
                     close::MALFORMED,
                 ));
             }
