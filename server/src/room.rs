@@ -284,7 +284,11 @@ impl Room {
     ) -> DbResult<()> {
         let first = state.head + 1;
         match missed {
-            Missed::Changes { changes, compacted } => match state.replay(&changes) {
+            Missed::Changes {
+                changes,
+                head,
+                compacted,
+            } => match state.replay(&changes, head) {
                 Ok(()) if changes.is_empty() => state.compacted = state.compacted.max(compacted),
                 Ok(()) => {
                     state.compacted = state.compacted.max(compacted);

@@ -356,7 +356,9 @@ async fn the_schema_migrates_once_and_a_far_behind_instance_reloads_the_room() {
             })
             .unwrap();
         match second.missed("room", 7).unwrap() {
-            Missed::Changes { changes, compacted } => {
+            Missed::Changes {
+                changes, compacted, ..
+            } => {
                 assert_eq!(compacted, 0);
                 assert_eq!(
                     changes.iter().map(|c| c.position).collect::<Vec<_>>(),

@@ -70,6 +70,8 @@ pub enum Missed {
     Changes {
         /// The changes.
         changes: Vec<Committed>,
+        /// The stored head they end at.
+        head: u64,
         /// The stored compaction point.
         compacted: u64,
     },
@@ -91,6 +93,7 @@ impl Missed {
     pub fn none() -> Self {
         Self::Changes {
             changes: Vec::new(),
+            head: 0,
             compacted: 0,
         }
     }

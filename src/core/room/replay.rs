@@ -18,11 +18,12 @@ pub enum ReplayGap {
 }
 
 impl RoomState {
-    /// Applies `changes` (the log right after [`RoomState::head`], in order) as the
-    /// instance that accepted them did: keys, head, size and each author's watermark.
-    /// Changes at or before the head are skipped. On a gap, the state keeps every change
-    /// before it.
-    pub fn replay(&mut self, changes: &[Committed]) -> Result<(), ReplayGap> {
+    /// Applies `changes` (the log right after [`RoomState::head`], in order, up to the
+    /// stored `head`) as the instance that accepted them did: keys, head, size and each
+    /// author's watermark. Changes at or before the head are skipped. On a gap (a missing
+    /// position, or the changes ending before `head`) the state keeps every change before
+    /// it.
+    pub fn replay(&mut self, changes: &[Committed], head: u64) -> Result<(), ReplayGap> {
         for change in changes {
             if change.position <= self.head {
                 continue;
@@ -48,6 +49,9 @@ impl RoomState {
             let seen = self.watermarks.entry(op.id.client.to_string()).or_insert(0);
             *seen = (*seen).max(op.id.seq);
             self.head = change.position;
+        }
+        if self.head < head {
+            return Err(ReplayGap::Missing(self.head + 1));
         }
         Ok(())
     }
@@ -121,9 +125,9 @@ mod tests {
             "no conflict was settled"
         );
         let mut replaying = RoomState::default();
-        replaying.replay(&log[..2]).unwrap();
+        replaying.replay(&log[..2], 2).unwrap();
         // Overlapping and later parts: what was applied is skipped.
-        replaying.replay(&log).unwrap();
+        replaying.replay(&log, accepting.head).unwrap();
         assert_eq!(replaying, accepting);
     }
 
@@ -137,8 +141,11 @@ mod tests {
         let mut log = decided.committed;
         log.remove(1);
         let mut replaying = RoomState::default();
-        assert_eq!(replaying.replay(&log), Err(ReplayGap::Missing(2)));
+        assert_eq!(replaying.replay(&log, 3), Err(ReplayGap::Missing(2)));
         assert_eq!(replaying.head, 1);
         assert_eq!(replaying.watermark("a"), 1);
+        // A log that ends before the stored head (compacted since) is a gap too.
+        assert_eq!(replaying.replay(&log[..1], 3), Err(ReplayGap::Missing(2)));
+        assert_eq!(replaying.replay(&[], 1), Ok(()));
     }
 }

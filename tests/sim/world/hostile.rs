@@ -78,7 +78,7 @@ impl World {
         };
         let frame = self.hostile_frame();
         self.mallory.sent += 1;
-        if let Err(error) = self.server.receive(conn, &frame, now) {
+        if let Err(error) = self.server_receive(conn, &frame) {
             self.note(format!("server refused mallory's frame: {error}"));
             self.server.drop_conn(conn);
             self.mallory.conn = None;

@@ -18,6 +18,7 @@ use super::workload;
 
 mod faults;
 mod hostile;
+mod shared;
 mod tabs;
 
 #[derive(Debug, Clone)]
@@ -64,6 +65,10 @@ enum Event {
         client: usize,
     },
     ServerUp,
+    /// A server instance hears that another one committed.
+    Notify {
+        instance: usize,
+    },
     /// A message between two tabs of one client.
     Tab {
         client: usize,
@@ -89,6 +94,8 @@ pub struct Plan {
     pub keys: usize,
     /// Tabs per client (1: no tab sharing).
     pub tabs: usize,
+    /// Server instances sharing the stored room (connections alternate between them).
+    pub instances: usize,
 }
 
 /// One simulated world.
@@ -143,7 +150,7 @@ impl World {
             queue: BinaryHeap::new(),
             events: Vec::new(),
             next_event: 0,
-            server: SimServer::new(),
+            server: SimServer::new(plan.instances),
             server_up: true,
             clients,
             lives: vec![0; plan.clients],
@@ -248,6 +255,7 @@ impl World {
                         | Event::Arrive { .. }
                         | Event::Opened { .. }
                         | Event::Tab { .. }
+                        | Event::Notify { .. }
                 )
             )
         });
@@ -322,16 +330,9 @@ impl World {
                 if !self.conns.get(&conn).is_some_and(|c| c.server_side) || !self.server.has(conn) {
                     return;
                 }
-                match self.server.receive(conn, &frame, self.clock.0.get()) {
-                    Ok(out) => {
-                        for o in out {
-                            self.deliver_to_client(o.conn, o.frame);
-                        }
-                    }
-                    Err(e) => {
-                        self.note(format!("server refused a frame on {conn}: {e}"));
-                        self.close_both(conn, 4000);
-                    }
+                if let Err(e) = self.server_receive(conn, &frame) {
+                    self.note(format!("server refused a frame on {conn}: {e}"));
+                    self.close_both(conn, 4000);
                 }
             }
             Event::ToClient { conn, frame } => {
@@ -393,6 +394,11 @@ impl World {
                 }
             }
             Event::ServerUp => self.server_up = true,
+            Event::Notify { instance } => {
+                if let Err(e) = self.notified(instance) {
+                    self.note(format!("instance {instance} could not catch up: {e}"));
+                }
+            }
             Event::Tab {
                 client,
                 to,

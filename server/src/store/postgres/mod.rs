@@ -222,6 +222,7 @@ impl Postgres {
         if head <= known {
             return Ok(Missed::Changes {
                 changes: Vec::new(),
+                head,
                 compacted,
             });
         }
@@ -232,7 +233,11 @@ impl Postgres {
             let whole = changes.len() as u64 == head - known
                 && changes.first().is_some_and(|c| c.position == known + 1);
             if whole {
-                return Ok(Missed::Changes { changes, compacted });
+                return Ok(Missed::Changes {
+                    changes,
+                    head,
+                    compacted,
+                });
             }
         }
         Ok(Missed::Room(self.load_room_with(client, room).await?))
