@@ -220,3 +220,62 @@ fn a_confirmed_change_that_does_not_apply_is_reported_and_resynced_from_a_snapsh
     let (_, asked) = client.open();
     assert!(!asked);
 }
+
+/// An instance sends its ack straight away while the changes it took from other server
+/// instances reach the session through a channel: the ack of position 3 arrives before
+/// positions 1 and 2, and is parked. A snapshot at 3 (the session lagged) then holds the
+/// change: it is settled, not left in the outbox for ever.
+#[test]
+fn an_ack_parked_behind_a_hole_is_settled_by_a_later_snapshot() {
+    let mut client = Client::new();
+    let (id, _) = client.open();
+    client.welcome(id, 0);
+    client.receive(
+        id,
+        ServerMessage::CatchUp {
+            changes: Vec::new(),
+            done: true,
+        },
+    );
+    client
+        .instance
+        .mutate(|e| e.set_state("mine", json!(1)))
+        .unwrap();
+    // Stored (the outbox is durable), then sent.
+    while let Some(write) = client.instance.take_write() {
+        client.instance.written(&write);
+    }
+    client.instance.sync_now();
+    let sent = client.wire.0.borrow().sent.last().cloned().unwrap();
+    let seq = match decode::<ClientMessage>(&sent, Limits::default()).unwrap() {
+        ClientMessage::Changes { ops, .. } => ops[0].id.seq,
+        other => panic!("expected changes, got {other:?}"),
+    };
+    let ack = ServerMessage::Ack {
+        acks: vec![(
+            OpId {
+                client: Arc::from("me"),
+                seq,
+            },
+            3,
+        )],
+        rejected: Vec::new(),
+        resolved: Vec::new(),
+    };
+    client.receive(id, ack);
+    assert_eq!(client.instance.sync().unwrap().replica().len(), 1, "parked");
+    client.receive(
+        id,
+        ServerMessage::Snapshot {
+            position: 3,
+            entries: vec![SnapshotEntry {
+                key: "mine".into(),
+                value: Slot::of(json!(1)),
+                version: 1,
+            }],
+            done: true,
+        },
+    );
+    assert_eq!(client.instance.sync().unwrap().replica().len(), 0);
+    assert_eq!(client.value("mine"), Some(json!(1)));
+}

@@ -9,6 +9,10 @@
 //! the previous one is acknowledged, which measures saturation (latency is then queueing).
 //! With `rate` the run is open-loop: the clients together offer `rate` changes/s on a fixed
 //! schedule, whatever the acks do, which measures broadcast latency at that load.
+//!
+//! `LOADGEN_POSTGRES=postgres://…` runs `LOADGEN_INSTANCES` (default 1) server instances
+//! in this process on that database instead of one on SQLite; client `c` joins instance
+//! `c % instances` (every instance serves the same room).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -91,13 +95,26 @@ async fn main() {
     let interval = (rate > 0)
         .then(|| Duration::from_secs_f64((clients * ops_per_message) as f64 / rate as f64));
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = ServerConfig::new(
-        "127.0.0.1:0".parse().expect("address"),
-        dir.path().to_path_buf(),
-    );
-    config.max_ops = ops_per_message.max(1000);
-    let server = start(config).await.expect("server starts");
-    let addr = server.addr;
+    let postgres = std::env::var("LOADGEN_POSTGRES").ok();
+    let instances = match &postgres {
+        Some(_) => std::env::var("LOADGEN_INSTANCES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1usize)
+            .max(1),
+        None => 1,
+    };
+    let mut servers = Vec::new();
+    for _ in 0..instances {
+        let mut config = ServerConfig::new(
+            "127.0.0.1:0".parse().expect("address"),
+            dir.path().to_path_buf(),
+        );
+        config.max_ops = ops_per_message.max(1000);
+        config.postgres = postgres.clone();
+        servers.push(start(config).await.expect("server starts"));
+    }
+    let addrs: Vec<_> = servers.iter().map(|s| s.addr).collect();
     let ready = Arc::new(Barrier::new(clients + 1));
     let go = Arc::new(Barrier::new(clients + 1));
 
@@ -105,6 +122,7 @@ async fn main() {
     let mut tasks = Vec::new();
     for c in 0..clients {
         let (ready, go) = (Arc::clone(&ready), Arc::clone(&go));
+        let addr = addrs[c % addrs.len()];
         tasks.push(tokio::spawn(async move {
             let (ws, _) = connect_async(format!("ws://{addr}/sync"))
                 .await
@@ -239,8 +257,12 @@ async fn main() {
             .copied()
             .unwrap_or(f64::NAN)
     };
+    let storage = match &postgres {
+        Some(_) => format!("{instances} instance(s) on PostgreSQL"),
+        None => "1 instance on SQLite".to_owned(),
+    };
     println!(
-        "loadgen ({}): {clients} clients, {messages} messages x {ops_per_message} ops each: {accepted} changes accepted in {:.2} s = {:.0} changes/s; broadcast latency p50 {:.1} ms, p99 {:.1} ms over {} deliveries to {} observers ({} caught up from the log after lagging)",
+        "loadgen ({}, {storage}): {clients} clients, {messages} messages x {ops_per_message} ops each: {accepted} changes accepted in {:.2} s = {:.0} changes/s; broadcast latency p50 {:.1} ms, p99 {:.1} ms over {} deliveries to {} observers ({} caught up from the log after lagging)",
         if rate > 0 { format!("open loop, {rate} changes/s offered") } else { "closed loop".to_owned() },
         accepted_at.as_secs_f64(),
         accepted as f64 / accepted_at.as_secs_f64(),
@@ -250,5 +272,7 @@ async fn main() {
         clients.div_ceil(10),
         lagged
     );
-    server.shutdown().await;
+    for server in servers {
+        server.shutdown().await;
+    }
 }

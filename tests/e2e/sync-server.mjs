@@ -84,7 +84,8 @@ export async function startSyncServer(extraArgs = [], { tls } = {}) {
     },
     async kill() {
       const child = this.child;
-      if (child === null || child.exitCode !== null) return;
+      // Already gone (exited, or killed by a signal: then exitCode stays null).
+      if (child === null || child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGKILL');
       await exited;

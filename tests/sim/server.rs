@@ -338,7 +338,17 @@ impl SimServer {
                     .filter(|r| r.conflict.is_some())
                     .count();
                 let ack = ServerSession::ack(&mut decided, &MemoryLog(&self.log))?;
-                send(&mut out, conn, &ack);
+                // The reference server writes the ack straight to the socket, while what
+                // the instance took from the others reaches the session through the room's
+                // channel: the ack may arrive first.
+                let at = out.iter().position(|o| o.conn == conn).unwrap_or(out.len());
+                out.insert(
+                    at,
+                    Outgoing {
+                        conn,
+                        frame: encode(&ack, Some(512)),
+                    },
+                );
                 if !decided.committed.is_empty() {
                     let last = decided.head;
                     self.publish(&mut out, i, Some(conn), first, last, decided.committed)?;

@@ -47,7 +47,6 @@ impl World {
         if !self.server_up {
             return;
         }
-        let now = self.clock.0.get();
         let conn = match self.mallory.conn.filter(|c| self.server.has(*c)) {
             Some(conn) => conn,
             None => {
@@ -63,12 +62,9 @@ impl World {
                     snapshot: false,
                     heartbeat: None,
                 };
-                // Its answers go nowhere: mallory never reads.
-                if self
-                    .server
-                    .receive(conn, &encode(&hello, None), now)
-                    .is_err()
-                {
+                // Its answers go nowhere (mallory never reads); what its hello makes the
+                // server send others reaches them.
+                if self.server_receive(conn, &encode(&hello, None)).is_err() {
                     return;
                 }
                 // After a restart mallory's watermark survived: continue above it.

@@ -370,10 +370,20 @@ impl Replica {
         let entries = std::mem::take(&mut self.snapshot);
         let mut keys: Vec<String> = Vec::new();
         let held = &self.held;
+        // Acked at or before the snapshot's position but parked behind a hole: the
+        // snapshot holds them too.
+        let covered: FxHashSet<&OpId> = self
+            .acked
+            .range(..=position)
+            .map(|(_, (id, _))| id)
+            .collect();
         let (done_ops, rest): (VecDeque<Pending>, VecDeque<Pending>) =
             std::mem::take(&mut self.pending)
                 .into_iter()
-                .partition(|p| p.op.id.seq <= processed && !held.contains_key(&p.op.key));
+                .partition(|p| {
+                    (p.op.id.seq <= processed || covered.contains(&p.op.id))
+                        && !held.contains_key(&p.op.key)
+                });
         self.pending = rest;
         for p in done_ops {
             self.work.deletes.push(p.op.id.seq);
@@ -397,8 +407,9 @@ impl Replica {
         for key in missing {
             self.set_confirmed(engine, key, None, 0);
         }
-        self.acked.clear();
-        self.ahead.clear();
+        // What comes after the snapshot stays, to apply in order.
+        self.acked = self.acked.split_off(&(position + 1));
+        self.ahead = self.ahead.split_off(&(position + 1));
         self.advance(position);
     }
 
