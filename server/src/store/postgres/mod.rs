@@ -16,6 +16,8 @@ use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Object, Pool, Rec
 use srvra_sync::core::protocol::Committed;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
+use tokio::try_join;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{Config, NoTls};
 
 use super::rows::{self, Unreadable};
@@ -322,55 +324,58 @@ async fn commit(client: &ClientWrapper, room: &str, batch: &CommitBatch<'_>) -> 
         versions.push(key.state.version as i64);
         writers.push(stored.writers);
     }
-    let insert = client
-        .prepare_cached(
+    // Every statement is prepared first, then all are sent at once, COMMIT last: one
+    // round trip for the whole write (the connection runs them in order).
+    let (insert, upsert, watermark, head, notify) = try_join!(
+        client.prepare_cached(
             "INSERT INTO srvra_changes (room, position, client, seq, op, resolution)
              SELECT $1, * FROM UNNEST($2::BIGINT[], $3::TEXT[], $4::BIGINT[], $5::TEXT[],
                                       $6::TEXT[])",
-        )
-        .await?;
-    let upsert = client
-        .prepare_cached(
+        ),
+        client.prepare_cached(
             "INSERT INTO srvra_state (room, key, value, version, writer)
              SELECT $1, * FROM UNNEST($2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::TEXT[])
              ON CONFLICT (room, key) DO UPDATE SET value = excluded.value,
                version = excluded.version, writer = excluded.writer",
-        )
-        .await?;
-    if !positions.is_empty() {
-        client
-            .execute(
-                &insert,
-                &[&room, &positions, &clients, &seqs, &ops, &resolutions],
-            )
-            .await?;
-    }
-    if !keys.is_empty() {
-        client
-            .execute(&upsert, &[&room, &keys, &values, &versions, &writers])
-            .await?;
-    }
-    if let Some((writer, seq)) = batch.watermark {
-        client
-            .execute(
-                "INSERT INTO srvra_watermarks (room, client, seq) VALUES ($1, $2, $3)
-                 ON CONFLICT (room, client) DO UPDATE
-                 SET seq = GREATEST(srvra_watermarks.seq, excluded.seq)",
-                &[&room, &writer, &(seq as i64)],
-            )
-            .await?;
-    }
-    client
-        .execute(
-            "UPDATE srvra_rooms SET head = $2 WHERE room = $1",
-            &[&room, &(batch.head as i64)],
-        )
-        .await?;
+        ),
+        client.prepare_cached(
+            "INSERT INTO srvra_watermarks (room, client, seq) VALUES ($1, $2, $3)
+             ON CONFLICT (room, client) DO UPDATE
+             SET seq = GREATEST(srvra_watermarks.seq, excluded.seq)",
+        ),
+        client.prepare_cached("UPDATE srvra_rooms SET head = $2 WHERE room = $1"),
+        client.prepare_cached("SELECT pg_notify($1, $2)"),
+    )?;
     let payload = listen::payload(room, batch.head);
-    client
-        .execute("SELECT pg_notify($1, $2)", &[&listen::CHANNEL, &payload])
-        .await?;
-    client.batch_execute("COMMIT").await?;
+    let new_head = batch.head as i64;
+    try_join!(
+        async {
+            if !positions.is_empty() {
+                let params: [&(dyn ToSql + Sync); 6] =
+                    [&room, &positions, &clients, &seqs, &ops, &resolutions];
+                client.execute(&insert, &params).await?;
+            }
+            Ok::<_, tokio_postgres::Error>(())
+        },
+        async {
+            if !keys.is_empty() {
+                let params: [&(dyn ToSql + Sync); 5] = [&room, &keys, &values, &versions, &writers];
+                client.execute(&upsert, &params).await?;
+            }
+            Ok(())
+        },
+        async {
+            if let Some((writer, seq)) = batch.watermark {
+                client
+                    .execute(&watermark, &[&room, &writer, &(seq as i64)])
+                    .await?;
+            }
+            Ok(())
+        },
+        async { client.execute(&head, &[&room, &new_head]).await },
+        async { client.execute(&notify, &[&listen::CHANNEL, &payload]).await },
+        client.batch_execute("COMMIT"),
+    )?;
     Ok(())
 }
 
@@ -389,7 +394,15 @@ impl Storage for Postgres {
     fn begin(&self, room: &str) -> DbResult<Box<dyn RoomWrite + '_>> {
         let write = block(async {
             let client = self.client().await?;
-            client.batch_execute("BEGIN").await?;
+            let (create, lock) = try_join!(
+                client.prepare_cached(
+                    "INSERT INTO srvra_rooms (room, head, compacted) VALUES ($1, 0, 0)
+                     ON CONFLICT (room) DO NOTHING",
+                ),
+                client.prepare_cached(
+                    "SELECT head, compacted FROM srvra_rooms WHERE room = $1 FOR UPDATE",
+                ),
+            )?;
             let mut write = LockedWrite {
                 store: self,
                 client: Some(client),
@@ -397,20 +410,13 @@ impl Storage for Postgres {
                 stored: (0, 0),
             };
             let client = write.client()?;
-            client
-                .execute(
-                    "INSERT INTO srvra_rooms (room, head, compacted) VALUES ($1, 0, 0)
-                     ON CONFLICT (room) DO NOTHING",
-                    &[&room],
-                )
-                .await?;
-            // Writers of this room, on any instance, wait here until this one commits.
-            let row = client
-                .query_one(
-                    "SELECT head, compacted FROM srvra_rooms WHERE room = $1 FOR UPDATE",
-                    &[&room],
-                )
-                .await?;
+            // Sent together: BEGIN, the room's row, and its lock (writers of this room, on
+            // any instance, wait on it until this one commits).
+            let ((), _, row) = try_join!(
+                client.batch_execute("BEGIN"),
+                async { client.execute(&create, &[&room]).await },
+                async { client.query_one(&lock, &[&room]).await },
+            )?;
             write.stored = (row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64);
             Ok::<_, DbError>(write)
         })?;
