@@ -36,7 +36,7 @@ pub async fn follow(app: Arc<App>) {
             let Some(room) = app.rooms.loaded_room(&name).await else {
                 continue;
             };
-            if head != 0 && room.head().await >= head {
+            if head != 0 && room.head() >= head {
                 continue;
             }
             if let Err(error) = room
@@ -86,7 +86,7 @@ async fn check_heads(app: &App, pending: &mut HashMap<String, u64>) {
     let stored: HashMap<String, u64> = heads.into_iter().collect();
     for room in rooms {
         let head = stored.get(room.name()).copied().unwrap_or(0);
-        if head > room.head().await {
+        if head > room.head() {
             pending.insert(room.name().to_owned(), head);
         }
     }

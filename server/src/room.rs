@@ -64,6 +64,8 @@ pub struct Room {
     tx: broadcast::Sender<Arc<Published>>,
     /// The head at the last compaction check.
     checked: AtomicU64,
+    /// The state's head, readable without waiting for the state's lock.
+    head: AtomicU64,
     /// Who is here (memory only), and the channel presence updates go out on.
     presence: std::sync::Mutex<RoomPresence>,
     presence_tx: broadcast::Sender<Arc<Vec<u8>>>,
@@ -102,12 +104,14 @@ impl Room {
         presence: PresenceLimits,
     ) -> DbResult<Self> {
         let state = state_of(db.load_room(name)?, limits);
+        let head = state.head;
         let (tx, _) = broadcast::channel(BROADCAST_CAPACITY);
         Ok(Self {
             name: name.to_owned(),
             state: Mutex::new(state),
             tx,
             checked: AtomicU64::new(0),
+            head: AtomicU64::new(head),
             presence: std::sync::Mutex::new(RoomPresence::new(presence)),
             presence_tx: broadcast::channel(BROADCAST_CAPACITY).0,
         })
@@ -221,6 +225,7 @@ impl Room {
         // Persisted: now the in-memory state may move.
         let first = state.head + 1;
         state.apply(client, &decided);
+        self.head.store(state.head, Ordering::Relaxed);
         let accepted = decided.committed.len() as u64;
         metrics
             .changes_accepted
@@ -266,9 +271,10 @@ impl Room {
         })
     }
 
-    /// The head this instance holds in memory.
-    pub async fn head(&self) -> u64 {
-        self.state.lock().await.head
+    /// The head this instance holds in memory (without waiting for a write in progress:
+    /// the head may move right after).
+    pub fn head(&self) -> u64 {
+        self.head.load(Ordering::Relaxed)
     }
 
     /// Applies what other instances stored (`missed`) to `state` and publishes it: the
@@ -316,6 +322,7 @@ impl Room {
                 *state = state_of(row, state.limits);
             }
         }
+        self.head.store(state.head, Ordering::Relaxed);
         Ok(())
     }
 
