@@ -13,14 +13,22 @@
 //! `LOADGEN_POSTGRES=postgres://…` runs `LOADGEN_INSTANCES` (default 1) server instances
 //! in this process on that database instead of one on SQLite; client `c` joins instance
 //! `c % instances` (every instance serves the same room).
+//!
+//! `LOADGEN_SHARED_KEYS=N` makes the keys conflict-prone: every client writes keys drawn
+//! from the same N, based on the version it last saw of each (it decodes every broadcast to
+//! know them, as an SDK client does), so concurrent writes to a key conflict and are
+//! settled by last-write-wins. Without it each client writes mostly its own keys.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
+use srvra_sync::core::conflict::{Outcome, Resolution};
 use srvra_sync::core::model::operation::ConflictInfo;
 use srvra_sync::core::model::operation::{OpId, OpKind, Operation};
+use srvra_sync::core::protocol::Committed;
 use srvra_sync::core::protocol::{decode, encode, ClientMessage, Limits, ServerMessage};
 use srvra_sync_server::{start, ServerConfig};
 use tokio::sync::Barrier;
@@ -52,20 +60,70 @@ fn is_ack(frame: &[u8]) -> bool {
         .is_ok_and(|payload| payload.starts_with(&[0x81, 0xa3, b'a', b'c', b'k']))
 }
 
+/// The keys a client writes: its own share of 1,000, or (`shared` > 0) keys drawn from
+/// the same `shared` for every client, based on the version last seen of each.
+struct Keys {
+    shared: usize,
+    /// Version last seen per key (shared keys only).
+    versions: HashMap<String, u64>,
+    /// The key of each change sent and not yet acked, by sequence.
+    sent: HashMap<u64, String>,
+}
+
+impl Keys {
+    fn key(&self, c: usize, seq: u64, i: usize) -> String {
+        if self.shared > 0 {
+            // A spread that differs per client and per message.
+            let h = (c as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                ^ seq.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            format!("s{}", h % self.shared as u64)
+        } else {
+            format!("k{}", (c * 7 + i) % 1000)
+        }
+    }
+
+    /// A change that applied (or not: `kept_server`) moves its key's version.
+    fn saw(&mut self, key: &str, kept_server: bool) {
+        if self.shared > 0 && !kept_server {
+            *self.versions.entry(key.to_owned()).or_insert(0) += 1;
+        }
+    }
+}
+
+/// Whether a resolution kept the server's value (the change did not move the version).
+fn kept_server(resolution: Option<&Resolution>) -> bool {
+    resolution.is_some_and(|r| r.outcome == Outcome::Server)
+}
+
+/// Other clients' changes move the versions this client bases on (shared keys only).
+fn see(keys: &Mutex<Keys>, changes: &[Committed]) {
+    let mut keys = keys.lock().expect("keys");
+    if keys.shared > 0 {
+        for change in changes {
+            keys.saw(&change.op.key, kept_server(change.resolution.as_ref()));
+        }
+    }
+}
+
 /// A `changes` message of `ops` sets from client `c`, stamped now.
-fn changes_frame(c: usize, id: &str, seq: &mut u64, ops: usize) -> Message {
+fn changes_frame(c: usize, id: &str, seq: &mut u64, ops: usize, keys: &mut Keys) -> Message {
     let ops: Vec<Operation> = (0..ops)
         .map(|i| {
             *seq += 1;
+            let key = keys.key(c, *seq, i);
+            let base_version = keys.versions.get(&key).copied().unwrap_or(0);
+            if keys.shared > 0 {
+                keys.sent.insert(*seq, key.clone());
+            }
             Operation {
                 id: OpId {
                     client: Arc::from(id),
                     seq: *seq,
                 },
-                key: format!("k{}", (c * 7 + i) % 1000),
+                key,
                 fields: vec![],
                 kind: OpKind::Set(Arc::new(json!({ "n": *seq, "by": c }))),
-                base_version: 0,
+                base_version,
                 timestamp: now_ms(),
                 batch: None,
                 conflict: ConflictInfo {
@@ -80,6 +138,9 @@ fn changes_frame(c: usize, id: &str, seq: &mut u64, ops: usize) -> Message {
 
 struct ClientResult {
     accepted: usize,
+    /// Conflicts the server settled among this client's changes.
+    conflicts: usize,
+    rejected: usize,
     latencies: Vec<f64>,
     lagged: bool,
     finished: Duration,
@@ -91,6 +152,10 @@ async fn main() {
     let messages = arg(2, 10);
     let ops_per_message = arg(3, 100);
     let rate = arg(4, 0);
+    let shared: usize = std::env::var("LOADGEN_SHARED_KEYS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     // Open loop: each client sends one message every `interval`, clients staggered.
     let interval = (rate > 0)
         .then(|| Duration::from_secs_f64((clients * ops_per_message) as f64 / rate as f64));
@@ -160,13 +225,23 @@ async fn main() {
             go.wait().await;
             let mut result = ClientResult {
                 accepted: 0,
+                conflicts: 0,
+                rejected: 0,
                 latencies: Vec::new(),
                 lagged: false,
                 finished: Duration::ZERO,
             };
             let mut seq = 0;
             let mut sent = 0;
-            let send_next = |seq: &mut u64| changes_frame(c, &id, seq, ops_per_message);
+            let keys = Arc::new(Mutex::new(Keys {
+                shared,
+                versions: HashMap::new(),
+                sent: HashMap::new(),
+            }));
+            let send_next = |seq: &mut u64| {
+                let mut keys = keys.lock().expect("keys");
+                changes_frame(c, &id, seq, ops_per_message, &mut keys)
+            };
             let mut tx = Some(tx);
             let mut sender = None;
             if let Some(interval) = interval {
@@ -175,12 +250,16 @@ async fn main() {
                 sent = messages;
                 let mut sink = tx.take().expect("sink");
                 let id = id.clone();
+                let keys = Arc::clone(&keys);
                 sender = Some(tokio::spawn(async move {
                     let mut seq = 0;
                     for k in 0..messages {
                         tokio::time::sleep_until(start + interval * k as u32).await;
                         // Built when due: the timestamp is the send time.
-                        let frame = changes_frame(c, &id, &mut seq, ops_per_message);
+                        let frame = {
+                            let mut keys = keys.lock().expect("keys");
+                            changes_frame(c, &id, &mut seq, ops_per_message, &mut keys)
+                        };
                         sink.send(frame).await.expect("send");
                     }
                     sink
@@ -194,20 +273,41 @@ async fn main() {
             let mut received = 0;
             // Everyone runs until its own changes are acknowledged; observers also until they
             // have received every change of the room (broadcast, or catch-up after lagging).
-            while result.accepted < messages * ops_per_message || (observer && received < total) {
+            while result.accepted + result.rejected < messages * ops_per_message
+                || (observer && received < total)
+            {
                 let Some(Ok(Message::Binary(bytes))) = rx.next().await else {
                     break;
                 };
-                if !observer && !is_ack(&bytes) {
+                if !observer && shared == 0 && !is_ack(&bytes) {
                     continue;
                 }
                 let Ok(message) = decode::<ServerMessage>(&bytes, Limits::default()) else {
                     break;
                 };
                 match message {
-                    ServerMessage::Ack { acks, .. } => {
+                    ServerMessage::Ack {
+                        acks,
+                        resolved,
+                        rejected,
+                    } => {
                         result.accepted += acks.len();
+                        result.rejected += rejected.len();
+                        result.conflicts += resolved.len();
                         received += acks.len();
+                        if shared > 0 {
+                            let resolved: HashMap<u64, Resolution> =
+                                resolved.into_iter().map(|(id, r)| (id.seq, r)).collect();
+                            let mut keys = keys.lock().expect("keys");
+                            for (id, _) in &acks {
+                                if let Some(key) = keys.sent.remove(&id.seq) {
+                                    keys.saw(&key, kept_server(resolved.get(&id.seq)));
+                                }
+                            }
+                            for rejection in &rejected {
+                                keys.sent.remove(&rejection.id.seq);
+                            }
+                        }
                         if let Some(tx) = tx.as_mut().filter(|_| sent < messages) {
                             tx.send(send_next(&mut seq)).await.expect("send");
                             sent += 1;
@@ -215,13 +315,15 @@ async fn main() {
                     }
                     ServerMessage::Broadcast { changes } => {
                         received += changes.len();
-                        if let Some(first) = changes.first() {
+                        if let Some(first) = changes.first().filter(|_| observer) {
                             result.latencies.push(now_ms() - first.op.timestamp);
                         }
+                        see(&keys, &changes);
                     }
                     ServerMessage::CatchUp { changes, .. } => {
                         result.lagged = true;
                         received += changes.len();
+                        see(&keys, &changes);
                     }
                     _ => {}
                 }
@@ -240,12 +342,15 @@ async fn main() {
     let started = epoch.elapsed();
     go.wait().await;
     let mut accepted = 0;
+    let (mut conflicts, mut rejected) = (0, 0);
     let mut latencies = Vec::new();
     let mut lagged = 0;
     let mut accepted_at = Duration::ZERO;
     for task in tasks {
         let result = task.await.expect("client task");
         accepted += result.accepted;
+        conflicts += result.conflicts;
+        rejected += result.rejected;
         latencies.extend(result.latencies);
         lagged += usize::from(result.lagged);
         accepted_at = accepted_at.max(result.finished.saturating_sub(started));
@@ -261,8 +366,15 @@ async fn main() {
         Some(_) => format!("{instances} instance(s) on PostgreSQL"),
         None => "1 instance on SQLite".to_owned(),
     };
+    let keys = if shared > 0 {
+        format!(
+            ", {shared} shared keys: {conflicts} conflicts settled by the server, {rejected} rejected"
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "loadgen ({}, {storage}): {clients} clients, {messages} messages x {ops_per_message} ops each: {accepted} changes accepted in {:.2} s = {:.0} changes/s; broadcast latency p50 {:.1} ms, p99 {:.1} ms over {} deliveries to {} observers ({} caught up from the log after lagging)",
+        "loadgen ({}, {storage}{keys}): {clients} clients, {messages} messages x {ops_per_message} ops each: {accepted} changes accepted in {:.2} s = {:.0} changes/s; broadcast latency p50 {:.1} ms, p99 {:.1} ms over {} deliveries to {} observers ({} caught up from the log after lagging)",
         if rate > 0 { format!("open loop, {rate} changes/s offered") } else { "closed loop".to_owned() },
         accepted_at.as_secs_f64(),
         accepted as f64 / accepted_at.as_secs_f64(),
