@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use futures_util::future::poll_fn;
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio_postgres::{AsyncMessage, Config, NoTls};
 
 use crate::store::Heard;
@@ -44,45 +45,36 @@ pub async fn listen(config: Config, tx: mpsc::Sender<Heard>, retry: Duration) {
 }
 
 /// One listening connection: `Ok` when `tx` closed, `Err` when the connection failed.
+/// Notices are handed on without waiting: when the follower is behind and `tx` is full, a
+/// notice is dropped (the periodic head check catches the room up).
 async fn listen_once(config: &Config, tx: &mpsc::Sender<Heard>) -> Result<(), String> {
     let (client, mut connection) = config.connect(NoTls).await.map_err(|e| e.to_string())?;
-    let (messages_tx, mut messages) = mpsc::unbounded_channel();
-    let pump = tokio::spawn(async move {
+    let heard = tx.clone();
+    let mut pump = tokio::spawn(async move {
         while let Some(message) = poll_fn(|cx| connection.poll_message(cx)).await {
             match message {
                 Ok(AsyncMessage::Notification(n)) => {
-                    if messages_tx.send(Ok(n.payload().to_owned())).is_err() {
-                        return;
+                    let Some((room, head)) = parse(n.payload()) else {
+                        continue;
+                    };
+                    if let Err(TrySendError::Closed(_)) = heard.try_send(Heard::Room(room, head)) {
+                        return Ok(());
                     }
                 }
                 Ok(_) => {}
-                Err(error) => {
-                    let _ = messages_tx.send(Err(error.to_string()));
-                    return;
-                }
+                Err(error) => return Err(error.to_string()),
             }
         }
-        let _ = messages_tx.send(Err("connection closed".into()));
+        Err("connection closed".to_owned())
     });
     let result = async {
         client
             .batch_execute(&format!("LISTEN {CHANNEL}"))
             .await
             .map_err(|e| e.to_string())?;
-        loop {
-            tokio::select! {
-                () = tx.closed() => return Ok(()),
-                message = messages.recv() => match message {
-                    Some(Ok(payload)) => {
-                        let Some((room, head)) = parse(&payload) else { continue };
-                        if tx.send(Heard::Room(room, head)).await.is_err() {
-                            return Ok(());
-                        }
-                    }
-                    Some(Err(error)) => return Err(error),
-                    None => return Err("connection closed".into()),
-                },
-            }
+        tokio::select! {
+            () = tx.closed() => Ok(()),
+            ended = &mut pump => ended.map_err(|e| e.to_string())?,
         }
     }
     .await;
