@@ -426,3 +426,46 @@ async fn bad_input_gets_typed_errors_and_the_shared_rooms_keep_working() {
 fn acks_of(message: ServerMessage) -> Vec<u64> {
     acks(message).into_iter().map(|(_, p)| p).collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_recover_when_the_database_drops_their_connections() {
+    let pg = PgCluster::start();
+    // No periodic head check: only notifications tell instance two about changes.
+    let quiet = |c: &mut srvra_sync_server::ServerConfig| {
+        c.head_check_interval = Duration::from_secs(3600);
+    };
+    let (one, two) = (
+        instance(&pg.url, quiet).await,
+        instance(&pg.url, quiet).await,
+    );
+    let (mut a, _) = Client::join(one.addr, "a", "room", 0).await;
+    a.catch_up().await;
+    let (mut b, _) = Client::join(two.addr, "b", "room", 0).await;
+    b.catch_up().await;
+    let op = a.set("k", item(1));
+    acks(a.submit(vec![op], false).await);
+    assert_eq!(broadcast(&mut b).await[0].position, 1);
+
+    // The database ends every other session: pooled and listening connections alike.
+    let (admin, connection) = tokio_postgres::connect(&pg.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let ended = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE pid <> pg_backend_pid() AND datname = current_database()",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(ended.len() >= 4, "{} sessions ended", ended.len());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // Writes go on through new connections, and instance two hears of them again.
+    let op = a.set("k", item(2));
+    assert_eq!(acks_of(a.submit(vec![op], false).await), [2]);
+    assert_eq!(broadcast(&mut b).await[0].position, 2);
+    one.shutdown().await;
+    two.shutdown().await;
+}
