@@ -209,6 +209,13 @@ impl SyncCore {
         Ok(versions.into_iter().map(|v| v as f64).collect())
     }
 
+    /// The state generation: unchanged means every `getState` answer is unchanged (the
+    /// JS layer keeps what it decoded while it stays put).
+    #[wasm_bindgen(js_name = stateGeneration)]
+    pub fn state_generation(&self) -> f64 {
+        crate::core::state::store::generation() as f64
+    }
+
     /// `getState(path)` as JSON, or `undefined`.
     #[wasm_bindgen(js_name = getState)]
     pub fn get_state(&self, path: &str) -> Result<Option<String>, JsValue> {

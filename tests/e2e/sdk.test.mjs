@@ -233,3 +233,49 @@ test('rollback restores an earlier version as a new change and notifies', async 
   assert.deepEqual(out.history, [[4, 4, 'local'], [5, 5, 'local'], [6, 3, 'rollback']]);
   await context.close();
 });
+
+test('getState answers are frozen and shared until the state changes, locally or from another tab', async () => {
+  const first = await openSdkPage(env);
+  const second = await openSdkPage(env, first.context);
+  const open = (page) => page.evaluate(async () => {
+    window.sync = new sdk.SrvraDataSync({ offline: { dbName: 'reads' } });
+    await sync.ready;
+  });
+  await open(first.page);
+  await open(second.page);
+  const local = await first.page.evaluate(() => {
+    sync.setState('doc', { title: 'a', tags: ['x'] });
+    const one = sync.getState('doc');
+    const again = sync.getState('doc');
+    let thrown = null;
+    try {
+      one.tags.push('y');
+    } catch (error) {
+      thrown = error.name;
+    }
+    sync.setState('other', 1);
+    const afterOtherWrite = sync.getState('doc');
+    sync.setState('doc.title', 'b');
+    return {
+      same: one === again,
+      frozen: Object.isFrozen(one) && Object.isFrozen(one.tags),
+      thrown,
+      unchanged: JSON.stringify(sync.getState('doc')),
+      equalAfterOtherWrite: JSON.stringify(afterOtherWrite) === JSON.stringify(one),
+      missing: sync.getState('nothing.here'),
+    };
+  });
+  assert.deepEqual(local, {
+    same: true,
+    frozen: true,
+    thrown: 'TypeError',
+    unchanged: '{"title":"b","tags":["x"]}',
+    equalAfterOtherWrite: true,
+    missing: undefined,
+  });
+  // A change made in the other tab reaches this tab's reads.
+  await first.page.evaluate(() => sync.getState('doc.title'));
+  await second.page.evaluate(() => sync.setState('doc.title', 'from the other tab'));
+  await first.page.waitForFunction(() => sync.getState('doc.title') === 'from the other tab', null, { timeout: 10_000 });
+  await first.context.close();
+});

@@ -2,6 +2,7 @@
 //! persistence can rewrite only the shards a change touched.
 
 use std::cell::{Cell, OnceCell, RefCell};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
@@ -13,6 +14,20 @@ use crate::core::state::persist::decode_shard;
 
 /// Number of shards. Part of the storage layout: changing it needs a layout version bump.
 pub const SHARDS: usize = 256;
+
+/// Moves whenever any store of this process changes what a read can return (a write, an
+/// attached record, a new store). Readers cache values and keep them while it stays put.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// The current state generation (see [`GENERATION`]): equal values mean no store changed
+/// in between.
+pub fn generation() -> u64 {
+    GENERATION.load(Ordering::Relaxed)
+}
+
+fn changed() {
+    GENERATION.fetch_add(1, Ordering::Relaxed);
+}
 
 /// Who, when and how a change is made.
 #[derive(Debug, Clone)]
@@ -100,6 +115,7 @@ pub struct StateStore {
 impl StateStore {
     /// An empty store keeping `history_size` versions per key (0 disables history).
     pub fn new(history_size: usize) -> Self {
+        changed();
         Self {
             shards: (0..SHARDS).map(|_| Shard::default()).collect(),
             live_keys: Cell::new(0),
@@ -111,6 +127,7 @@ impl StateStore {
     /// Attaches a stored record to shard `index` (which must be empty), holding `live`
     /// keys. With a count it is decoded on first use; without one, at once.
     pub fn attach(&mut self, index: usize, record: Vec<u8>, live: Option<usize>) {
+        changed();
         let shard = &mut self.shards[index % SHARDS];
         *shard.cached.get_mut() = Some(record);
         shard.live.set(live.unwrap_or(0));
@@ -192,6 +209,7 @@ impl StateStore {
         meta: &ChangeMeta,
         version: Option<u64>,
     ) -> Written {
+        changed();
         let history_size = self.history_size;
         let index = shard_of(key);
         let shard = self.map_mut(index);
