@@ -511,11 +511,26 @@ impl Session {
             reason: reason.into(),
         }));
         if self.send_raw(close).await.is_ok() {
+            // The closing handshake: what the client sent meanwhile is read and dropped
+            // until its close arrives (for at most CLOSE_DRAIN). Closing the socket with
+            // unread data resets it, and the client then loses the close frame and its
+            // code (seen as 1006 or a reset instead of, say, RATE_LIMITED).
+            let drain = async {
+                while let Some(Ok(message)) = self.stream.next().await {
+                    if matches!(message, Message::Close(_)) {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(CLOSE_DRAIN, drain).await;
             let timeout = self.app.config.guards.send_timeout;
             let _ = tokio::time::timeout(timeout, self.sink.close()).await;
         }
     }
 }
+
+/// Longest wait for the client's close after the server closed a session.
+const CLOSE_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A deadline that never comes in practice.
 const FOREVER: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 24 * 3600);
