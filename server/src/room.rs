@@ -295,18 +295,19 @@ impl Room {
                 head,
                 compacted,
             } => match state.replay(&changes, head) {
-                Ok(()) if changes.is_empty() => state.compacted = state.compacted.max(compacted),
                 Ok(()) => {
                     state.compacted = state.compacted.max(compacted);
-                    inc_by(&metrics.changes_replayed, changes.len() as u64);
-                    let frame = encode(&ServerMessage::Broadcast { changes }, threshold);
-                    // Session 0 is no session: every session of the room receives them.
-                    let _ = self.tx.send(Arc::new(Published {
-                        session: 0,
-                        first,
-                        last: state.head,
-                        frame: Arc::new(frame),
-                    }));
+                    if !changes.is_empty() {
+                        inc_by(&metrics.changes_replayed, changes.len() as u64);
+                        let frame = encode(&ServerMessage::Broadcast { changes }, threshold);
+                        // Session 0 is no session: every session of the room receives them.
+                        let _ = self.tx.send(Arc::new(Published {
+                            session: 0,
+                            first,
+                            last: state.head,
+                            frame: Arc::new(frame),
+                        }));
+                    }
                 }
                 Err(gap) => {
                     eprintln!(

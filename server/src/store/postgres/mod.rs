@@ -122,15 +122,7 @@ impl Postgres {
     }
 
     async fn load_room_with(&self, client: &ClientWrapper, room: &str) -> DbResult<RoomRow> {
-        let (head, compacted) = client
-            .query_opt(
-                "SELECT head, compacted FROM srvra_rooms WHERE room = $1",
-                &[&room],
-            )
-            .await?
-            .map_or((0, 0), |r| {
-                (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64)
-            });
+        let (head, compacted) = stored_position(client, room).await?;
         let mut keys = Vec::new();
         let mut unreadable = Vec::new();
         let state = client
@@ -244,6 +236,19 @@ impl Postgres {
         }
         Ok(Missed::Room(self.load_room_with(client, room).await?))
     }
+}
+
+/// A room's stored head and compaction point (0 and 0 when never written).
+async fn stored_position(client: &ClientWrapper, room: &str) -> DbResult<(u64, u64)> {
+    let statement = client
+        .prepare_cached("SELECT head, compacted FROM srvra_rooms WHERE room = $1")
+        .await?;
+    Ok(client
+        .query_opt(&statement, &[&room])
+        .await?
+        .map_or((0, 0), |r| {
+            (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64)
+        }))
 }
 
 /// One message's write: a transaction holding the room's row lock.
@@ -426,15 +431,7 @@ impl Storage for Postgres {
     fn missed(&self, room: &str, known: u64) -> DbResult<Missed> {
         block(async {
             let client = self.client().await?;
-            let stored = client
-                .query_opt(
-                    "SELECT head, compacted FROM srvra_rooms WHERE room = $1",
-                    &[&room],
-                )
-                .await?
-                .map_or((0, 0), |r| {
-                    (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64)
-                });
+            let stored = stored_position(&client, room).await?;
             self.missed_with(&client, room, known, stored).await
         })
     }
