@@ -113,18 +113,7 @@ impl Client {
     }
 
     fn welcome(&mut self, id: u64, position: u64) {
-        self.receive(
-            id,
-            ServerMessage::Welcome {
-                protocol: 1,
-                client_id: "me".into(),
-                room: "default".into(),
-                position,
-                acknowledged: 0,
-                max_ops: 1000,
-                max_frame: 1 << 20,
-            },
-        );
+        self.receive(id, common::welcome(position));
     }
 
     fn errors(&mut self) -> Vec<String> {

@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use serde_json::json;
 use srvra_sync::core::config::Config;
-use srvra_sync::core::protocol::{encode, ServerMessage};
+use srvra_sync::core::protocol::encode;
 use srvra_sync::core::sync::{Timer, Timers, Transport};
 use srvra_sync::core::Instance;
 
@@ -69,16 +69,7 @@ fn a_working_connection_that_drops_also_moves_on() {
     let (id, _) = wire.0.borrow()[0].clone();
     instance.with_sync(|sync, engine| {
         sync.opened(engine, id, None);
-        let welcome = ServerMessage::Welcome {
-            protocol: 1,
-            client_id: "me".into(),
-            room: "default".into(),
-            position: 0,
-            acknowledged: 0,
-            max_ops: 1000,
-            max_frame: 1 << 20,
-        };
-        sync.received(engine, id, &encode(&welcome, None));
+        sync.received(engine, id, &encode(&common::welcome(0), None));
     });
     fail_and_retry(&mut instance, &wire);
     assert_eq!(urls(&wire), ["ws://a/sync", "ws://b/sync"]);

@@ -37,15 +37,7 @@ fn a_client_alone_applies_presence_and_keeps_nothing_for_follower_tabs() {
     let wire = Opened::default();
     let mut instance = common::networked_instance(config, wire.clone());
     let id = wire.0.borrow()[0];
-    let welcome = ServerMessage::Welcome {
-        protocol: 1,
-        client_id: "me".into(),
-        room: "default".into(),
-        position: 0,
-        acknowledged: 0,
-        max_ops: 1000,
-        max_frame: 1 << 20,
-    };
+    let welcome = common::welcome(0);
     instance.with_sync(|sync, engine| {
         sync.opened(engine, id, None);
         sync.received(engine, id, &encode(&welcome, None));

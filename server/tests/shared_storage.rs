@@ -68,23 +68,8 @@ async fn snapshot_via(
     addr: std::net::SocketAddr,
     id: &str,
 ) -> (u64, Vec<(String, Option<serde_json::Value>, u64)>) {
-    let mut client = Client {
-        ws: common::connect(addr).await,
-        id: id.to_owned(),
-        seq: 0,
-    };
-    client
-        .send(&ClientMessage::Hello {
-            protocol: 1,
-            client_id: id.to_owned(),
-            room: "room".into(),
-            position: 0,
-            token: None,
-            snapshot: true,
-            heartbeat: None,
-        })
-        .await;
-    let head = match client.recv().await {
+    let (mut client, answer) = Client::greet(addr, id, "room", 0, None, true).await;
+    let head = match answer {
         ServerMessage::Welcome { position, .. } => position,
         other => panic!("expected welcome, got {other:?}"),
     };

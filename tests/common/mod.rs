@@ -8,6 +8,20 @@ use srvra_sync::core::dispatch::events::Dispatch;
 use srvra_sync::core::sync::{Io, MemoryStorage, SyncClient, Timers, Transport};
 use srvra_sync::core::{Engine, Instance};
 
+/// The server's `welcome` to client `me` in room `default`, at `position`, with the
+/// reference server's default limits.
+pub fn welcome(position: u64) -> srvra_sync::core::protocol::ServerMessage {
+    srvra_sync::core::protocol::ServerMessage::Welcome {
+        protocol: 1,
+        client_id: "me".into(),
+        room: "default".into(),
+        position,
+        acknowledged: 0,
+        max_ops: 1000,
+        max_frame: 1 << 20,
+    }
+}
+
 /// An engine with default config, a fixed clock, already restored (no storage).
 pub fn engine() -> Engine {
     engine_with(Config::default())

@@ -68,6 +68,18 @@ impl Client {
         position: u64,
         token: Option<&str>,
     ) -> (Self, ServerMessage) {
+        Self::greet(addr, id, room, position, token, false).await
+    }
+
+    /// [`Client::hello`], asking for a snapshot instead of a catch-up when `snapshot`.
+    pub async fn greet(
+        addr: SocketAddr,
+        id: &str,
+        room: &str,
+        position: u64,
+        token: Option<&str>,
+        snapshot: bool,
+    ) -> (Self, ServerMessage) {
         let mut client = Client {
             ws: connect(addr).await,
             id: id.to_owned(),
@@ -80,7 +92,7 @@ impl Client {
                 room: room.to_owned(),
                 position,
                 token: token.map(str::to_owned),
-                snapshot: false,
+                snapshot,
                 heartbeat: None,
             })
             .await;
