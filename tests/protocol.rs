@@ -56,7 +56,7 @@ fn samples() -> (Vec<ClientMessage>, Vec<ServerMessage>) {
     ];
     let client = vec![
         ClientMessage::Hello {
-            protocol: 1,
+            protocol: u32::from(srvra_sync::core::protocol::PROTOCOL_VERSION),
             client_id: "client-a".into(),
             room: "room".into(),
             position: 42,
@@ -84,7 +84,7 @@ fn samples() -> (Vec<ClientMessage>, Vec<ServerMessage>) {
         .collect();
     let server = vec![
         ServerMessage::Welcome {
-            protocol: 1,
+            protocol: u32::from(srvra_sync::core::protocol::PROTOCOL_VERSION),
             client_id: "client-a".into(),
             room: "room".into(),
             position: 9,
@@ -247,7 +247,7 @@ proptest! {
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = decode::<ClientMessage>(&bytes, Limits::default());
         let _ = decode::<ServerMessage>(&bytes, Limits::default());
-        let mut framed = vec![1u8, 0];
+        let mut framed = vec![srvra_sync::core::protocol::PROTOCOL_VERSION, 0];
         framed.extend_from_slice(&bytes);
         let _ = decode::<ClientMessage>(&framed, Limits::default());
     }
@@ -298,4 +298,48 @@ fn nesting_is_bounded_where_frames_are_decoded() {
     let frame = encode(&deep, None);
     let error = decode::<ClientMessage>(&frame, Limits::default()).unwrap_err();
     assert_eq!(error.code(), "MALFORMED_FRAME");
+}
+
+#[test]
+fn outbox_records_written_as_messagepack_before_0_2_still_decode() {
+    use srvra_sync::core::state::compress::pack;
+    use srvra_sync::core::sync::conflicts::BaseRecord;
+    use srvra_sync::core::sync::outbox::{decode_record, encode_record};
+
+    let (clients, _) = samples();
+    let ops: Vec<Operation> = clients
+        .into_iter()
+        .flat_map(|message| match message {
+            ClientMessage::Changes { ops, .. } => ops,
+            _ => Vec::new(),
+        })
+        .collect();
+    assert!(ops.len() >= 5, "the samples hold every kind of operation");
+    for threshold in [None, Some(16)] {
+        for op in &ops {
+            let legacy = pack(&rmp_serde::to_vec_named(op).unwrap(), threshold).bytes;
+            assert_eq!(&decode_record::<Operation>(&legacy).unwrap(), op);
+            let current = encode_record(op, threshold);
+            assert_eq!(&decode_record::<Operation>(&current).unwrap(), op);
+        }
+        for base in [
+            BaseRecord {
+                value: Slot::of(json!({ "a": [1, 2.5, "x", null] })),
+                version: 9,
+                held: None,
+            },
+            BaseRecord {
+                value: Slot::ABSENT,
+                version: 3,
+                held: None,
+            },
+        ] {
+            let legacy = pack(&rmp_serde::to_vec_named(&base).unwrap(), threshold).bytes;
+            assert_eq!(decode_record::<BaseRecord>(&legacy).unwrap(), base);
+        }
+    }
+    // Neither JSON nor MessagePack: a typed storage error, not a panic.
+    let garbage = pack(&[0xc1, 0xff, 0x00], None).bytes;
+    let error = decode_record::<Operation>(&garbage).unwrap_err();
+    assert_eq!(error.code, "CORRUPT_RECORD");
 }

@@ -195,7 +195,7 @@ async fn main() {
             let (mut tx, mut rx) = ws.split();
             let id = format!("load-{c}");
             let hello = ClientMessage::Hello {
-                protocol: 1,
+                protocol: u32::from(srvra_sync::core::protocol::PROTOCOL_VERSION),
                 client_id: id.clone(),
                 room: "load".into(),
                 position: 0,

@@ -6,7 +6,7 @@ mod common;
 use common::Client;
 use futures_util::SinkExt;
 use serde_json::json;
-use srvra_sync::core::protocol::{encode, ClientMessage, ServerMessage};
+use srvra_sync::core::protocol::{encode, ClientMessage, ServerMessage, PROTOCOL_VERSION};
 use tokio_tungstenite::tungstenite::Message;
 
 async fn raw_then_close_code(
@@ -46,7 +46,7 @@ async fn raw_then_close_code(
 
 fn hello(token: Option<&str>) -> Message {
     let hello = ClientMessage::Hello {
-        protocol: 1,
+        protocol: u32::from(srvra_sync::core::protocol::PROTOCOL_VERSION),
         client_id: "raw".into(),
         room: "room".into(),
         position: 0,
@@ -81,18 +81,31 @@ async fn bad_frames_are_rejected_with_codes_while_others_keep_syncing() {
         seq: 0,
     };
     let ops: Vec<_> = (0..11).map(|i| too_many.set("k", json!(i))).collect();
+    let deep_op = {
+        // Nesting a frame cannot hold (over 128 levels with the message around the value).
+        let mut nested = json!(1);
+        for _ in 0..127 {
+            nested = json!([nested]);
+        }
+        too_many.set("deep", nested)
+    };
     let too_many =
+        Message::Binary(encode(&ClientMessage::Changes { ops, atomic: false }, None).into());
+    let ops = vec![deep_op];
+    let too_deep =
         Message::Binary(encode(&ClientMessage::Changes { ops, atomic: false }, None).into());
     let cases: Vec<(&str, Vec<Message>, &str, u16)> = vec![
         (
             "garbage first",
-            vec![Message::Binary(vec![1, 0, 0xc1, 0xff].into())],
+            vec![Message::Binary(
+                vec![PROTOCOL_VERSION, 0, 0xc1, 0xff].into(),
+            )],
             "MALFORMED_FRAME",
             4000,
         ),
         (
             "truncated",
-            vec![hello(None), Message::Binary(vec![1].into())],
+            vec![hello(None), Message::Binary(vec![PROTOCOL_VERSION].into())],
             "MALFORMED_FRAME",
             4000,
         ),
@@ -107,6 +120,12 @@ async fn bad_frames_are_rejected_with_codes_while_others_keep_syncing() {
             vec![Message::Binary(wrong_version.into())],
             "UNSUPPORTED_PROTOCOL",
             4001,
+        ),
+        (
+            "nested too deep for a frame",
+            vec![hello(None), too_deep],
+            "MALFORMED_FRAME",
+            4000,
         ),
         (
             "no hello",
@@ -196,31 +215,35 @@ async fn deep_paths_deep_values_non_finite_numbers_and_far_sequences_are_rejecte
     // 50,000 path segments (a ~100 KB frame): crashed the process with a stack overflow.
     let mut long = attacker.set("k", json!(1));
     long.fields = vec!["a".into(); 50_000];
-    // A value nested 127 levels: was acknowledged, then bricked every catch-up.
+    // A value nested 127 levels was acknowledged, then bricked every catch-up. Values
+    // deeper than `MAX_DEPTH` (100) that a frame still decodes are rejected one by one;
+    // deeper frames are malformed (below).
     let mut nested = json!(1);
-    for _ in 0..127 {
+    for _ in 0..110 {
         nested = json!([nested]);
     }
     let deep = attacker.set("deep", nested);
-    // A NaN timestamp was stored as null and broke catch-up too.
+    let codes = rejected_codes(&attacker.submit(vec![long, deep], false).await);
+    assert_eq!(codes, ["VALUE_TOO_DEEP", "VALUE_TOO_DEEP"]);
+    // A NaN timestamp was stored as null and broke catch-up too. JSON frames cannot carry
+    // NaN or infinities (they are encoded as null, where a number must be): such a frame
+    // is malformed, and the connection that sent it ends.
     let mut nan = attacker.set("nan", json!(1));
     nan.timestamp = f64::NAN;
     let mut infinite = attacker.op("n", OpKind::Increment(f64::INFINITY));
     infinite.timestamp = 0.0;
-    let codes = rejected_codes(
-        &attacker
-            .submit(vec![long, deep, nan, infinite], false)
-            .await,
-    );
-    assert_eq!(
-        codes,
-        [
-            "VALUE_TOO_DEEP",
-            "VALUE_TOO_DEEP",
-            "INVALID_NUMBER",
-            "INVALID_NUMBER"
-        ]
-    );
+    for op in [nan, infinite] {
+        let frame = encode(
+            &ClientMessage::Changes {
+                ops: vec![op],
+                atomic: false,
+            },
+            None,
+        );
+        let frames = vec![hello(None), Message::Binary(frame.into())];
+        let (code, close) = raw_then_close_code(server.addr, frames).await;
+        assert_eq!((code.as_deref(), close), (Some("MALFORMED_FRAME"), 4000));
+    }
 
     // A sequence far past the watermark would make the client's later changes duplicates.
     let mut far = attacker.set("far", json!(1));

@@ -110,7 +110,7 @@ async fn a_client_syncs_over_wss_and_plain_ws_to_the_tls_port_fails() {
             .await
             .unwrap();
         let hello = ClientMessage::Hello {
-            protocol: 1,
+            protocol: u32::from(srvra_sync::core::protocol::PROTOCOL_VERSION),
             client_id: id.to_owned(),
             room: "tls".to_owned(),
             position: 0,

@@ -12,7 +12,7 @@ use srvra_sync::core::{Engine, Instance};
 /// reference server's default limits.
 pub fn welcome(position: u64) -> srvra_sync::core::protocol::ServerMessage {
     srvra_sync::core::protocol::ServerMessage::Welcome {
-        protocol: 1,
+        protocol: u32::from(srvra_sync::core::protocol::PROTOCOL_VERSION),
         client_id: "me".into(),
         room: "default".into(),
         position,

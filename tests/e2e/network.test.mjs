@@ -151,10 +151,10 @@ test('garbage, truncated and oversized frames are rejected while others keep syn
   const codes = await Promise.all([
     // Version byte 'n' (0x6e): not a protocol version.
     rawClient([Buffer.from('not a frame at all')]),
-    // Version 1, an unknown compression tag.
-    rawClient([Buffer.from([1, 0xff, 0xfe, 0x00])]),
-    // Version 1, raw, a MessagePack map cut short.
-    rawClient([Buffer.from([1, 0, 0x81])]),
+    // Version 2, an unknown compression tag.
+    rawClient([Buffer.from([2, 0xff, 0xfe, 0x00])]),
+    // Version 2, raw, a JSON object cut short.
+    rawClient([Buffer.from([2, 0, 0x7b, 0x22])]),
     rawClient([Buffer.from([9, 0, 1, 2])]),
     rawClient([Buffer.alloc(2 * 1024 * 1024, 7)]),
     rawClient(['text is not the protocol']),

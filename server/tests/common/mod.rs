@@ -87,7 +87,7 @@ impl Client {
         };
         client
             .send(&ClientMessage::Hello {
-                protocol: 1,
+                protocol: u32::from(srvra_sync::core::protocol::PROTOCOL_VERSION),
                 client_id: id.to_owned(),
                 room: room.to_owned(),
                 position,

@@ -94,15 +94,15 @@ mod tests {
     }
 
     #[test]
-    fn round_trips_through_messagepack() {
+    fn round_trips_through_the_wire_codec() {
         for slot in [
             Slot::ABSENT,
             Slot::of(Value::Null),
             Slot::of(json!({"a": [1]})),
         ] {
             let holder = Holder { value: slot };
-            let bytes = rmp_serde::to_vec_named(&holder).unwrap();
-            let back: Holder = rmp_serde::from_slice(&bytes).unwrap();
+            let frame = crate::core::protocol::encode(&holder, None);
+            let back: Holder = crate::core::protocol::decode(&frame, Default::default()).unwrap();
             assert_eq!(back, holder);
         }
     }

@@ -1,15 +1,18 @@
 //! Binary frames: `[version: u8][packed payload]`, where the packed payload is a
-//! [`crate::core::state::compress`] tag byte and a MessagePack message, LZ4-compressed at or over
+//! [`crate::core::state::compress`] tag byte and a JSON message, LZ4-compressed at or over
 //! the sender's threshold. Decoding never panics: every failure is a [`FrameError`].
+//!
+//! JSON (serde_json, which values already use) and not MessagePack: one codec in the
+//! browser build instead of two. Version 1 was MessagePack; rmp_serde was the largest part
+//! of the wasm (about 210 KB of 1,016 KB, measured with twiggy).
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::core::model::bounds::MAX_DEPTH;
 use crate::core::state::compress::{pack, unpack};
 
 /// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;
 
 /// Size limits a receiver enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,8 +78,9 @@ impl FrameError {
 
 /// Encodes a message, compressing payloads at or over `threshold` bytes.
 pub fn encode<T: Serialize>(message: &T, threshold: Option<usize>) -> Vec<u8> {
-    // Messages hold only strings, numbers, JSON values and sequences: encoding cannot fail.
-    let body = rmp_serde::to_vec_named(message).unwrap_or_default();
+    // Messages hold only strings, numbers, JSON values, sequences and maps with string or
+    // integer keys: encoding cannot fail.
+    let body = serde_json::to_vec(message).unwrap_or_default();
     let packed = pack(&body, threshold);
     let mut frame = Vec::with_capacity(packed.bytes.len() + 1);
     frame.push(PROTOCOL_VERSION);
@@ -101,14 +105,9 @@ pub fn decode<T: DeserializeOwned>(frame: &[u8], limits: Limits) -> Result<T, Fr
         }
     }
     let body = unpack(packed).map_err(|e| FrameError::Malformed(e.message))?;
-    let mut decoder = rmp_serde::Deserializer::from_read_ref(&body[..]);
-    // Bounded where it is decoded: no recursion deeper than values may be (plus the
-    // message's own levels), so decoding and dropping stay far from the stack's end.
-    decoder.set_max_depth(MAX_DECODE_DEPTH);
-    T::deserialize(&mut decoder).map_err(|e| FrameError::Malformed(e.to_string()))
+    // Bounded where it is decoded: serde_json refuses nesting over 128 levels, which is a
+    // value's `MAX_DEPTH` (100) plus the message around it, so a change nested a little too
+    // deep is still decoded and rejected on its own (`VALUE_TOO_DEEP`), and decoding and
+    // dropping stay far from the stack's end.
+    serde_json::from_slice(&body).map_err(|e| FrameError::Malformed(e.to_string()))
 }
-
-/// Deepest nesting a frame may have: well over a value's [`MAX_DEPTH`] plus the message
-/// around it, so a change nested a little too deep is still decoded and rejected on its
-/// own (`VALUE_TOO_DEEP`), and far under what would strain a 2 MiB stack.
-pub const MAX_DECODE_DEPTH: usize = 2 * MAX_DEPTH + 56;

@@ -1,4 +1,4 @@
-//! Protocol messages. Every message is a MessagePack map with exactly one entry: the
+//! Protocol messages. Every message is a JSON object with exactly one entry: the
 //! message type and its fields (externally tagged, which decodes without buffering).
 
 use serde::{Deserialize, Serialize};

@@ -374,6 +374,9 @@ fn op_size(op: &Operation) -> usize {
 mod tests {
     use super::*;
 
+    /// The protocol version this build speaks, as a hello carries it.
+    const V: u32 = PROTOCOL_VERSION as u32;
+
     const LIMITS: SessionLimits = SessionLimits {
         max_ops: 2,
         max_frame: 1024,
@@ -405,12 +408,12 @@ mod tests {
             close::UNSUPPORTED_PROTOCOL
         );
         assert_eq!(
-            session.hello(1, "", "r").unwrap_err().code,
+            session.hello(V, "", "r").unwrap_err().code,
             "MALFORMED_FRAME"
         );
-        session.hello(1, "c", "r").unwrap();
+        session.hello(V, "c", "r").unwrap();
         assert_eq!(
-            session.hello(1, "c", "r").unwrap_err().code,
+            session.hello(V, "c", "r").unwrap_err().code,
             "HELLO_REQUIRED"
         );
         assert_eq!(session.client(), Some("c"));
@@ -498,7 +501,7 @@ mod tests {
     #[test]
     fn a_log_with_a_hole_serves_the_run_before_it_then_falls_short() {
         let mut session = ServerSession::new(LIMITS);
-        session.hello(1, "c", "r").unwrap();
+        session.hello(V, "c", "r").unwrap();
         let log = Holes(vec![1, 2, 4]);
         let mut parts = session.catch_up_from_log(0, 4);
         let Some(ServerMessage::CatchUp { changes, done }) = parts.next_part(&log).unwrap() else {

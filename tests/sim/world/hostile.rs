@@ -54,7 +54,7 @@ impl World {
                 self.mallory.conns += 1;
                 self.server.accept(conn);
                 let hello = ClientMessage::Hello {
-                    protocol: 1,
+                    protocol: u32::from(srvra_sync::core::protocol::PROTOCOL_VERSION),
                     client_id: "mallory".into(),
                     room: "sim".into(),
                     position: 0,
