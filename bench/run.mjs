@@ -14,6 +14,9 @@ import { runConflictBench } from './conflicts.mjs';
 import { runMemoryBench } from './memory.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+// BENCH_ONLY=local,size,memory,network,conflicts,server picks sections (default: all).
+const only = process.env.BENCH_ONLY?.split(',');
+const want = (section) => !only || only.includes(section);
 const peers = mkdtempSync(join(tmpdir(), 'srvra-bench-'));
 
 // Yjs as one minified ESM file, as an app bundler would ship it.
@@ -60,6 +63,27 @@ try {
   await page.goto(`${server.url}/index.html`);
   await page.waitForFunction(() => window.benchReady === true);
   const n = Number(process.env.BENCH_N ?? 100_000);
+  if (want('local')) await runLocalBench(page, n);
+  if (want('size')) printSizes();
+  if (want('memory')) await runMemoryBench({ browser, pageUrl: server.url, n });
+  if (want('network')) await runNetworkBench({ root, browser, pageUrl: server.url });
+  if (want('conflicts')) await runConflictBench({ root, browser, pageUrl: server.url });
+  // Server load: native clients over real WebSockets on 127.0.0.1 (server/examples/loadgen.rs).
+  // Closed loop (saturation), then open loop at the target rate and at half of it.
+  if (want('server')) {
+    console.log('\nServer load (200 clients in one room, 10 messages x 100 changes each per client)');
+    for (const rate of ['0', '20000', '10000']) {
+      execFileSync(join(root, 'target/release/examples/loadgen'), ['200', '10', '100', rate], { cwd: root, stdio: 'inherit' });
+    }
+  }
+} finally {
+  await browser.close();
+  await server.close();
+  rmSync(peers, { recursive: true, force: true });
+}
+
+/** Local state operations in one page, each next to Yjs. */
+async function runLocalBench(page, n) {
   const { rows } = await page.evaluate((options) => window.runBenchmarks(options), { n });
 
   const pad = (value, width) => String(value ?? '').padEnd(width);
@@ -79,20 +103,13 @@ try {
     return (a.opsPerSec / b.opsPerSec).toFixed(2);
   };
   console.log(`\nsrvra-sync / Yjs: setState ${ratio('setState, distinct keys, one call each', 'Yjs')}x, batch ${ratio('batch of n distinct keys', 'Yjs')}x, overwrites ${ratio('overwrites of one key', 'Yjs')}x, reads ${ratio('getState reads', 'Yjs')}x, 10 subscribers ${ratio('setState notifying 10 subscribers', 'Yjs')}x`);
+}
+
+/** Package size next to Yjs's. */
+function printSizes() {
+  const pad = (value, width) => String(value ?? '').padEnd(width);
+  const num = (value) => value.toLocaleString('en-US');
   console.log('\nPackage size (wasm + JS)        raw          gzip -9');
   console.log(`srvra-sync pkg/                 ${pad(num(ours.raw), 13)}${num(ours.gzip)}   (wasm alone: ${num(wasmOnly.raw)} raw, ${num(wasmOnly.gzip)} gzip)`);
   console.log(`Yjs (esbuild --minify bundle)   ${pad(num(yjs.raw), 13)}${num(yjs.gzip)}`);
-  await runMemoryBench({ browser, pageUrl: server.url, n });
-  await runNetworkBench({ root, browser, pageUrl: server.url });
-  await runConflictBench({ root, browser, pageUrl: server.url });
-  // Server load: native clients over real WebSockets on 127.0.0.1 (server/examples/loadgen.rs).
-  // Closed loop (saturation), then open loop at the target rate and at half of it.
-  console.log('\nServer load (200 clients in one room, 10 messages x 100 changes each per client)');
-  for (const rate of ['0', '20000', '10000']) {
-    execFileSync(join(root, 'target/release/examples/loadgen'), ['200', '10', '100', rate], { cwd: root, stdio: 'inherit' });
-  }
-} finally {
-  await browser.close();
-  await server.close();
-  rmSync(peers, { recursive: true, force: true });
 }
