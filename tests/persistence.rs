@@ -10,7 +10,7 @@ use srvra_sync::core::clock::ManualClock;
 use srvra_sync::core::config::Config;
 use srvra_sync::core::dispatch::event_bus::EventType;
 use srvra_sync::core::dispatch::registry::Priority;
-use srvra_sync::core::engine::{PersistWork, Snapshot};
+use srvra_sync::core::engine::{PersistWork, Snapshot, SEQ_RESERVATION};
 use srvra_sync::core::state::persist;
 use srvra_sync::core::Engine;
 
@@ -65,10 +65,11 @@ fn restore_brings_back_values_versions_history_and_client_id() {
     let history: Vec<_> = restored.get_history("key7").unwrap();
     let original: Vec<_> = e.get_history("key7").unwrap();
     assert_eq!(history, original);
-    // Operation ids continue after the restored sequence.
+    // Operation ids continue after the restored sequence and the block the first change
+    // reserved (303 changes were made; sequences through 1 + SEQ_RESERVATION are claimed).
     restored.set_journal(true);
     restored.set_state("x", json!(1)).unwrap();
-    assert_eq!(restored.take_operations()[0].op.id.seq, 304);
+    assert_eq!(restored.take_operations()[0].op.id.seq, 2 + SEQ_RESERVATION);
 }
 
 #[test]

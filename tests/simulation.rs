@@ -62,6 +62,9 @@ fn run_seed(seed: u64, ops: usize, tally: &mut BTreeMap<String, usize>) -> Resul
     }
     *tally.entry("reported to the author".into()).or_default() += world.server.reported;
     *tally.entry("hostile messages".into()).or_default() += world.hostile_sent();
+    *tally
+        .entry("changes sent before stored, then lost by a crash".into())
+        .or_default() += world.sent_then_lost;
     if plan.instances > 1 {
         *tally.entry("two-instance runs".into()).or_default() += 1;
         *tally
@@ -87,6 +90,10 @@ fn check(world: &World) -> Result<(), String> {
         return Err(format!(
             "server state is not its log replayed:\n{replayed:?}\n{server:?}"
         ));
+    }
+    // No change id named two changes (one sent before it was stored, then a crash).
+    if let Some(reused) = world.ids.reused.first() {
+        return Err(reused.clone());
     }
     // No change applied twice; each client's changes in order.
     let mut seen = HashSet::new();

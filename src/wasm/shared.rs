@@ -50,6 +50,8 @@ pub struct Shared {
     pub tabs: RefCell<Option<TabLink>>,
     /// Whether posting messages to the other tabs is scheduled.
     pub tabs_scheduled: Cell<bool>,
+    /// Whether sending changes with reserved sequences is scheduled.
+    pub send_scheduled: Cell<bool>,
     /// What the sync loop is started with (`None`: no `url`).
     pub start: RefCell<Option<Start>>,
     /// The browser's online state, as last reported.
@@ -81,6 +83,7 @@ impl Shared {
             scheduled: Cell::new(false),
             tabs: RefCell::new(None),
             tabs_scheduled: Cell::new(false),
+            send_scheduled: Cell::new(false),
             start: RefCell::new(start),
             online: Cell::new(online),
             stepping_down: Cell::new(false),
@@ -109,6 +112,7 @@ impl Shared {
     /// After any change of the core: schedule its write and the messages to other tabs,
     /// and settle the promises it made due.
     pub fn after(self: &Rc<Self>) {
+        self.schedule_send();
         self.schedule_write();
         self.schedule_tab_messages();
         self.resolve_due_waiters();
@@ -137,6 +141,20 @@ impl Shared {
             if let Some(link) = shared.tabs.borrow().as_ref() {
                 link.post(&messages);
             }
+        });
+    }
+
+    /// Sends the changes whose sequences are reserved once per task (a burst is one
+    /// message), without waiting for their IndexedDB write.
+    pub fn schedule_send(self: &Rc<Self>) {
+        if self.send_scheduled.get() || !self.instance.borrow().wants_send() {
+            return;
+        }
+        self.send_scheduled.set(true);
+        let shared = Rc::clone(self);
+        spawn_local(async move {
+            shared.send_scheduled.set(false);
+            shared.instance.borrow_mut().send_ready();
         });
     }
 

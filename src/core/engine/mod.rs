@@ -46,6 +46,11 @@ pub(super) enum Mode {
     Replace,
 }
 
+/// How many sequences one stored meta record claims ahead of use. A restart continues
+/// after the claim, so a change sent before its record was stored can never have its id
+/// reused after a crash; the gap this leaves in a client's sequences is harmless.
+pub const SEQ_RESERVATION: u64 = 1024;
+
 /// The state engine.
 pub struct Engine {
     config: Config,
@@ -62,6 +67,9 @@ pub struct Engine {
     compression: CompressionTotals,
     restored: bool,
     meta_dirty: bool,
+    /// Sequences below this are claimed by the meta record the next write stores (see
+    /// [`SEQ_RESERVATION`]).
+    reserved_to: u64,
     before_restore: Vec<Operation>,
     journal: Option<Vec<Recorded>>,
     /// Set while `replace_state` runs: a delete of an absent value is still recorded.
@@ -92,6 +100,7 @@ impl Engine {
             compression: CompressionTotals::default(),
             restored: false,
             meta_dirty: false,
+            reserved_to: 0,
             before_restore: Vec::new(),
             journal: None,
             tabs: tabs::TabState::default(),
@@ -355,6 +364,7 @@ impl Engine {
                     conflict: Default::default(),
                 },
                 previous,
+                origin,
             );
         }
         if count > 0 {
@@ -373,14 +383,24 @@ impl Engine {
         Ok(results)
     }
 
-    fn record(&mut self, mut op: Operation, previous: Option<Arc<Value>>) {
+    fn record(&mut self, mut op: Operation, previous: Option<Arc<Value>>, origin: Origin) {
         op.id.seq = self.next_seq;
         self.next_seq += 1;
+        if self.restored && self.next_seq + SEQ_RESERVATION / 2 > self.reserved_to {
+            // Claim the next block ahead of use: once stored, changes with sequences below
+            // it may be sent before their own records are (see `PersistWork::reserved`).
+            self.reserved_to = self.next_seq + SEQ_RESERVATION;
+            self.meta_dirty = true;
+        }
         if !self.restored {
             // Journaled when replayed on top of the restored state.
             self.before_restore.push(op);
         } else if let Some(journal) = &mut self.journal {
-            journal.push(Recorded { op, previous });
+            journal.push(Recorded {
+                op,
+                previous,
+                may_send_unstored: origin != Origin::Remote,
+            });
         }
     }
 

@@ -37,6 +37,7 @@ impl Engine {
             upto: self.changes,
             shards,
             meta: self.meta_record(),
+            reserved: self.claimed_seq(),
         })
     }
 
@@ -54,6 +55,8 @@ impl Engine {
     /// Marks shards dirty again (their write failed and must be retried).
     pub fn mark_dirty(&mut self, shards: impl Iterator<Item = u32>) {
         shards.for_each(|index| self.dirty.mark(index as usize));
+        // The meta record (and the sequences it claims) was not stored either.
+        self.meta_dirty = true;
     }
 
     /// Counts a completed storage write (reported by the host).
@@ -61,11 +64,16 @@ impl Engine {
         self.stats.storage_writes += 1;
     }
 
+    /// The `next_seq` the meta record stores: past every sequence used and reserved.
+    fn claimed_seq(&self) -> u64 {
+        self.next_seq.max(self.reserved_to)
+    }
+
     fn meta_record(&self) -> String {
         persist::encode_meta(&StoredMeta {
             layout: LAYOUT_VERSION,
             client_id: self.client.to_string(),
-            next_seq: self.next_seq,
+            next_seq: self.claimed_seq(),
             live: self.store.live_counts(),
             tabs: self.tabs.marks.clone(),
         })
@@ -132,7 +140,7 @@ impl Engine {
                     base_version: written.previous_version,
                     ..op
                 };
-                self.record(op, written.previous);
+                self.record(op, written.previous, Origin::Local);
             }
             Err(error) => self.report_error("restore", &error),
         }

@@ -22,6 +22,10 @@ pub struct Recorded {
     pub op: Operation,
     /// The whole key's value before the operation.
     pub previous: Option<Arc<Value>>,
+    /// Whether it may be sent before it is stored: not when another tab made it (that
+    /// tab applies it again if this one stops before storing it, so an early send could
+    /// reach the server twice).
+    pub may_send_unstored: bool,
 }
 
 /// A key's value as decided by the server (plus this client's pending changes on top).

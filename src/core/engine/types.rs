@@ -27,6 +27,9 @@ pub struct PersistWork {
     pub shards: Vec<(u32, Vec<u8>)>,
     /// The encoded meta record.
     pub meta: String,
+    /// The `next_seq` the meta record claims: once this work is stored, no restart reuses
+    /// a sequence below it, so changes below it may be sent before their records are stored.
+    pub reserved: u64,
 }
 
 /// A snapshot read back from storage.

@@ -6,6 +6,12 @@
 //! mutate → journal → `Replica::record` → outbox work → one write of state and outbox →
 //! `written` → durable → send.
 //!
+//! Each stored meta record also reserves a block of change sequences ahead of use
+//! ([`crate::core::engine::SEQ_RESERVATION`]); a change whose sequence is reserved is sent
+//! at the end of the task that made it ([`Instance::send_ready`]), while its write is
+//! still being stored. It stays in the outbox until acknowledged, like any other; a crash
+//! before its write loses it locally (the server may have it), and never reuses its id.
+//!
 //! The host only performs the write it is handed ([`Instance::take_write`]) and reports
 //! the result ([`Instance::written`] or [`Instance::write_failed`]). Tabs of one app share
 //! one client: see [`crate::core::tabs`] and the tab half of this type in `tabs.rs`.
@@ -176,19 +182,42 @@ impl Instance {
         (state.is_some() || !outbox.is_empty()).then_some(Write { state, outbox })
     }
 
-    /// `write` is stored: its changes are durable and may be sent.
+    /// `write` is stored: its changes are durable and may be sent, and so may changes
+    /// whose sequences the stored meta record reserved.
     pub fn written(&mut self, write: &Write) {
+        let mut reserved = 0;
         if let Some(state) = &write.state {
             self.engine.count_storage_write();
             self.persisted = self.persisted.max(state.upto);
+            reserved = state.reserved.saturating_sub(1);
         }
-        let seq = write.upto_seq();
+        let durable = write.upto_seq();
         if let Some(sync) = self.sync.as_mut() {
-            if seq > 0 {
-                sync.durable(&mut self.engine, seq);
+            if durable > 0 || reserved > 0 {
+                sync.stored(&mut self.engine, durable, reserved);
             }
         }
         self.collect();
+    }
+
+    /// Sends the changes that may leave before their write is stored (their sequences are
+    /// reserved). The host calls this once per task, after the task's changes: a burst is
+    /// sent coalesced, and a change does not wait for its storage commit.
+    pub fn send_ready(&mut self) {
+        if matches!(self.role, Role::Follower(_)) {
+            return;
+        }
+        if let Some(sync) = self.sync.as_mut() {
+            sync.send_ready(&mut self.engine);
+            self.collect();
+        }
+    }
+
+    /// Whether [`Instance::send_ready`] has something to send.
+    pub fn wants_send(&self) -> bool {
+        self.sync
+            .as_ref()
+            .is_some_and(|s| s.replica().has_sendable())
     }
 
     /// `write` failed: its shards are marked dirty again and its outbox work goes back to

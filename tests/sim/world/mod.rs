@@ -18,6 +18,7 @@ use super::workload;
 
 mod faults;
 mod hostile;
+mod ids;
 mod shared;
 mod tabs;
 
@@ -124,6 +125,10 @@ pub struct World {
     tab_last: HashMap<(usize, String, String), u64>,
     /// The hostile client of this run (half the seeds have one).
     mallory: hostile::Mallory,
+    /// Every change id clients sent, for the oracle.
+    pub ids: ids::IssuedIds,
+    /// Changes sent before their write was stored, then lost from the outbox by a crash.
+    pub sent_then_lost: usize,
 }
 
 impl World {
@@ -166,6 +171,8 @@ impl World {
             log: Vec::new(),
             tab_last: HashMap::new(),
             mallory: hostile::Mallory::default(),
+            ids: ids::IssuedIds::default(),
+            sent_then_lost: 0,
         };
         for i in 0..plan.clients {
             world.collect(i);
@@ -435,6 +442,9 @@ impl World {
     /// Turns what client `i`'s loop asked for into events.
     fn collect(&mut self, i: usize) {
         self.collect_tab_messages(i);
+        // The end of the client's task: what its reserved sequences allow leaves now, as
+        // the browser binding sends it, before the write is stored.
+        self.clients[i].instance.send_ready();
         let requests = std::mem::take(&mut *self.clients[i].requests.borrow_mut());
         let life = self.lives[i];
         // The open connection of this client life (at most one).
@@ -445,6 +455,7 @@ impl World {
             .map(|(id, _)| *id)
             .max();
         for frame in requests.sends {
+            self.ids.observe(&frame);
             let Some(conn) = current else { continue };
             let delay = self.delay();
             let c = self.conns.get_mut(&conn).expect("conn");
@@ -500,7 +511,13 @@ impl World {
         }
         if self.clients[i].instance.wants_write() && !self.flush_pending[i] {
             self.flush_pending[i] = true;
-            let delay = self.rng.random_range(0..6);
+            // A write takes a few ms, and sometimes far longer (a busy disk): changes
+            // with reserved sequences are sent meanwhile and may be lost by a crash.
+            let delay = if self.rng.random_bool(0.2) {
+                self.rng.random_range(20..200)
+            } else {
+                self.rng.random_range(0..6)
+            };
             self.at(delay, Event::Flush { client: i, life });
         }
     }

@@ -169,10 +169,19 @@ impl SyncClient {
         self.save(engine);
     }
 
-    /// The outbox is stored up to change `seq`: those changes may be sent.
-    pub fn durable(&mut self, engine: &mut Engine, seq: u64) {
-        self.replica.durable(seq);
+    /// Changes up to `durable` are stored and sequences up to `reserved` are claimed
+    /// (see [`crate::core::sync::Replica::stored`]); sends what that allows when connected.
+    pub fn stored(&mut self, engine: &mut Engine, durable: u64, reserved: u64) {
+        self.replica.stored(durable, reserved);
         self.flush(engine);
+    }
+
+    /// Sends what may be sent now (the host calls this once per task, after the task's
+    /// changes, so a burst goes coalesced).
+    pub fn send_ready(&mut self, engine: &mut Engine) {
+        if self.replica.has_sendable() {
+            self.flush(engine);
+        }
     }
 
     /// `sync.sync()`: sends everything stored now.

@@ -33,6 +33,20 @@ pub(in crate::core::sync) struct Pending {
     pub(in crate::core::sync) op: Operation,
     /// Sent on the current connection.
     pub(in crate::core::sync) sent: bool,
+    /// Sent only once stored, even when its sequence is reserved (another tab made it).
+    pub(in crate::core::sync) store_first: bool,
+}
+
+impl Pending {
+    /// Whether it may be sent, given how far changes are stored and sequences reserved.
+    fn ready(&self, durable: u64, reserved: u64) -> bool {
+        let limit = if self.store_first {
+            durable
+        } else {
+            durable.max(reserved)
+        };
+        self.op.id.seq <= limit
+    }
 }
 
 /// Confirmed state plus pending changes.
@@ -45,6 +59,7 @@ pub struct Replica {
     pub(in crate::core::sync) acked: BTreeMap<u64, (OpId, Option<Resolution>)>,
     pub(in crate::core::sync) ahead: BTreeMap<u64, Committed>,
     pub(in crate::core::sync) durable_seq: u64,
+    pub(in crate::core::sync) reserved_seq: u64,
     pub(in crate::core::sync) threshold: Option<usize>,
     pub(in crate::core::sync) work: OutboxWork,
     pub(in crate::core::sync) dirty_bases: FxHashSet<String>,
@@ -69,6 +84,7 @@ impl Replica {
             acked: BTreeMap::new(),
             ahead: BTreeMap::new(),
             durable_seq: 0,
+            reserved_seq: 0,
             threshold,
             work: OutboxWork::default(),
             dirty_bases: FxHashSet::default(),
@@ -111,7 +127,11 @@ impl Replica {
             self.clock.observe(op.conflict.clock);
             self.durable_seq = self.durable_seq.max(op.id.seq);
             *self.per_key.entry(op.key.clone()).or_default() += 1;
-            self.pending.push_back(Pending { op, sent: false });
+            self.pending.push_back(Pending {
+                op,
+                sent: false,
+                store_first: false,
+            });
         }
         // A base without pending changes is stale (its last change was confirmed).
         let stale: Vec<String> = self
@@ -162,6 +182,14 @@ impl Replica {
         self.pending.back().map_or(0, |p| p.op.id.seq)
     }
 
+    /// Whether a change waits that may be sent now.
+    pub fn has_sendable(&self) -> bool {
+        self.pending
+            .iter()
+            .find(|p| !p.sent)
+            .is_some_and(|p| p.ready(self.durable_seq, self.reserved_seq))
+    }
+
     /// Whether changes were sent on this connection and not answered yet.
     pub fn in_flight(&self) -> bool {
         self.pending.iter().any(|p| p.sent)
@@ -204,7 +232,11 @@ impl Replica {
             .puts
             .push((op.id.seq, encode_record(&op, self.threshold)));
         self.work.upto_seq = self.work.upto_seq.max(op.id.seq);
-        self.pending.push_back(Pending { op, sent: false });
+        self.pending.push_back(Pending {
+            op,
+            sent: false,
+            store_first: !recorded.may_send_unstored,
+        });
     }
 
     /// Storage work since the last call.
@@ -226,9 +258,11 @@ impl Replica {
         Some(std::mem::take(&mut self.work))
     }
 
-    /// Marks changes up to `seq` as stored: they may be sent.
-    pub fn durable(&mut self, seq: u64) {
-        self.durable_seq = self.durable_seq.max(seq);
+    /// Changes up to `durable` are stored, and no restart reuses a sequence up to
+    /// `reserved`: both may be sent, except that another tab's changes wait for their store.
+    pub fn stored(&mut self, durable: u64, reserved: u64) {
+        self.durable_seq = self.durable_seq.max(durable);
+        self.reserved_seq = self.reserved_seq.max(reserved);
     }
 
     /// The stored changes not sent on this connection, grouped into messages: an atomic
@@ -240,8 +274,9 @@ impl Replica {
         let mut run: Vec<Operation> = Vec::new();
         let mut batch: Option<(u64, Vec<Operation>)> = None;
         let held = &self.held;
+        let (durable, reserved) = (self.durable_seq, self.reserved_seq);
         for pending in self.pending.iter_mut().filter(|p| !p.sent) {
-            if pending.op.id.seq > self.durable_seq {
+            if !pending.ready(durable, reserved) {
                 break;
             }
             if held.contains_key(&pending.op.key) {
