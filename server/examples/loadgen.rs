@@ -29,7 +29,9 @@ use srvra_sync::core::conflict::{Outcome, Resolution};
 use srvra_sync::core::model::operation::ConflictInfo;
 use srvra_sync::core::model::operation::{OpId, OpKind, Operation};
 use srvra_sync::core::protocol::Committed;
-use srvra_sync::core::protocol::{decode, encode, ClientMessage, Limits, ServerMessage};
+use srvra_sync::core::protocol::{
+    decode, encode, ClientMessage, Limits, ServerMessage, PROTOCOL_VERSION,
+};
 use srvra_sync_server::{start, ServerConfig};
 use tokio::sync::Barrier;
 use tokio_tungstenite::connect_async;
@@ -48,16 +50,16 @@ fn arg(index: usize, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// Whether a frame is an `ack`: version 1, then a payload (decompressed if needed) that is
-/// a one-entry map keyed "ack". Non-observer clients only need to tell acks from
+/// Whether a frame is an `ack`: this protocol version, then a payload (decompressed if
+/// needed) that is a one-entry object keyed "ack". Non-observer clients only need to tell acks from
 /// broadcasts; checking the first bytes keeps the load generator from competing with the
 /// server for the CPU by decoding every broadcast.
 fn is_ack(frame: &[u8]) -> bool {
-    let Some((1, packed)) = frame.split_first() else {
+    let Some((&PROTOCOL_VERSION, packed)) = frame.split_first() else {
         return false;
     };
     srvra_sync::core::state::compress::unpack(packed)
-        .is_ok_and(|payload| payload.starts_with(&[0x81, 0xa3, b'a', b'c', b'k']))
+        .is_ok_and(|payload| payload.starts_with(br#"{"ack""#))
 }
 
 /// The keys a client writes: its own share of 1,000, or (`shared` > 0) keys drawn from
@@ -195,7 +197,7 @@ async fn main() {
             let (mut tx, mut rx) = ws.split();
             let id = format!("load-{c}");
             let hello = ClientMessage::Hello {
-                protocol: u32::from(srvra_sync::core::protocol::PROTOCOL_VERSION),
+                protocol: u32::from(PROTOCOL_VERSION),
                 client_id: id.clone(),
                 room: "load".into(),
                 position: 0,
