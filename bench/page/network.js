@@ -117,12 +117,13 @@ window.catchUp = async (lib, options, count) => {
   if (lib === 'srvra') {
     const sync = new sdk.SrvraDataSync({ url: options.url, room: options.room, offline: { dbName: options.db } });
     await sync.ready;
+    const ready = now() - start;
     await waitUntil(() => sync.status === 'synced' && sync.getState(`k${count - 1}`) !== undefined);
-  } else {
-    const { map } = await openYjs(options);
-    await waitUntil(() => map.size >= count);
+    return { ms: now() - start, ready };
   }
-  return now() - start;
+  const { map } = await openYjs(options);
+  await waitUntil(() => map.size >= count);
+  return { ms: now() - start, ready: null };
 };
 
 /**

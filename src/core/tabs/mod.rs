@@ -38,9 +38,11 @@ pub struct TabProgress {
     pub acknowledged: u64,
 }
 
-/// A message between tabs of one client.
+/// A message between tabs of one client, externally tagged (`{"changes": {...}}`): it
+/// decodes without buffering. Internally tagged, it cost a buffering decoder and a second
+/// decoder of every type inside (30 KB of the wasm).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "t", rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case")]
 pub enum TabMessage {
     /// A follower started (or saw a new leader): it wants the whole state.
     Hello {
