@@ -27,6 +27,17 @@ async fn instance(
     .await
 }
 
+/// `N` instances with the default settings on the database at `url`.
+async fn instances<const N: usize>(url: &str) -> [RunningServer; N] {
+    let mut servers = Vec::with_capacity(N);
+    for _ in 0..N {
+        servers.push(instance(url, |_| {}).await);
+    }
+    servers
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("N servers were started"))
+}
+
 /// The acked ids and positions of an ack.
 fn acks(message: ServerMessage) -> Vec<(OpId, u64)> {
     match message {
@@ -90,11 +101,7 @@ async fn snapshot_via(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn clients_on_three_instances_receive_each_others_changes() {
     let pg = PgCluster::start();
-    let servers = [
-        instance(&pg.url, |_| {}).await,
-        instance(&pg.url, |_| {}).await,
-        instance(&pg.url, |_| {}).await,
-    ];
+    let servers: [RunningServer; 3] = instances(&pg.url).await;
     let mut clients = Vec::new();
     for (i, server) in servers.iter().enumerate() {
         let (mut client, _) = Client::join(server.addr, &format!("c{i}"), "room", 0).await;
@@ -120,11 +127,7 @@ async fn clients_on_three_instances_receive_each_others_changes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_writers_on_different_instances_keep_one_order_without_gaps() {
     let pg = PgCluster::start();
-    let servers = [
-        instance(&pg.url, |_| {}).await,
-        instance(&pg.url, |_| {}).await,
-        instance(&pg.url, |_| {}).await,
-    ];
+    let servers: [RunningServer; 3] = instances(&pg.url).await;
     let mut writers = Vec::new();
     for (i, server) in servers.iter().enumerate() {
         let addr = server.addr;
@@ -186,10 +189,7 @@ async fn concurrent_writers_on_different_instances_keep_one_order_without_gaps()
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_resend_through_another_instance_is_applied_once() {
     let pg = PgCluster::start();
-    let (one, two) = (
-        instance(&pg.url, |_| {}).await,
-        instance(&pg.url, |_| {}).await,
-    );
+    let [one, two] = instances(&pg.url).await;
     // The room is loaded on instance two before the changes exist there.
     let (mut watcher, _) = Client::join(two.addr, "w", "room", 0).await;
     watcher.catch_up().await;
