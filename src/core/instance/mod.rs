@@ -215,9 +215,7 @@ impl Instance {
 
     /// Whether [`Instance::send_ready`] has something to send.
     pub fn wants_send(&self) -> bool {
-        self.sync
-            .as_ref()
-            .is_some_and(|s| s.replica().has_sendable())
+        self.sync.as_ref().is_some_and(SyncClient::wants_send)
     }
 
     /// `write` failed: its shards are marked dirty again and its outbox work goes back to

@@ -179,7 +179,7 @@ impl SyncClient {
     /// Sends what may be sent now (the host calls this once per task, after the task's
     /// changes, so a burst goes coalesced).
     pub fn send_ready(&mut self, engine: &mut Engine) {
-        if self.replica.has_sendable() {
+        if self.wants_send() {
             self.flush(engine);
         }
     }

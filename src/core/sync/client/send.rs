@@ -14,11 +14,7 @@ use crate::core::Engine;
 impl SyncClient {
     /// Sends what is stored and unsent; updates the status when nothing is left.
     pub(super) fn flush(&mut self, engine: &mut Engine) {
-        let live = self
-            .connection
-            .as_ref()
-            .is_some_and(|c| c.phase == Phase::Live);
-        if !live {
+        if !self.live() {
             return;
         }
         let max = (self.config.batch_size as usize).min(self.max_ops);
@@ -40,6 +36,19 @@ impl SyncClient {
         } else {
             self.set_status(engine, Status::Syncing, "sending");
         }
+    }
+
+    /// Whether the connection is caught up and changes may go out.
+    fn live(&self) -> bool {
+        self.connection
+            .as_ref()
+            .is_some_and(|c| c.phase == Phase::Live)
+    }
+
+    /// Whether [`SyncClient::send_ready`] would send something: connected, and a change
+    /// recorded since the last send may go.
+    pub fn wants_send(&self) -> bool {
+        self.live() && self.replica.has_sendable()
     }
 
     /// Sends one `changes` message, splitting a run that is over the server's frame limit

@@ -62,6 +62,8 @@ pub struct Replica {
     pub(in crate::core::sync) reserved_seq: u64,
     pub(in crate::core::sync) threshold: Option<usize>,
     pub(in crate::core::sync) work: OutboxWork,
+    /// Changes were recorded since the last [`Replica::take_unsent`].
+    pub(in crate::core::sync) recorded_since_take: bool,
     pub(in crate::core::sync) dirty_bases: FxHashSet<String>,
     pub(in crate::core::sync) snapshot: Vec<SnapshotEntry>,
     pub(in crate::core::sync) received: u64,
@@ -87,6 +89,7 @@ impl Replica {
             reserved_seq: 0,
             threshold,
             work: OutboxWork::default(),
+            recorded_since_take: false,
             dirty_bases: FxHashSet::default(),
             snapshot: Vec::new(),
             received: 0,
@@ -182,12 +185,16 @@ impl Replica {
         self.pending.back().map_or(0, |p| p.op.id.seq)
     }
 
-    /// Whether a change waits that may be sent now.
+    /// Whether a change recorded since the last [`Replica::take_unsent`] may be sent now
+    /// (everything else was offered then, or waits for [`Replica::stored`], which sends).
+    /// Cheap when nothing was recorded: hosts ask after every task.
     pub fn has_sendable(&self) -> bool {
-        self.pending
-            .iter()
-            .find(|p| !p.sent)
-            .is_some_and(|p| p.ready(self.durable_seq, self.reserved_seq))
+        self.recorded_since_take
+            && self
+                .pending
+                .iter()
+                .find(|p| !p.sent)
+                .is_some_and(|p| p.ready(self.durable_seq, self.reserved_seq))
     }
 
     /// Whether changes were sent on this connection and not answered yet.
@@ -237,6 +244,7 @@ impl Replica {
             sent: false,
             store_first: !recorded.may_send_unstored,
         });
+        self.recorded_since_take = true;
     }
 
     /// Storage work since the last call.
@@ -270,6 +278,7 @@ impl Replica {
     /// marked sent.
     pub fn take_unsent(&mut self, max_ops: usize) -> Vec<(Vec<Operation>, bool)> {
         let max_ops = max_ops.max(1);
+        self.recorded_since_take = false;
         let mut messages: Vec<(Vec<Operation>, bool)> = Vec::new();
         let mut run: Vec<Operation> = Vec::new();
         let mut batch: Option<(u64, Vec<Operation>)> = None;
