@@ -8,6 +8,7 @@ use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use subtle::ConstantTimeEq;
 use tokio::sync::watch;
@@ -99,7 +100,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, String> {
             )
         }
         None => serve(
-            GuardedListener::new(listener, admission, metrics),
+            GuardedListener::new(listener.tap_io(no_delay), admission, metrics),
             router,
             stopped,
         ),
@@ -114,6 +115,15 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, String> {
         compaction,
         following,
     })
+}
+
+/// Turns Nagle's algorithm off on an accepted connection: a broadcast or ack is written
+/// at once, not held back until the peer acknowledges the previous segment (which a
+/// delayed ACK postpones by up to 40 ms: the p99 of every load run was about 40 ms).
+pub fn no_delay(tcp: &mut tokio::net::TcpStream) {
+    if let Err(error) = tcp.set_nodelay(true) {
+        eprintln!("srvra-sync-server: cannot set TCP_NODELAY: {error}");
+    }
 }
 
 /// Serves `router` on `listener` until `stopped` completes.
@@ -133,6 +143,11 @@ where
         }
     })
 }
+
+/// Bytes read from a socket per read call. tungstenite zero-fills this much before every
+/// read (its default, 128 KiB, made `memset` the server's largest cost under load: 6.8 %
+/// of the load run's samples); frames are reserved whole once their header is read.
+const READ_BUFFER: usize = 16 * 1024;
 
 async fn upgrade(
     ws: WebSocketUpgrade,
@@ -159,6 +174,7 @@ async fn upgrade(
     let max = app.config.limits.max_frame.saturating_mul(4);
     ws.max_message_size(max)
         .max_frame_size(max)
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| session::run(socket, app, peer.ip()))
 }
 

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use srvra_sync::core::model::operation::{OpId, Operation};
 use srvra_sync::core::protocol::presence::PresencePeer;
 use srvra_sync::core::protocol::{encode, Committed, ServerMessage};
@@ -36,8 +37,8 @@ pub struct Published {
     pub first: u64,
     /// Last position covered.
     pub last: u64,
-    /// The encoded `broadcast` frame.
-    pub frame: Arc<Vec<u8>>,
+    /// The encoded `broadcast` frame (shared, not copied, by every session sending it).
+    pub frame: Bytes,
 }
 
 /// Wall time in ms since the epoch, for capping clock stamps.
@@ -250,7 +251,7 @@ impl Room {
                 session,
                 first,
                 last: decided.head,
-                frame: Arc::new(frame),
+                frame: Bytes::from(frame),
             }));
         }
         Ok(ack)
@@ -305,7 +306,7 @@ impl Room {
                             session: 0,
                             first,
                             last: state.head,
-                            frame: Arc::new(frame),
+                            frame: Bytes::from(frame),
                         }));
                     }
                 }

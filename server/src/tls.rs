@@ -58,7 +58,7 @@ impl TlsListener {
         let (sender, ready) = mpsc::channel(QUEUE);
         tokio::spawn(async move {
             loop {
-                let (tcp, peer) = match listener.accept().await {
+                let (mut tcp, peer) = match listener.accept().await {
                     Ok(accepted) => accepted,
                     Err(_) => {
                         // Out of descriptors and the like: try again shortly.
@@ -69,6 +69,7 @@ impl TlsListener {
                 if sender.is_closed() {
                     return;
                 }
+                crate::http::no_delay(&mut tcp);
                 let (acceptor, sender) = (acceptor.clone(), sender.clone());
                 tokio::spawn(async move {
                     let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp));

@@ -366,3 +366,66 @@ async fn conflicts_are_settled_by_each_changes_strategy_and_survive_a_restart() 
     assert_eq!(outcomes, vec![None, Some("server"), Some("server")]);
     server.shutdown().await;
 }
+
+/// A string of `len` hexadecimal digits that LZ4 cannot shrink much (frames keep their size).
+fn incompressible(seed: u64, len: usize) -> String {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from_digit((x % 16) as u32, 16).unwrap_or('0')
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_falls_behind_every_broadcast_slot_gets_every_change_once_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::server(dir.path(), |config| {
+        config.guards.messages_per_second = 100_000;
+        config.guards.send_timeout = Duration::from_secs(120);
+    })
+    .await;
+    // The reader joins and then stops reading: its connection fills, the server's sends
+    // to it wait, and the room's broadcasts (more than the 1,024 it keeps per room) pass
+    // it by. Sent as bursts of frames, one write each, then from the log.
+    let ws = common::connect_slow_reader(server.addr).await;
+    let (mut reader, answer) = Client::greet_on(ws, "reader", "room", 0, None, false).await;
+    assert!(
+        matches!(answer, ServerMessage::Welcome { .. }),
+        "{answer:?}"
+    );
+    assert_eq!(common::catch_up_len(&reader.catch_up().await), 0);
+    let (mut writer, _) = Client::join(server.addr, "writer", "room", 0).await;
+    writer.catch_up().await;
+    let messages = 1300;
+    for m in 0..messages {
+        let op = writer.set(&format!("k{}", m % 10), json!(incompressible(m, 16 * 1024)));
+        let ack = writer.submit(vec![op], false).await;
+        assert_eq!(acks(&ack), vec![m + 1]);
+    }
+    let mut positions = Vec::new();
+    let mut caught_up = false;
+    while positions.len() < messages as usize {
+        match reader.recv().await {
+            ServerMessage::Broadcast { changes } => {
+                positions.extend(changes.iter().map(|c| c.position));
+            }
+            ServerMessage::CatchUp { changes, .. } => {
+                caught_up = true;
+                positions.extend(changes.iter().map(|c| c.position));
+            }
+            ServerMessage::Presence { .. } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    let expected: Vec<u64> = (1..=messages).collect();
+    assert_eq!(positions, expected, "every position once, in order");
+    assert!(
+        caught_up,
+        "the reader fell behind the broadcast slots and caught up from the log"
+    );
+    server.shutdown().await;
+}

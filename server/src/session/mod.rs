@@ -15,7 +15,8 @@ use futures_util::{SinkExt, StreamExt};
 use srvra_sync::core::protocol::message::Rejected;
 use srvra_sync::core::protocol::{decode, encode, ClientMessage, FrameError, ServerMessage};
 use srvra_sync::core::room::session::{Forward, Refusal, ServerSession, SessionLimits};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::time::{sleep_until, Instant};
 
 use crate::app::App;
@@ -28,6 +29,21 @@ mod presence;
 
 /// Close codes (also in `docs/PROTOCOL.md`).
 pub use srvra_sync::core::protocol::close;
+
+/// Most broadcasts forwarded in one write before the session looks at its client again.
+const MAX_BURST: usize = 64;
+
+/// Runs a send, timing it out after `timeout` (`None`) only if it has to wait: nearly every
+/// frame is taken at once, and a timer per frame was a timer-wheel entry per broadcast per
+/// session.
+async fn in_time<F: Future>(send: F, timeout: std::time::Duration) -> Option<F::Output> {
+    tokio::pin!(send);
+    let first = std::future::poll_fn(|cx| Poll::Ready(send.as_mut().poll(cx))).await;
+    match first {
+        Poll::Ready(result) => Some(result),
+        Poll::Pending => tokio::time::timeout(timeout, send).await.ok(),
+    }
+}
 
 /// Session ids, unique within the process.
 static NEXT_SESSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -209,7 +225,7 @@ impl Session {
                     self.send_raw(Message::Ping(Default::default())).await?;
                 }
                 update = updates.recv() => match update {
-                    Ok(published) => self.forward(&room, &published).await?,
+                    Ok(published) => self.forward(&room, published, &mut updates).await?,
                     Err(RecvError::Lagged(_)) => self.catch_up(&room, self.core.sent(), false).await?,
                     Err(RecvError::Closed) => return Ok(()),
                 },
@@ -377,17 +393,43 @@ impl Session {
     }
 
     /// Sends a publication unless it is this connection's own or already covered.
-    async fn forward(&mut self, room: &Room, published: &Published) -> Result<(), Fatal> {
-        let own = published.session == self.id;
-        match self.core.forward(published.first, published.last, own) {
-            Forward::Skip => Ok(()),
-            Forward::CatchUp => self.catch_up(room, self.core.sent(), false).await,
-            Forward::Send => {
-                self.send_frame(published.frame.to_vec()).await?;
-                inc(&self.app.metrics.broadcasts_sent);
-                Ok(())
+    async fn forward(
+        &mut self,
+        room: &Room,
+        published: Arc<Published>,
+        updates: &mut broadcast::Receiver<Arc<Published>>,
+    ) -> Result<(), Fatal> {
+        // Broadcasts already waiting go out with this one in a single write: under load a
+        // session takes a burst of them, and a flush (a send syscall) per frame per session
+        // was the server's largest cost after storage.
+        let mut next = Some(published);
+        let mut fed = 0;
+        while let Some(published) = next.take() {
+            let own = published.session == self.id;
+            match self.core.forward(published.first, published.last, own) {
+                Forward::Skip => {}
+                Forward::CatchUp => {
+                    self.flush().await?;
+                    return self.catch_up(room, self.core.sent(), false).await;
+                }
+                Forward::Send => {
+                    self.feed(Message::Binary(published.frame.clone())).await?;
+                    inc(&self.app.metrics.broadcasts_sent);
+                    fed += 1;
+                }
+            }
+            if fed < MAX_BURST {
+                next = match updates.try_recv() {
+                    Ok(published) => Some(published),
+                    Err(TryRecvError::Lagged(_)) => {
+                        self.flush().await?;
+                        return self.catch_up(room, self.core.sent(), false).await;
+                    }
+                    Err(TryRecvError::Empty | TryRecvError::Closed) => None,
+                };
             }
         }
+        self.flush().await
     }
 
     /// Sends everything after `position`: from the log when it still holds it (and no
@@ -468,19 +510,31 @@ impl Session {
     /// `--send-timeout` before the session ends (and its memory is freed).
     async fn send_raw(&mut self, message: Message) -> Result<(), Fatal> {
         let timeout = self.app.config.guards.send_timeout;
-        let send = self.sink.send(message);
-        tokio::pin!(send);
-        // Nearly every frame is taken at once: only a send that has to wait gets a timer
-        // (one per frame was a timer-wheel entry per broadcast per session).
-        let first = std::future::poll_fn(|cx| Poll::Ready(send.as_mut().poll(cx))).await;
-        let sent = match first {
-            Poll::Ready(result) => Ok(result),
-            Poll::Pending => tokio::time::timeout(timeout, send).await,
-        };
-        match sent {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(Fatal::new("GONE", "the client went away", close::NORMAL)),
-            Err(_) => {
+        let sent = in_time(self.sink.send(message), timeout).await;
+        self.sent(sent)
+    }
+
+    /// Queues one WebSocket message without writing it out (see [`Self::flush`]); waits,
+    /// within `--send-timeout`, only when the socket's buffer is full.
+    async fn feed(&mut self, message: Message) -> Result<(), Fatal> {
+        let timeout = self.app.config.guards.send_timeout;
+        let fed = in_time(self.sink.feed(message), timeout).await;
+        self.sent(fed)
+    }
+
+    /// Writes out what [`Self::feed`] queued, within `--send-timeout`.
+    async fn flush(&mut self) -> Result<(), Fatal> {
+        let timeout = self.app.config.guards.send_timeout;
+        let flushed = in_time(self.sink.flush(), timeout).await;
+        self.sent(flushed)
+    }
+
+    /// The outcome of a send: the client went away, stopped reading (timed out), or took it.
+    fn sent<E>(&self, outcome: Option<Result<(), E>>) -> Result<(), Fatal> {
+        match outcome {
+            Some(Ok(())) => Ok(()),
+            Some(Err(_)) => Err(Fatal::new("GONE", "the client went away", close::NORMAL)),
+            None => {
                 self.app.metrics.refused(Refused::SlowReader);
                 Err(Fatal::new(
                     "GONE",

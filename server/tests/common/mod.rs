@@ -39,6 +39,19 @@ pub async fn connect(addr: SocketAddr) -> WebSocketStream<MaybeTlsStream<TcpStre
     ws
 }
 
+/// Connects without saying hello, with a 4 KiB receive buffer: a client that stops reading
+/// fills its connection after a few frames and the server's sends to it wait (a slow reader).
+pub async fn connect_slow_reader(addr: SocketAddr) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("receive buffer");
+    let stream = socket.connect(addr).await.expect("connects");
+    let (ws, _) =
+        tokio_tungstenite::client_async(format!("ws://{addr}/sync"), MaybeTlsStream::Plain(stream))
+            .await
+            .expect("upgrades");
+    ws
+}
+
 impl Client {
     /// Connects, says hello for `room` from `position`, and reads the welcome.
     pub async fn join(addr: SocketAddr, id: &str, room: &str, position: u64) -> (Self, u64) {
@@ -80,8 +93,20 @@ impl Client {
         token: Option<&str>,
         snapshot: bool,
     ) -> (Self, ServerMessage) {
+        Self::greet_on(connect(addr).await, id, room, position, token, snapshot).await
+    }
+
+    /// [`Client::greet`] on a connection already open (see [`connect_slow_reader`]).
+    pub async fn greet_on(
+        ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+        id: &str,
+        room: &str,
+        position: u64,
+        token: Option<&str>,
+        snapshot: bool,
+    ) -> (Self, ServerMessage) {
         let mut client = Client {
-            ws: connect(addr).await,
+            ws,
             id: id.to_owned(),
             seq: 0,
         };
