@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { launchChromium } from '../scripts/browser.mjs';
 import { startStaticServer } from '../scripts/static-server.mjs';
-import { runNetworkBench } from './network.mjs';
+import { runNetworkBench, startSrvraServer } from './network.mjs';
 import { runConflictBench } from './conflicts.mjs';
 import { runMemoryBench } from './memory.mjs';
 
@@ -68,12 +68,22 @@ try {
   if (want('memory')) await runMemoryBench({ browser, pageUrl: server.url, n });
   if (want('network')) await runNetworkBench({ root, browser, pageUrl: server.url });
   if (want('conflicts')) await runConflictBench({ root, browser, pageUrl: server.url });
-  // Server load: native clients over real WebSockets on 127.0.0.1 (server/examples/loadgen.rs).
-  // Closed loop (saturation), then open loop at the target rate and at half of it.
+  // Server load: native clients over real WebSockets on 127.0.0.1 (server/examples/loadgen.rs)
+  // against the release server in its own process, fresh for each run, as it is deployed.
+  // Closed loop (saturation), then open loop at the target rate (40,000/s) and at half of it,
+  // with private keys and with 1,000 keys every client writes (conflict-prone).
   if (want('server')) {
     console.log('\nServer load (200 clients in one room, 10 messages x 100 changes each per client)');
-    for (const rate of ['0', '20000', '10000']) {
-      execFileSync(join(root, 'target/release/examples/loadgen'), ['200', '10', '100', rate], { cwd: root, stdio: 'inherit' });
+    const runs = [['0', 0], ['40000', 0], ['20000', 0], ['40000', 1000], ['20000', 1000]];
+    for (const [rate, shared] of runs) {
+      const sync = await startSrvraServer(root);
+      try {
+        const env = { ...process.env, LOADGEN_SERVER: new URL(sync.url).host };
+        if (shared) env.LOADGEN_SHARED_KEYS = String(shared);
+        execFileSync(join(root, 'target/release/examples/loadgen'), ['200', '10', '100', rate], { cwd: root, stdio: 'inherit', env });
+      } finally {
+        await sync.close();
+      }
     }
   }
 } finally {

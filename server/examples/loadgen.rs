@@ -14,27 +14,34 @@
 //! in this process on that database instead of one on SQLite; client `c` joins instance
 //! `c % instances` (every instance serves the same room).
 //!
+//! `LOADGEN_SERVER=host:port` sends to a server already running (for instance
+//! `srvra-sync-server --listen 127.0.0.1:9000`) instead of one in this process, so that a
+//! profiler can tell the server's work from the load generator's.
+//!
 //! `LOADGEN_SHARED_KEYS=N` makes the keys conflict-prone: every client writes keys drawn
-//! from the same N, based on the version it last saw of each (it decodes every broadcast to
-//! know them, as an SDK client does), so concurrent writes to a key conflict and are
-//! settled by last-write-wins. Without it each client writes mostly its own keys.
+//! from the same N, based on the version of each as client 0 last saw it (client 0 decodes
+//! every broadcast and its own acks, as an SDK client does; the others read its table, so
+//! that 200 clients decoding every broadcast do not make the load generator the bottleneck),
+//! so concurrent writes to a key conflict and are settled by last-write-wins. Without it each client writes mostly its own keys.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
 use serde_json::json;
 use srvra_sync::core::conflict::{Outcome, Resolution};
 use srvra_sync::core::model::operation::ConflictInfo;
 use srvra_sync::core::model::operation::{OpId, OpKind, Operation};
-use srvra_sync::core::protocol::Committed;
 use srvra_sync::core::protocol::{
-    decode, encode, ClientMessage, Limits, ServerMessage, PROTOCOL_VERSION,
+    decode, encode, message::Rejected, ClientMessage, Limits, ServerMessage, PROTOCOL_VERSION,
 };
+use srvra_sync::core::state::compress::{LZ4, RAW};
 use srvra_sync_server::{start, ServerConfig};
 use tokio::sync::Barrier;
-use tokio_tungstenite::connect_async;
+use tokio_tungstenite::connect_async_with_config;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 fn now_ms() -> f64 {
@@ -50,25 +57,85 @@ fn arg(index: usize, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// Whether a frame is an `ack`: this protocol version, then a payload (decompressed if
-/// needed) that is a one-entry object keyed "ack". Non-observer clients only need to tell acks from
-/// broadcasts; checking the first bytes keeps the load generator from competing with the
-/// server for the CPU by decoding every broadcast.
+/// Whether a frame is an `ack`: this protocol version, then a payload whose JSON starts
+/// with `{"ack"`. Non-observer clients only need to tell acks from broadcasts; reading the
+/// first bytes, without decompressing the frame, keeps the load generator from competing
+/// with the server for the CPU.
 fn is_ack(frame: &[u8]) -> bool {
-    let Some((&PROTOCOL_VERSION, packed)) = frame.split_first() else {
-        return false;
+    const ACK: &[u8] = br#"{"ack""#;
+    match frame {
+        [PROTOCOL_VERSION, RAW, json @ ..] => json.starts_with(ACK),
+        [PROTOCOL_VERSION, LZ4, _, _, _, _, block @ ..] => first_literals(block).starts_with(ACK),
+        _ => false,
+    }
+}
+
+/// The literal bytes an LZ4 block starts with (its first sequence's literals, stored as
+/// they are). Six distinct leading bytes are always literals: a match copies at least four
+/// bytes that occurred earlier.
+fn first_literals(block: &[u8]) -> &[u8] {
+    let Some((&token, mut rest)) = block.split_first() else {
+        return &[];
     };
-    srvra_sync::core::state::compress::unpack(packed)
-        .is_ok_and(|payload| payload.starts_with(br#"{"ack""#))
+    let mut len = usize::from(token >> 4);
+    if len == 15 {
+        while let Some((&more, tail)) = rest.split_first() {
+            len += usize::from(more);
+            rest = tail;
+            if more != 255 {
+                break;
+            }
+        }
+    }
+    &rest[..len.min(rest.len())]
+}
+
+/// What the load generator reads of a server message: the counts, the first change's send
+/// time and (shared keys) each change's key and outcome. Values are skipped, not built, so
+/// that observers decoding every broadcast do less work than a client applying it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum Seen {
+    Ack {
+        acks: Vec<(OpId, u64)>,
+        #[serde(default)]
+        rejected: Vec<Rejected>,
+        #[serde(default)]
+        resolved: Vec<(OpId, Resolution)>,
+    },
+    Broadcast {
+        changes: Vec<SeenChange>,
+    },
+    #[serde(rename = "catch-up")]
+    CatchUp {
+        changes: Vec<SeenChange>,
+    },
+}
+
+/// A broadcast change, as far as [`Seen`] reads it.
+#[derive(Deserialize)]
+struct SeenChange {
+    op: SeenOp,
+    #[serde(default)]
+    resolution: Option<Resolution>,
+}
+
+/// The parts of an operation the load generator uses.
+#[derive(Deserialize)]
+struct SeenOp {
+    key: String,
+    timestamp: f64,
 }
 
 /// The keys a client writes: its own share of 1,000, or (`shared` > 0) keys drawn from
 /// the same `shared` for every client, based on the version last seen of each.
 struct Keys {
     shared: usize,
-    /// Version last seen per key (shared keys only).
-    versions: HashMap<String, u64>,
-    /// The key of each change sent and not yet acked, by sequence.
+    /// Version last seen per key (shared keys only), one table for every client.
+    versions: Arc<Mutex<HashMap<String, u64>>>,
+    /// Whether this client keeps `versions` (client 0, when keys are shared).
+    tracker: bool,
+    /// The key of each change the tracker sent and has not yet seen acked, by sequence.
     sent: HashMap<u64, String>,
 }
 
@@ -86,8 +153,9 @@ impl Keys {
 
     /// A change that applied (or not: `kept_server`) moves its key's version.
     fn saw(&mut self, key: &str, kept_server: bool) {
-        if self.shared > 0 && !kept_server {
-            *self.versions.entry(key.to_owned()).or_insert(0) += 1;
+        if self.tracker && !kept_server {
+            let mut versions = self.versions.lock().expect("versions");
+            *versions.entry(key.to_owned()).or_insert(0) += 1;
         }
     }
 }
@@ -97,10 +165,10 @@ fn kept_server(resolution: Option<&Resolution>) -> bool {
     resolution.is_some_and(|r| r.outcome == Outcome::Server)
 }
 
-/// Other clients' changes move the versions this client bases on (shared keys only).
-fn see(keys: &Mutex<Keys>, changes: &[Committed]) {
+/// Other clients' changes move the versions every client bases on (seen by the tracker).
+fn see(keys: &Mutex<Keys>, changes: &[SeenChange]) {
     let mut keys = keys.lock().expect("keys");
-    if keys.shared > 0 {
+    if keys.tracker {
         for change in changes {
             keys.saw(&change.op.key, kept_server(change.resolution.as_ref()));
         }
@@ -113,8 +181,17 @@ fn changes_frame(c: usize, id: &str, seq: &mut u64, ops: usize, keys: &mut Keys)
         .map(|i| {
             *seq += 1;
             let key = keys.key(c, *seq, i);
-            let base_version = keys.versions.get(&key).copied().unwrap_or(0);
-            if keys.shared > 0 {
+            let base_version = match keys.shared {
+                0 => 0,
+                _ => keys
+                    .versions
+                    .lock()
+                    .expect("versions")
+                    .get(&key)
+                    .copied()
+                    .unwrap_or(0),
+            };
+            if keys.tracker {
                 keys.sent.insert(*seq, key.clone());
             }
             Operation {
@@ -171,8 +248,11 @@ async fn main() {
             .max(1),
         None => 1,
     };
+    let external: Option<std::net::SocketAddr> = std::env::var("LOADGEN_SERVER")
+        .ok()
+        .map(|a| a.parse().expect("LOADGEN_SERVER is host:port"));
     let mut servers = Vec::new();
-    for _ in 0..instances {
+    for _ in 0..if external.is_some() { 0 } else { instances } {
         let mut config = ServerConfig::new(
             "127.0.0.1:0".parse().expect("address"),
             dir.path().to_path_buf(),
@@ -181,19 +261,27 @@ async fn main() {
         config.postgres = postgres.clone();
         servers.push(start(config).await.expect("server starts"));
     }
-    let addrs: Vec<_> = servers.iter().map(|s| s.addr).collect();
+    let addrs: Vec<_> = match external {
+        Some(addr) => vec![addr],
+        None => servers.iter().map(|s| s.addr).collect(),
+    };
     let ready = Arc::new(Barrier::new(clients + 1));
     let go = Arc::new(Barrier::new(clients + 1));
 
+    let versions = Arc::new(Mutex::new(HashMap::new()));
     let epoch = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
         let (ready, go) = (Arc::clone(&ready), Arc::clone(&go));
+        let versions = Arc::clone(&versions);
         let addr = addrs[c % addrs.len()];
         tasks.push(tokio::spawn(async move {
-            let (ws, _) = connect_async(format!("ws://{addr}/sync"))
-                .await
-                .expect("connects");
+            // Nagle off, as browsers do for WebSockets (and the server does).
+            let config = WebSocketConfig::default();
+            let (ws, _) =
+                connect_async_with_config(format!("ws://{addr}/sync"), Some(config), true)
+                    .await
+                    .expect("connects");
             let (mut tx, mut rx) = ws.split();
             let id = format!("load-{c}");
             let hello = ClientMessage::Hello {
@@ -237,7 +325,8 @@ async fn main() {
             let mut sent = 0;
             let keys = Arc::new(Mutex::new(Keys {
                 shared,
-                versions: HashMap::new(),
+                versions,
+                tracker: shared > 0 && c == 0,
                 sent: HashMap::new(),
             }));
             let send_next = |seq: &mut u64| {
@@ -278,17 +367,25 @@ async fn main() {
             while result.accepted + result.rejected < messages * ops_per_message
                 || (observer && received < total)
             {
-                let Some(Ok(Message::Binary(bytes))) = rx.next().await else {
-                    break;
+                let bytes = match rx.next().await {
+                    Some(Ok(Message::Binary(bytes))) => bytes,
+                    // The server's pings (every few seconds on a long run): not the end.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    _ => break,
                 };
-                if !observer && shared == 0 && !is_ack(&bytes) {
+                if !observer && !is_ack(&bytes) {
                     continue;
                 }
-                let Ok(message) = decode::<ServerMessage>(&bytes, Limits::default()) else {
-                    break;
+                let message = match decode::<Seen>(&bytes, Limits::default()) {
+                    Ok(message) => message,
+                    // Another message (presence, a pong...): skipped if it is well formed.
+                    Err(_) if decode::<ServerMessage>(&bytes, Limits::default()).is_ok() => {
+                        continue
+                    }
+                    Err(_) => break,
                 };
                 match message {
-                    ServerMessage::Ack {
+                    Seen::Ack {
                         acks,
                         resolved,
                         rejected,
@@ -315,19 +412,18 @@ async fn main() {
                             sent += 1;
                         }
                     }
-                    ServerMessage::Broadcast { changes } => {
+                    Seen::Broadcast { changes } => {
                         received += changes.len();
                         if let Some(first) = changes.first().filter(|_| observer) {
                             result.latencies.push(now_ms() - first.op.timestamp);
                         }
                         see(&keys, &changes);
                     }
-                    ServerMessage::CatchUp { changes, .. } => {
+                    Seen::CatchUp { changes } => {
                         result.lagged = true;
                         received += changes.len();
                         see(&keys, &changes);
                     }
-                    _ => {}
                 }
             }
             result.finished = epoch.elapsed();
@@ -365,6 +461,7 @@ async fn main() {
             .unwrap_or(f64::NAN)
     };
     let storage = match &postgres {
+        _ if external.is_some() => "a server in another process".to_owned(),
         Some(_) => format!("{instances} instance(s) on PostgreSQL"),
         None => "1 instance on SQLite".to_owned(),
     };
