@@ -29,7 +29,7 @@ pub struct SyncCore {
 }
 
 pub(crate) fn parse_json(text: &str, what: &str) -> Result<Value, JsValue> {
-    serde_json::from_str(text).map_err(|e| {
+    crate::core::model::json::decode(text.as_bytes()).map_err(|e| {
         to_js(&CoreError::validation(
             "INVALID_VALUE",
             format!("{what} is not valid JSON: {e}"),

@@ -62,7 +62,7 @@ impl TabLink {
                 return;
             };
             // A message this version cannot read is ignored.
-            if let Ok(message) = serde_json::from_str::<TabMessage>(&text) {
+            if let Ok(message) = crate::core::model::json::decode::<TabMessage>(text.as_bytes()) {
                 let receive = Rc::clone(&receive);
                 spawn_local(async move { receive(message) });
             }

@@ -51,7 +51,7 @@ fn objects(
 ) -> Map<String, Value> {
     let mut names: Vec<&String> = server.keys().chain(client.keys()).collect();
     names.extend(base.keys());
-    names.sort();
+    names.sort_unstable();
     names.dedup();
     let mut out = Map::new();
     for name in names {

@@ -17,6 +17,7 @@ use crate::core::error::{CoreError, Result};
 use crate::core::model::batch::Draft;
 use crate::core::model::bounds;
 use crate::core::model::history::{HistoryEntry, Origin};
+use crate::core::model::json;
 use crate::core::model::operation::{apply, value_at, OpId, OpKind, Operation};
 use crate::core::model::path::Path;
 use crate::core::state::stats::{CompressionTotals, Stats};
@@ -493,8 +494,8 @@ impl Engine {
     /// Queues a `sync-error` event for a failure in `phase`.
     pub fn report_error(&mut self, phase: &'static str, error: &CoreError) {
         let payload = || Payload::SyncError(SyncErrorEvent::new(phase, ErrorInfo::from(error)));
-        let json = || serde_json::to_value(payload()).unwrap_or_default();
-        self.forward(EventType::SyncError, json, None);
+        let as_json = || json::to_value(&payload());
+        self.forward(EventType::SyncError, as_json, None);
         if self.bus.has(EventType::SyncError) {
             let payload = payload();
             let at = self.clock.now_ms();

@@ -11,6 +11,7 @@ use crate::core::dispatch::events::Payload;
 use crate::core::dispatch::notify::{self, KeyChange, OpChange};
 use crate::core::model::delta;
 use crate::core::model::history::Origin;
+use crate::core::model::json;
 use crate::core::model::operation::{value_at, OpKind, Operation};
 use crate::core::state::stats::Stats;
 use crate::core::state::store::ChangeMeta;
@@ -160,11 +161,7 @@ impl Engine {
     /// Queues a sync event (`network-status`, `reconnecting`, `sync-complete`,
     /// `sync-error`, `conflict`, ...) with its payload and an optional `meta.detail`.
     pub fn emit(&mut self, event: EventType, payload: Payload, detail: Option<String>) {
-        self.forward(
-            event,
-            || serde_json::to_value(&payload).unwrap_or_default(),
-            detail.clone(),
-        );
+        self.forward(event, || json::to_value(&payload), detail.clone());
         if self.bus.has(event) {
             let at = self.clock.now_ms();
             let mut dispatch = notify::event(&self.bus, event, payload, at);

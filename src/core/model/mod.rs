@@ -6,6 +6,7 @@ pub mod batch;
 pub mod bounds;
 pub mod delta;
 pub mod history;
+pub mod json;
 pub mod key_state;
 pub mod operation;
 pub mod path;

@@ -9,6 +9,7 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::core::model::json;
 use crate::core::state::compress::{pack, unpack};
 
 /// The protocol version this build speaks.
@@ -109,5 +110,5 @@ pub fn decode<T: DeserializeOwned>(frame: &[u8], limits: Limits) -> Result<T, Fr
     // value's `MAX_DEPTH` (100) plus the message around it, so a change nested a little too
     // deep is still decoded and rejected on its own (`VALUE_TOO_DEEP`), and decoding and
     // dropping stay far from the stack's end.
-    serde_json::from_slice(&body).map_err(|e| FrameError::Malformed(e.to_string()))
+    json::decode(&body).map_err(|e| FrameError::Malformed(e.to_string()))
 }

@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::core::error::{CoreError, Result};
 use crate::core::model::history::Entry;
 use crate::core::model::history::{History, HistoryEntry, Origin};
+use crate::core::model::json;
 use crate::core::model::slot::Slot;
 use crate::core::state::compress::{pack, unpack, Packed};
 
@@ -99,8 +100,7 @@ fn corrupt_shard(error: serde_json::Error) -> CoreError {
 /// per key.
 pub fn decode_shard(record: &[u8], history_size: usize) -> Result<FxHashMap<String, Entry>> {
     let json = unpack(record)?;
-    let records: FxHashMap<String, StoredEntry> =
-        serde_json::from_slice(&json).map_err(corrupt_shard)?;
+    let records: FxHashMap<String, StoredEntry> = json::decode(&json).map_err(corrupt_shard)?;
     Ok(records
         .into_iter()
         .map(|(key, r)| {
@@ -124,7 +124,7 @@ pub fn encode_meta(meta: &StoredMeta) -> String {
 
 /// Decodes the meta record; a record from another layout is an error.
 pub fn decode_meta(text: &str) -> Result<StoredMeta> {
-    let meta: StoredMeta = serde_json::from_str(text).map_err(|e| {
+    let meta: StoredMeta = json::decode(text.as_bytes()).map_err(|e| {
         CoreError::storage("CORRUPT_RECORD", format!("cached meta is corrupt: {e}"))
     })?;
     if meta.layout != LAYOUT_VERSION {

@@ -7,6 +7,7 @@
 use serde::Serialize;
 
 use crate::core::error::{CoreError, Result};
+use crate::core::model::json;
 use crate::core::state::compress::{pack, unpack};
 
 /// Storage changes for the outbox, applied together (and, in the browser, together with
@@ -57,9 +58,9 @@ pub fn encode_record<T: Serialize>(value: &T, threshold: Option<usize>) -> Vec<u
 pub fn decode_record<T: serde::de::DeserializeOwned>(record: &[u8]) -> Result<T> {
     let body = unpack(record)?;
     let decoded = if body.first() == Some(&b'{') {
-        serde_json::from_slice(&body)
+        json::decode(&body)
     } else {
-        legacy::to_json(&body).and_then(serde_json::from_value)
+        legacy::to_json(&body).and_then(|value| json::from_value(&value))
     };
     decoded.map_err(|e| {
         CoreError::storage(

@@ -214,7 +214,7 @@ impl Leader {
                 });
             }
         }
-        out.sort_by(|a, b| a.tab.cmp(&b.tab));
+        out.sort_unstable_by(|a, b| a.tab.cmp(&b.tab));
         out
     }
 

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use crate::core::engine::{Forwarded, KeyWrite};
+use crate::core::model::json;
 use crate::core::model::operation::Operation;
 use crate::core::model::slot::Slot;
 use crate::core::protocol::presence::PresencePeer;
@@ -134,10 +135,7 @@ pub fn tab_id(mut random: impl FnMut() -> f64) -> String {
 
 /// Conflict payloads as they travel between tabs (JSON).
 pub fn conflicts_json(conflicts: &[crate::core::dispatch::events::ConflictEvent]) -> Vec<Value> {
-    conflicts
-        .iter()
-        .filter_map(|c| serde_json::to_value(c).ok())
-        .collect()
+    conflicts.iter().map(json::to_value).collect()
 }
 
 /// How the app settles a held conflict.

@@ -161,7 +161,7 @@ impl Replica {
     /// The held conflicts as `conflict` payloads (with ids), oldest first.
     pub fn held_payloads(&self, engine: &Engine) -> Vec<ConflictEvent> {
         let mut held: Vec<(&String, &Held)> = self.held.iter().collect();
-        held.sort_by_key(|(_, h)| h.id);
+        held.sort_unstable_by_key(|(_, h)| h.id);
         held.into_iter()
             .map(|(key, held)| {
                 let seen = held.seen(key, engine.value_of(key).cloned());

@@ -112,7 +112,7 @@ impl Replica {
                 Err(e) => errors.push(e),
             }
         }
-        ops.sort_by_key(|op| op.id.seq);
+        ops.sort_unstable_by_key(|op| op.id.seq);
         for (key, record) in &load.bases {
             match decode_record::<BaseRecord>(record) {
                 Ok(base) => {
@@ -446,7 +446,7 @@ impl Replica {
             .chain(keys)
             .filter(|k| !seen.contains(k))
             .collect();
-        missing.sort();
+        missing.sort_unstable();
         missing.dedup();
         for key in missing {
             self.set_confirmed(engine, key, None, 0);
