@@ -3,17 +3,15 @@
 //! documented close code; they never touch stored state. What to say is decided by the
 //! core's [`ServerSession`] (shared with the simulation); this file does the I/O.
 
-use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::SystemTime;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use srvra_sync::core::protocol::message::Rejected;
-use srvra_sync::core::protocol::{decode, encode, ClientMessage, FrameError, ServerMessage};
+use srvra_sync::core::protocol::{decode, ClientMessage, FrameError, ServerMessage};
 use srvra_sync::core::room::session::{Forward, Refusal, ServerSession, SessionLimits};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
@@ -26,24 +24,13 @@ use crate::rate::Bucket;
 use crate::room::{Published, Room, Sender, StoredLog};
 
 mod presence;
+mod send;
 
 /// Close codes (also in `docs/PROTOCOL.md`).
 pub use srvra_sync::core::protocol::close;
 
 /// Most broadcasts forwarded in one write before the session looks at its client again.
 const MAX_BURST: usize = 64;
-
-/// Runs a send, timing it out after `timeout` (`None`) only if it has to wait: nearly every
-/// frame is taken at once, and a timer per frame was a timer-wheel entry per broadcast per
-/// session.
-async fn in_time<F: Future>(send: F, timeout: std::time::Duration) -> Option<F::Output> {
-    tokio::pin!(send);
-    let first = std::future::poll_fn(|cx| Poll::Ready(send.as_mut().poll(cx))).await;
-    match first {
-        Poll::Ready(result) => Some(result),
-        Poll::Pending => tokio::time::timeout(timeout, send).await.ok(),
-    }
-}
 
 /// Session ids, unique within the process.
 static NEXT_SESSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -392,7 +379,8 @@ impl Session {
         }
     }
 
-    /// Sends a publication unless it is this connection's own or already covered.
+    /// Sends a publication unless it is this connection's own or already covered, with
+    /// up to [`MAX_BURST`] more already waiting; catches up from the log when it fell behind.
     async fn forward(
         &mut self,
         room: &Room,
@@ -493,54 +481,6 @@ impl Session {
                 }
                 Message::Close(_) => return Ok(None),
                 Message::Ping(_) | Message::Pong(_) => continue,
-            }
-        }
-    }
-
-    async fn send(&mut self, message: &ServerMessage) -> Result<(), Fatal> {
-        self.send_frame(encode(message, self.app.config.compression_threshold))
-            .await
-    }
-
-    async fn send_frame(&mut self, frame: Vec<u8>) -> Result<(), Fatal> {
-        self.send_raw(Message::Binary(frame.into())).await
-    }
-
-    /// Sends one WebSocket message, giving a reader that does not take it
-    /// `--send-timeout` before the session ends (and its memory is freed).
-    async fn send_raw(&mut self, message: Message) -> Result<(), Fatal> {
-        let timeout = self.app.config.guards.send_timeout;
-        let sent = in_time(self.sink.send(message), timeout).await;
-        self.sent(sent)
-    }
-
-    /// Queues one WebSocket message without writing it out (see [`Self::flush`]); waits,
-    /// within `--send-timeout`, only when the socket's buffer is full.
-    async fn feed(&mut self, message: Message) -> Result<(), Fatal> {
-        let timeout = self.app.config.guards.send_timeout;
-        let fed = in_time(self.sink.feed(message), timeout).await;
-        self.sent(fed)
-    }
-
-    /// Writes out what [`Self::feed`] queued, within `--send-timeout`.
-    async fn flush(&mut self) -> Result<(), Fatal> {
-        let timeout = self.app.config.guards.send_timeout;
-        let flushed = in_time(self.sink.flush(), timeout).await;
-        self.sent(flushed)
-    }
-
-    /// The outcome of a send: the client went away, stopped reading (timed out), or took it.
-    fn sent<E>(&self, outcome: Option<Result<(), E>>) -> Result<(), Fatal> {
-        match outcome {
-            Some(Ok(())) => Ok(()),
-            Some(Err(_)) => Err(Fatal::new("GONE", "the client went away", close::NORMAL)),
-            None => {
-                self.app.metrics.refused(Refused::SlowReader);
-                Err(Fatal::new(
-                    "GONE",
-                    "the client stopped reading",
-                    close::NORMAL,
-                ))
             }
         }
     }

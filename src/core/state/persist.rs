@@ -99,8 +99,8 @@ fn corrupt_shard(error: serde_json::Error) -> CoreError {
 /// Decodes a stored shard record into entries, keeping at most `history_size` versions
 /// per key.
 pub fn decode_shard(record: &[u8], history_size: usize) -> Result<FxHashMap<String, Entry>> {
-    let json = unpack(record)?;
-    let records: FxHashMap<String, StoredEntry> = json::decode(&json).map_err(corrupt_shard)?;
+    let text = unpack(record)?;
+    let records: FxHashMap<String, StoredEntry> = json::decode(&text).map_err(corrupt_shard)?;
     Ok(records
         .into_iter()
         .map(|(key, r)| {
