@@ -25,6 +25,7 @@ use crate::room::Rooms;
 use crate::session;
 use crate::static_files;
 use crate::store;
+use crate::tcp;
 use crate::tls;
 
 /// A started server.
@@ -100,7 +101,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, String> {
             )
         }
         None => serve(
-            GuardedListener::new(listener.tap_io(no_delay), admission, metrics),
+            GuardedListener::new(listener.tap_io(tcp::no_delay), admission, metrics),
             router,
             stopped,
         ),
@@ -115,15 +116,6 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, String> {
         compaction,
         following,
     })
-}
-
-/// Turns Nagle's algorithm off on an accepted connection: a broadcast or ack is written
-/// at once, not held back until the peer acknowledges the previous segment (which a
-/// delayed ACK postpones by up to 40 ms: the p99 of every load run was about 40 ms).
-pub fn no_delay(tcp: &mut tokio::net::TcpStream) {
-    if let Err(error) = tcp.set_nodelay(true) {
-        eprintln!("srvra-sync-server: cannot set TCP_NODELAY: {error}");
-    }
 }
 
 /// Serves `router` on `listener` until `stopped` completes.

@@ -13,6 +13,7 @@
 //! - [`guard`]: connections per IP and in all, and a deadline for the HTTP request.
 //! - [`rate`]: messages and operations per connection, refused hellos per IP.
 //! - [`static_files`]: `--static DIR`, confined to DIR.
+//! - [`tcp`]: options of accepted connections (Nagle off).
 //! - [`tls`]: `--tls-cert`/`--tls-key`, TLS terminated by the server itself.
 
 pub mod app;
@@ -28,6 +29,7 @@ pub mod room;
 pub mod session;
 pub mod static_files;
 pub mod store;
+pub mod tcp;
 pub mod tls;
 
 pub use config::ServerConfig;

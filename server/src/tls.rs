@@ -69,7 +69,7 @@ impl TlsListener {
                 if sender.is_closed() {
                     return;
                 }
-                crate::http::no_delay(&mut tcp);
+                crate::tcp::no_delay(&mut tcp);
                 let (acceptor, sender) = (acceptor.clone(), sender.clone());
                 tokio::spawn(async move {
                     let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
