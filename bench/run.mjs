@@ -92,12 +92,19 @@ try {
   rmSync(peers, { recursive: true, force: true });
 }
 
+/** `value` padded to `width` columns (nothing for null). */
+function pad(value, width) {
+  return String(value ?? '').padEnd(width);
+}
+
+/** A number with thousands separators (nothing for null). */
+function num(value) {
+  return value === null || value === undefined ? '' : value.toLocaleString('en-US');
+}
+
 /** Local state operations in one page, each next to Yjs. */
 async function runLocalBench(page, n) {
   const { rows } = await page.evaluate((options) => window.runBenchmarks(options), { n });
-
-  const pad = (value, width) => String(value ?? '').padEnd(width);
-  const num = (value) => (value === null || value === undefined ? '' : value.toLocaleString('en-US'));
   console.log(`\nLocal state benchmarks, n = ${n.toLocaleString('en-US')}, headless Chromium, one run\n`);
   console.log(`${pad('scenario', 44)}${pad('library', 30)}${pad('ops', 10)}${pad('ms', 10)}${pad('ops/s', 14)}note`);
   console.log('-'.repeat(118));
@@ -117,8 +124,6 @@ async function runLocalBench(page, n) {
 
 /** Package size next to Yjs's. */
 function printSizes() {
-  const pad = (value, width) => String(value ?? '').padEnd(width);
-  const num = (value) => value.toLocaleString('en-US');
   console.log('\nPackage size (wasm + JS)        raw          gzip -9');
   console.log(`srvra-sync pkg/                 ${pad(num(ours.raw), 13)}${num(ours.gzip)}   (wasm alone: ${num(wasmOnly.raw)} raw, ${num(wasmOnly.gzip)} gzip)`);
   console.log(`Yjs (esbuild --minify bundle)   ${pad(num(yjs.raw), 13)}${num(yjs.gzip)}`);

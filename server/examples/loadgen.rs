@@ -323,10 +323,12 @@ async fn main() {
             };
             let mut seq = 0;
             let mut sent = 0;
+            // Only the tracker (client 0, with shared keys) keeps the table of versions.
+            let tracker = shared > 0 && c == 0;
             let keys = Arc::new(Mutex::new(Keys {
                 shared,
                 versions,
-                tracker: shared > 0 && c == 0,
+                tracker,
                 sent: HashMap::new(),
             }));
             let send_next = |seq: &mut u64| {
@@ -394,7 +396,7 @@ async fn main() {
                         result.rejected += rejected.len();
                         result.conflicts += resolved.len();
                         received += acks.len();
-                        if shared > 0 {
+                        if tracker {
                             let resolved: HashMap<u64, Resolution> =
                                 resolved.into_iter().map(|(id, r)| (id.seq, r)).collect();
                             let mut keys = keys.lock().expect("keys");

@@ -114,7 +114,7 @@ impl World {
         let seed: u64 = self.rng.random();
         let online = self.online[client];
         let placeholder = SimClient::boot(&name, Disk::default(), &self.clock, seed, false, None);
-        self.sent_then_lost += self.sent_unstored(client);
+        self.count_lost_sends(client);
         let old = std::mem::replace(&mut self.clients[client], placeholder);
         let (disk, kept) = old.crash();
         let mut fresh = SimClient::boot(&name, disk, &self.clock, seed, online, None);
@@ -124,12 +124,12 @@ impl World {
         self.collect(client);
     }
 
-    /// Counts the changes `client` sent that its crash is about to lose from its outbox
-    /// (sent before their write was stored).
-    fn sent_unstored(&self, client: usize) -> usize {
+    /// Adds to the tally the changes `client` sent that its crash is about to lose from
+    /// its outbox (sent before their write was stored).
+    fn count_lost_sends(&mut self, client: usize) {
         let client = &self.clients[client];
         let stored = client.durable.max(client.disk.last_seq());
-        self.ids.sent_unstored(&client.made, stored)
+        self.sent_then_lost += self.ids.sent_unstored(&client.made, stored);
     }
 
     /// A tab of a client whose tabs share it goes away: a follower closes (its unstored
@@ -150,8 +150,7 @@ impl World {
                 "c{client} leader tab crashes; a follower takes over"
             ));
             let (seed, online) = self.end_leader_loop(client, 1001);
-            let lost = self.sent_unstored(client);
-            self.sent_then_lost += lost;
+            self.count_lost_sends(client);
             self.clients[client].take_over(seed, online);
             let led = self.clients[client].tab.clone();
             self.note(format!("c{client} now led by {led:?}"));
