@@ -1,6 +1,8 @@
 //! Hearing that other instances wrote a room: a dedicated connection that `LISTEN`s on
 //! the channel every commit notifies. A notification is only a signal (the log is the
-//! truth); after a lost connection, every loaded room is checked again.
+//! truth). Each time `LISTEN` takes effect, the first time as after a lost connection,
+//! every loaded room is checked again: what was committed before it took effect was
+//! notified to nobody.
 
 use std::time::Duration;
 
@@ -38,9 +40,6 @@ pub async fn listen(config: Config, tx: mpsc::Sender<Heard>, retry: Duration) {
             () = tx.closed() => return,
             () = tokio::time::sleep(retry) => {}
         }
-        if tx.send(Heard::Resync).await.is_err() {
-            return;
-        }
     }
 }
 
@@ -72,6 +71,10 @@ async fn listen_once(config: &Config, tx: &mpsc::Sender<Heard>) -> Result<(), St
             .batch_execute(&format!("LISTEN {CHANNEL}"))
             .await
             .map_err(|e| e.to_string())?;
+        // Listening from here on; rooms loaded before may have missed a commit.
+        if tx.send(Heard::Resync).await.is_err() {
+            return Ok(());
+        }
         tokio::select! {
             () = tx.closed() => Ok(()),
             ended = &mut pump => ended.map_err(|e| e.to_string())?,
