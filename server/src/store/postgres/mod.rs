@@ -7,6 +7,7 @@
 
 pub mod listen;
 mod schema;
+mod snapshot;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +21,7 @@ use tokio::try_join;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Config, NoTls};
 
+use self::snapshot::Snapshot;
 use super::rows::{self, Unreadable};
 use super::{CommitBatch, DbError, DbResult, Heard, Missed, RoomRow, RoomWrite, Storage};
 
@@ -391,8 +393,9 @@ impl Storage for Postgres {
 
     fn load_room(&self, room: &str) -> DbResult<RoomRow> {
         block(async {
-            let client = self.client().await?;
-            self.load_room_with(&client, room).await
+            let snapshot = Snapshot::begin(self.client().await?).await?;
+            let row = self.load_room_with(snapshot.client(), room).await;
+            snapshot.end(row).await
         })
     }
 
@@ -430,9 +433,14 @@ impl Storage for Postgres {
 
     fn missed(&self, room: &str, known: u64) -> DbResult<Missed> {
         block(async {
-            let client = self.client().await?;
-            let stored = stored_position(&client, room).await?;
-            self.missed_with(&client, room, known, stored).await
+            let snapshot = Snapshot::begin(self.client().await?).await?;
+            let missed = async {
+                let stored = stored_position(snapshot.client(), room).await?;
+                self.missed_with(snapshot.client(), room, known, stored)
+                    .await
+            };
+            let missed = missed.await;
+            snapshot.end(missed).await
         })
     }
 
