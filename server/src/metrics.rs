@@ -40,6 +40,9 @@ pub struct Metrics {
     pub changes_replayed: AtomicU64,
     /// Loaded rooms reloaded whole from shared storage (too far behind its log).
     pub rooms_reloaded: AtomicU64,
+    /// Room writes committed: each stores every message that was waiting for the room
+    /// (group commit), so messages per commit is `changes` messages over this.
+    pub room_commits: AtomicU64,
 }
 
 /// Why a guard refused or ended a connection (SPEC §11), as counted in `/metrics`.
@@ -135,7 +138,7 @@ pub fn inc_by(counter: &AtomicU64, n: u64) {
 impl Metrics {
     /// The Prometheus exposition text.
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, &str, &AtomicU64); 13] = [
+        let rows: [(&str, &str, &str, &AtomicU64); 14] = [
             (
                 "srvra_connections",
                 "gauge",
@@ -189,6 +192,12 @@ impl Metrics {
                 "counter",
                 "Snapshots served",
                 &self.snapshots,
+            ),
+            (
+                "srvra_room_commits_total",
+                "counter",
+                "Room writes committed, each with every message waiting for the room",
+                &self.room_commits,
             ),
             (
                 "srvra_rooms_unloaded_total",

@@ -334,9 +334,9 @@ async fn the_schema_migrates_once_and_a_far_behind_instance_reloads_the_room() {
         let write = first.begin("room").unwrap();
         write
             .commit(&CommitBatch {
-                changes: &changes,
+                changes: changes.iter().collect(),
                 keys: Vec::new(),
-                watermark: Some(("a", 10)),
+                watermarks: vec![("a", 10)],
                 head: 10,
             })
             .unwrap();

@@ -49,15 +49,16 @@ pub struct RoomRow {
     pub watermarks: Vec<(String, u64)>,
 }
 
-/// What one accepted message writes.
+/// What one write to a room stores (the accepted messages of one group, see
+/// `room::write`).
 #[derive(Debug, Clone, Default)]
 pub struct CommitBatch<'a> {
-    /// Accepted changes with their positions.
-    pub changes: &'a [Committed],
-    /// Keys whose state changed, with their new state.
+    /// Accepted changes with their positions, in order.
+    pub changes: Vec<&'a Committed>,
+    /// Keys whose state changed, each once, with its new state.
     pub keys: Vec<KeyRow>,
-    /// The sender and its new watermark.
-    pub watermark: Option<(&'a str, u64)>,
+    /// Senders, each once, with their new watermark.
+    pub watermarks: Vec<(&'a str, u64)>,
     /// The room's new head.
     pub head: u64,
 }

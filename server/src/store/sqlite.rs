@@ -97,7 +97,7 @@ impl Sqlite {
                 "INSERT INTO changes (room, position, client, seq, op, resolution)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
-            for committed in batch.changes {
+            for committed in &batch.changes {
                 let stored = rows::encode_change(committed)?;
                 let id = &committed.op.id;
                 insert.execute(params![
@@ -124,12 +124,12 @@ impl Sqlite {
                     stored.writers
                 ])?;
             }
-            if let Some((client, seq)) = batch.watermark {
-                tx.execute(
-                    "INSERT INTO watermarks (room, client, seq) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (room, client) DO UPDATE SET seq = MAX(seq, excluded.seq)",
-                    params![room, client, seq as i64],
-                )?;
+            let mut watermark = tx.prepare_cached(
+                "INSERT INTO watermarks (room, client, seq) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (room, client) DO UPDATE SET seq = MAX(seq, excluded.seq)",
+            )?;
+            for (client, seq) in &batch.watermarks {
+                watermark.execute(params![room, client, *seq as i64])?;
             }
             tx.execute(
                 "INSERT INTO rooms (room, head, compacted) VALUES (?1, ?2, 0)

@@ -6,6 +6,7 @@
 pub mod presence;
 pub mod replay;
 pub mod session;
+pub mod undo;
 
 use std::collections::HashMap;
 use std::sync::Arc;

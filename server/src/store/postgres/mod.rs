@@ -312,7 +312,7 @@ async fn commit(client: &ClientWrapper, room: &str, batch: &CommitBatch<'_>) -> 
     let mut seqs = Vec::new();
     let mut ops = Vec::new();
     let mut resolutions = Vec::new();
-    for change in batch.changes {
+    for change in &batch.changes {
         let stored = rows::encode_change(change)?;
         positions.push(change.position as i64);
         clients.push(&*change.op.id.client);
@@ -346,7 +346,8 @@ async fn commit(client: &ClientWrapper, room: &str, batch: &CommitBatch<'_>) -> 
                version = excluded.version, writer = excluded.writer",
         ),
         client.prepare_cached(
-            "INSERT INTO srvra_watermarks (room, client, seq) VALUES ($1, $2, $3)
+            "INSERT INTO srvra_watermarks (room, client, seq)
+             SELECT $1, * FROM UNNEST($2::TEXT[], $3::BIGINT[])
              ON CONFLICT (room, client) DO UPDATE
              SET seq = GREATEST(srvra_watermarks.seq, excluded.seq)",
         ),
@@ -372,9 +373,14 @@ async fn commit(client: &ClientWrapper, room: &str, batch: &CommitBatch<'_>) -> 
             Ok(())
         },
         async {
-            if let Some((writer, seq)) = batch.watermark {
+            if !batch.watermarks.is_empty() {
+                let (writers, seqs): (Vec<&str>, Vec<i64>) = batch
+                    .watermarks
+                    .iter()
+                    .map(|(writer, seq)| (*writer, *seq as i64))
+                    .unzip();
                 client
-                    .execute(&watermark, &[&room, &writer, &(seq as i64)])
+                    .execute(&watermark, &[&room, &writers, &seqs])
                     .await?;
             }
             Ok(())

@@ -12,15 +12,15 @@ use srvra_sync::core::model::operation::{OpId, Operation};
 use srvra_sync::core::protocol::presence::PresencePeer;
 use srvra_sync::core::protocol::{encode, Committed, ServerMessage};
 use srvra_sync::core::room::presence::{PresenceLimits, RoomPresence};
-use srvra_sync::core::room::session::{RoomLog, ServerSession};
+use srvra_sync::core::room::session::RoomLog;
 use srvra_sync::core::room::{RoomLimits, RoomState};
-use tokio::sync::{broadcast, Mutex};
+use tokio::sync::{broadcast, oneshot, Mutex};
 
+mod write;
+
+use self::write::Waiting;
 use crate::metrics::{inc_by, Metrics};
-use crate::store::{CommitBatch, DbResult, KeyRow, Missed, RoomRow, Storage};
-
-/// A room whose values take more bytes than this decides off the async workers.
-const HEAVY_ROOM_BYTES: usize = 4 * 1024 * 1024;
+use crate::store::{DbResult, Missed, RoomRow, Storage};
 
 /// Broadcast capacity per room; a session that falls further behind catches up from the
 /// log. (Each slot is allocated with the room: 1024 made an empty room cost ~50 KB.)
@@ -62,6 +62,8 @@ pub struct Sender<'a> {
 pub struct Room {
     name: String,
     state: Mutex<RoomState>,
+    /// Messages waiting to be written (see [`write`]).
+    waiting: std::sync::Mutex<Vec<Waiting>>,
     tx: broadcast::Sender<Arc<Published>>,
     /// The head at the last compaction check.
     checked: AtomicU64,
@@ -110,6 +112,7 @@ impl Room {
         Ok(Self {
             name: name.to_owned(),
             state: Mutex::new(state),
+            waiting: std::sync::Mutex::default(),
             tx,
             checked: AtomicU64::new(0),
             head: AtomicU64::new(head),
@@ -164,8 +167,13 @@ impl Room {
     }
 
     /// Applies a message's changes from `client` (on connection `session`) as
-    /// [`RoomState::decide_message`] decides, persists what was accepted in one
-    /// transaction, then publishes it; returns the `ack`.
+    /// [`RoomState::decide_message`] decides, persists what was accepted, then publishes
+    /// it; returns the `ack`. Messages that wait for the room meanwhile are written with
+    /// it, in one transaction (see [`write`]).
+    ///
+    /// A message whose caller stops waiting is still written, by the next message's
+    /// holder of the room's lock (its client, when it sends the change again, gets an
+    /// `ack` as for a duplicate).
     pub async fn submit(
         &self,
         db: &dyn Storage,
@@ -175,86 +183,19 @@ impl Room {
         atomic: bool,
         threshold: Option<usize>,
     ) -> DbResult<ServerMessage> {
-        let Sender { client, session } = from;
-        let mut state = self.state.lock().await;
-        // Shared storage: lock the room for this write on every instance, and first take
-        // what the others stored meanwhile (in order, before this message's changes).
-        let mut write = if db.shared() {
-            let write = tokio::task::block_in_place(|| -> DbResult<_> {
-                let mut write = db.begin(&self.name)?;
-                let missed = write.missed(state.head)?;
-                self.take_missed(db, metrics, &mut state, missed, threshold)?;
-                Ok(write)
-            })?;
-            Some(write)
-        } else {
-            None
-        };
-        // Deciding clones the values it changes. In a room of large values that can take
-        // a while: then off the async workers, so other rooms and `/health` are served
-        // meanwhile. Small rooms decide inline (moving threads per message cost a busy
-        // room more than half its throughput).
-        let decide = || state.decide_message(client, ops, atomic, now_ms());
-        let mut decided = if state.bytes > HEAVY_ROOM_BYTES {
-            tokio::task::block_in_place(decide)
-        } else {
-            decide()
-        };
-        if decided.is_empty() {
-            if let Some(write) = write.take() {
-                tokio::task::block_in_place(|| write.release())?;
-            }
-        } else {
-            let batch = CommitBatch {
-                changes: &decided.committed,
-                keys: decided
-                    .keys
-                    .iter()
-                    .map(|(key, state)| KeyRow {
-                        key: key.clone(),
-                        state: state.clone(),
-                    })
-                    .collect(),
-                watermark: decided.watermark.map(|seq| (client, seq)),
-                head: decided.head,
-            };
-            tokio::task::block_in_place(|| match write.take() {
-                Some(write) => write.commit(&batch),
-                None => db.begin(&self.name)?.commit(&batch),
-            })?;
+        let (answer, answered) = oneshot::channel();
+        self.wait(Waiting {
+            client: from.client.to_owned(),
+            session: from.session,
+            ops,
+            atomic,
+            answer,
+        });
+        {
+            let mut state = self.state.lock().await;
+            tokio::task::block_in_place(|| self.write_waiting(db, metrics, &mut state, threshold));
         }
-        // Persisted: now the in-memory state may move.
-        let first = state.head + 1;
-        state.apply(client, &decided);
-        self.head.store(state.head, Ordering::Relaxed);
-        let accepted = decided.committed.len() as u64;
-        metrics
-            .changes_accepted
-            .fetch_add(accepted, Ordering::Relaxed);
-        metrics
-            .changes_rejected
-            .fetch_add(decided.rejected.len() as u64, Ordering::Relaxed);
-        for kind in &decided.conflicts {
-            metrics.conflict(*kind);
-        }
-        inc_by(&metrics.changes_duplicate, decided.duplicates.len() as u64);
-        let log = StoredLog {
-            db,
-            room: &self.name,
-        };
-        let ack = tokio::task::block_in_place(|| ServerSession::ack(&mut decided, &log))?;
-        if accepted > 0 {
-            let changes = decided.committed;
-            let frame = encode(&ServerMessage::Broadcast { changes }, threshold);
-            // No receiver is fine: nobody else is in the room.
-            let _ = self.tx.send(Arc::new(Published {
-                session,
-                first,
-                last: decided.head,
-                frame: Bytes::from(frame),
-            }));
-        }
-        Ok(ack)
+        answered.await?
     }
 
     /// Takes what other instances stored after the room's head (shared storage), and
