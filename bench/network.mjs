@@ -13,14 +13,20 @@ const require = createRequire(import.meta.url);
 
 /** y-websocket's reference relay server, in this process. */
 export async function startYjsServer() {
-  const { setupWSConnection } = require('y-websocket/bin/utils');
+  const { setupWSConnection, docs } = require('y-websocket/bin/utils');
   const http = createServer((_, res) => res.end('ok'));
   const wss = new WebSocketServer({ server: http });
   wss.on('connection', (conn, req) => setupWSConnection(conn, req, { gc: true }));
   await new Promise((resolve) => http.listen(0, '127.0.0.1', resolve));
   return {
     url: `ws://127.0.0.1:${http.address().port}`,
-    close: () => new Promise((resolve) => { wss.close(); http.close(resolve); }),
+    close: async () => {
+      await new Promise((resolve) => { wss.close(); http.close(resolve); });
+      // Without persistence the relay keeps every room's doc (and its awareness timer,
+      // which kept `npm run bench` from exiting) after the last connection closes.
+      for (const doc of docs.values()) doc.destroy();
+      docs.clear();
+    },
   };
 }
 
