@@ -336,8 +336,19 @@ async fn the_schema_migrates_once_and_a_far_behind_instance_reloads_the_room() {
             .commit(&CommitBatch {
                 changes: changes.iter().collect(),
                 keys: Vec::new(),
-                watermarks: vec![("a", 10)],
+                // One write of a group carries each sender's watermark.
+                watermarks: vec![("a", 10), ("b", 4)],
                 head: 10,
+            })
+            .unwrap();
+        // A watermark never moves back.
+        first
+            .begin("room")
+            .unwrap()
+            .commit(&CommitBatch {
+                watermarks: vec![("b", 3), ("c", 1)],
+                head: 10,
+                ..CommitBatch::default()
             })
             .unwrap();
         match second.missed("room", 7).unwrap() {
@@ -355,7 +366,14 @@ async fn the_schema_migrates_once_and_a_far_behind_instance_reloads_the_room() {
         assert_eq!(first.compact("room", 10, 2, u64::MAX).unwrap(), 8);
         // The log no longer holds what an instance at 3 missed: it reloads the room.
         match second.missed("room", 3).unwrap() {
-            Missed::Room(row) => assert_eq!((row.head, row.compacted), (10, 8)),
+            Missed::Room(mut row) => {
+                assert_eq!((row.head, row.compacted), (10, 8));
+                row.watermarks.sort();
+                assert_eq!(
+                    row.watermarks,
+                    [("a".into(), 10), ("b".into(), 4), ("c".into(), 1)]
+                );
+            }
             other => panic!("expected the room, got {other:?}"),
         }
         assert_eq!(
