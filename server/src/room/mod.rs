@@ -193,7 +193,13 @@ impl Room {
         });
         {
             let mut state = self.state.lock().await;
-            tokio::task::block_in_place(|| self.write_waiting(db, metrics, &mut state, threshold));
+            let group = self.take_waiting();
+            // Empty: an earlier holder of the lock wrote this message (no thread handoff).
+            if !group.is_empty() {
+                tokio::task::block_in_place(|| {
+                    self.write_group(db, metrics, &mut state, group, threshold)
+                });
+            }
         }
         answered.await?
     }

@@ -12,6 +12,7 @@
 //! one per group; unloaded, a group is the one message.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 
 use axum::body::Bytes;
@@ -56,21 +57,21 @@ impl Room {
             .push(waiting);
     }
 
-    /// Writes every message waiting (the caller holds the room's lock, as `state`, and
-    /// runs this off the async workers): each sender gets its `ack` or the error.
-    pub(super) fn write_waiting(
+    /// Takes every message waiting (the caller holds the room's lock).
+    pub(super) fn take_waiting(&self) -> Vec<Waiting> {
+        std::mem::take(&mut *self.waiting.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Writes `group`, taken from the waiting list by the holder of the room's lock (as
+    /// `state`), off the async workers: each sender gets its `ack` or the error.
+    pub(super) fn write_group(
         &self,
         db: &dyn Storage,
         metrics: &Metrics,
         state: &mut RoomState,
+        group: Vec<Waiting>,
         threshold: Option<usize>,
     ) {
-        let group =
-            std::mem::take(&mut *self.waiting.lock().unwrap_or_else(PoisonError::into_inner));
-        if group.is_empty() {
-            // An earlier holder of the lock wrote this caller's message.
-            return;
-        }
         // Shared storage: lock the room for this write on every instance, and first take
         // what the others stored meanwhile (in order, before this group's changes).
         let write = if db.shared() {
@@ -127,8 +128,7 @@ impl Room {
                 return;
             }
         }
-        self.head
-            .store(state.head, std::sync::atomic::Ordering::Relaxed);
+        self.head.store(state.head, Ordering::Relaxed);
         for message in applied {
             self.answer(db, metrics, message, threshold);
         }
