@@ -41,7 +41,7 @@ pub struct Metrics {
     /// Loaded rooms reloaded whole from shared storage (too far behind its log).
     pub rooms_reloaded: AtomicU64,
     /// Room writes committed: each stores every message that was waiting for the room
-    /// (group commit), so messages per commit is `changes` messages over this.
+    /// (group commit), so a busy room counts fewer commits than messages.
     pub room_commits: AtomicU64,
 }
 

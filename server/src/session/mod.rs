@@ -391,33 +391,34 @@ impl Session {
         // session takes a burst of them, and a flush (a send syscall) per frame per session
         // was the server's largest cost after storage.
         let mut next = Some(published);
-        let mut fed = 0;
+        let (mut fed, mut behind) = (0, false);
         while let Some(published) = next.take() {
             let own = published.session == self.id;
             match self.core.forward(published.first, published.last, own) {
                 Forward::Skip => {}
-                Forward::CatchUp => {
-                    self.flush().await?;
-                    return self.catch_up(room, self.core.sent(), false).await;
-                }
+                Forward::CatchUp => behind = true,
                 Forward::Send => {
                     self.feed(Message::Binary(published.frame.clone())).await?;
                     inc(&self.app.metrics.broadcasts_sent);
                     fed += 1;
                 }
             }
-            if fed < MAX_BURST {
+            if fed < MAX_BURST && !behind {
                 next = match updates.try_recv() {
                     Ok(published) => Some(published),
                     Err(TryRecvError::Lagged(_)) => {
-                        self.flush().await?;
-                        return self.catch_up(room, self.core.sent(), false).await;
+                        behind = true;
+                        None
                     }
                     Err(TryRecvError::Empty | TryRecvError::Closed) => None,
                 };
             }
         }
-        self.flush().await
+        self.flush().await?;
+        if behind {
+            self.catch_up(room, self.core.sent(), false).await?;
+        }
+        Ok(())
     }
 
     /// Sends everything after `position`: from the log when it still holds it (and no
