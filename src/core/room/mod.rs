@@ -6,6 +6,8 @@
 pub mod presence;
 pub mod replay;
 pub mod session;
+#[cfg(test)]
+mod test_ops;
 pub mod undo;
 
 use std::collections::HashMap;

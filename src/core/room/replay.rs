@@ -63,26 +63,9 @@ mod tests {
 
     use serde_json::json;
 
+    use super::super::test_ops::op;
     use super::*;
-    use crate::core::model::operation::{OpId, OpKind, Operation};
-
-    fn op(client: &str, seq: u64, key: &str, kind: OpKind, base: u64, clock: u64) -> Operation {
-        let mut op = Operation {
-            id: OpId {
-                client: Arc::from(client),
-                seq,
-            },
-            key: key.into(),
-            fields: Vec::new(),
-            kind,
-            base_version: base,
-            timestamp: 0.0,
-            batch: None,
-            conflict: Default::default(),
-        };
-        op.conflict.clock = clock;
-        op
-    }
+    use crate::core::model::operation::OpKind;
 
     /// Two clients writing the same keys from stale versions (conflicts settled by the
     /// server), increments and deletes: the replaying instance ends where the accepting

@@ -58,23 +58,19 @@ mod tests {
 
     use serde_json::json;
 
+    use super::super::test_ops::op;
     use super::*;
-    use crate::core::model::operation::{OpId, OpKind, Operation};
+    use crate::core::model::operation::{OpKind, Operation};
 
     fn set(client: &str, seq: u64, key: &str, value: i64, base: u64) -> Operation {
-        Operation {
-            id: OpId {
-                client: Arc::from(client),
-                seq,
-            },
-            key: key.into(),
-            fields: Vec::new(),
-            kind: OpKind::Set(Arc::new(json!(value))),
-            base_version: base,
-            timestamp: 0.0,
-            batch: None,
-            conflict: Default::default(),
-        }
+        op(
+            client,
+            seq,
+            key,
+            OpKind::Set(Arc::new(json!(value))),
+            base,
+            0,
+        )
     }
 
     /// Three messages applied (a new key, an overwrite, a new client), then undone newest
