@@ -7,7 +7,7 @@
 
 pub mod listen;
 mod schema;
-mod snapshot;
+mod transaction;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +21,7 @@ use tokio::try_join;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Config, NoTls};
 
-use self::snapshot::Snapshot;
+use self::transaction::Transaction;
 use super::rows::{self, Unreadable};
 use super::{CommitBatch, DbError, DbResult, Heard, Missed, RoomRow, RoomWrite, Storage};
 
@@ -256,50 +256,29 @@ async fn stored_position(client: &ClientWrapper, room: &str) -> DbResult<(u64, u
 /// One message's write: a transaction holding the room's row lock.
 struct LockedWrite<'a> {
     store: &'a Postgres,
-    client: Option<Object>,
+    transaction: Transaction,
     room: String,
     /// The stored head and compaction point, read under the lock.
     stored: (u64, u64),
 }
 
-impl LockedWrite<'_> {
-    fn client(&self) -> DbResult<&Object> {
-        self.client
-            .as_ref()
-            .ok_or_else(|| DbError("the write already ended".into()))
-    }
-}
-
-impl Drop for LockedWrite<'_> {
-    fn drop(&mut self) {
-        // Not committed (an error on the way): the connection is closed rather than
-        // returned to the pool inside a transaction; the database rolls it back.
-        if let Some(client) = self.client.take() {
-            drop(Object::take(client));
-        }
-    }
-}
-
 impl RoomWrite for LockedWrite<'_> {
     fn missed(&mut self, known: u64) -> DbResult<Missed> {
-        let client = self.client()?;
         block(
             self.store
-                .missed_with(client, &self.room, known, self.stored),
+                .missed_with(self.transaction.client(), &self.room, known, self.stored),
         )
     }
 
-    fn commit(mut self: Box<Self>, batch: &CommitBatch<'_>) -> DbResult<()> {
-        let client = self.client()?;
-        block(commit(client, &self.room, batch))?;
-        // Committed: the connection goes back to the pool.
-        self.client = None;
+    fn commit(self: Box<Self>, batch: &CommitBatch<'_>) -> DbResult<()> {
+        block(commit(self.transaction.client(), &self.room, batch))?;
+        self.transaction.ended();
         Ok(())
     }
 
-    fn release(mut self: Box<Self>) -> DbResult<()> {
-        block(self.client()?.batch_execute("ROLLBACK"))?;
-        self.client = None;
+    fn release(self: Box<Self>) -> DbResult<()> {
+        block(self.transaction.client().batch_execute("ROLLBACK"))?;
+        self.transaction.ended();
         Ok(())
     }
 }
@@ -399,9 +378,10 @@ impl Storage for Postgres {
 
     fn load_room(&self, room: &str) -> DbResult<RoomRow> {
         block(async {
-            let snapshot = Snapshot::begin(self.client().await?).await?;
-            let row = self.load_room_with(snapshot.client(), room).await;
-            snapshot.end(row).await
+            let snapshot = Transaction::snapshot(self.client().await?).await?;
+            let row = self.load_room_with(snapshot.client(), room).await?;
+            snapshot.commit().await?;
+            Ok(row)
         })
     }
 
@@ -417,13 +397,8 @@ impl Storage for Postgres {
                     "SELECT head, compacted FROM srvra_rooms WHERE room = $1 FOR UPDATE",
                 ),
             )?;
-            let mut write = LockedWrite {
-                store: self,
-                client: Some(client),
-                room: room.to_owned(),
-                stored: (0, 0),
-            };
-            let client = write.client()?;
+            let transaction = Transaction::on(client);
+            let client = transaction.client();
             // Sent together: BEGIN, the room's row, and its lock (writers of this room, on
             // any instance, wait on it until this one commits).
             let ((), _, row) = try_join!(
@@ -431,22 +406,25 @@ impl Storage for Postgres {
                 async { client.execute(&create, &[&room]).await },
                 async { client.query_one(&lock, &[&room]).await },
             )?;
-            write.stored = (row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64);
-            Ok::<_, DbError>(write)
+            Ok::<_, DbError>(LockedWrite {
+                store: self,
+                transaction,
+                room: room.to_owned(),
+                stored: (row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64),
+            })
         })?;
         Ok(Box::new(write))
     }
 
     fn missed(&self, room: &str, known: u64) -> DbResult<Missed> {
         block(async {
-            let snapshot = Snapshot::begin(self.client().await?).await?;
-            let missed = async {
-                let stored = stored_position(snapshot.client(), room).await?;
-                self.missed_with(snapshot.client(), room, known, stored)
-                    .await
-            };
-            let missed = missed.await;
-            snapshot.end(missed).await
+            let snapshot = Transaction::snapshot(self.client().await?).await?;
+            let stored = stored_position(snapshot.client(), room).await?;
+            let missed = self
+                .missed_with(snapshot.client(), room, known, stored)
+                .await?;
+            snapshot.commit().await?;
+            Ok(missed)
         })
     }
 
