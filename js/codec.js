@@ -19,46 +19,86 @@ function describe(value) {
   return name ? `a ${name}` : 'an object with a custom prototype';
 }
 
-function check(value, where, depth, ancestors) {
+// The path of the value being checked, as `value.a[2].b`: built only for an error message
+// (building it for every value would cost more than the check).
+function pathOf(where, trail) {
+  let path = where;
+  for (const part of trail) path += typeof part === 'number' ? `[${part}]` : `.${part}`;
+  return path;
+}
+
+// Whether `Object.prototype` has an enumerable key (someone added one), which `for...in`
+// over a plain object would yield. Looked up once per `encode`.
+let polluted = false;
+
+function prototypeHasKeys() {
+  for (const key in objectProto) return key !== undefined;
+  return false;
+}
+
+// Whether `value` needs no check beyond its type: a string, a boolean or a finite number.
+function isPlainLeaf(value) {
+  const type = typeof value;
+  return type === 'string' || type === 'boolean' || (type === 'number' && Number.isFinite(value));
+}
+
+// Checks `value`, found at `trail` (keys and indices) under `where`; `ancestors` are the
+// objects around it, for cycles.
+function check(value, where, trail, ancestors) {
   switch (typeof value) {
     case 'string':
     case 'boolean':
       return;
     case 'number':
-      if (!Number.isFinite(value)) throw typeError(`${where} is ${value}; numbers must be finite`, 'INVALID_VALUE');
+      if (!Number.isFinite(value)) throw typeError(`${pathOf(where, trail)} is ${value}; numbers must be finite`, 'INVALID_VALUE');
       return;
     case 'object': {
       if (value === null) return;
-      if (depth >= MAX_DEPTH) {
-        throw new ValidationError(`${where} is nested deeper than ${MAX_DEPTH} levels`, 'VALUE_TOO_DEEP');
+      if (trail.length >= MAX_DEPTH) {
+        throw new ValidationError(`${pathOf(where, trail)} is nested deeper than ${MAX_DEPTH} levels`, 'VALUE_TOO_DEEP');
       }
-      if (ancestors.includes(value)) throw typeError(`${where} contains a cycle`, 'INVALID_VALUE');
+      if (ancestors.includes(value)) throw typeError(`${pathOf(where, trail)} contains a cycle`, 'INVALID_VALUE');
       ancestors.push(value);
       if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) check(value[i], `${where}[${i}]`, depth + 1, ancestors);
+        for (let i = 0; i < value.length; i++) {
+          const item = value[i];
+          if (isPlainLeaf(item)) continue;
+          trail.push(i);
+          check(item, where, trail, ancestors);
+          trail.pop();
+        }
       } else {
         const proto = Object.getPrototypeOf(value);
         if (proto !== objectProto && proto !== null) {
-          throw typeError(`${where} is ${describe(value)}; only plain objects, arrays and primitives are JSON`, 'INVALID_VALUE');
+          throw typeError(`${pathOf(where, trail)} is ${describe(value)}; only plain objects, arrays and primitives are JSON`, 'INVALID_VALUE');
         }
+        // `for...in` is the fastest walk of the keys; it also yields enumerable keys of
+        // the prototype, which only a polluted `Object.prototype` has (and JSON skips).
+        const ownOnly = polluted && proto !== null;
         for (const key in value) {
-          if (Object.hasOwn(value, key)) check(value[key], `${where}.${key}`, depth + 1, ancestors);
+          if (ownOnly && !Object.hasOwn(value, key)) continue;
+          const item = value[key];
+          if (isPlainLeaf(item)) continue;
+          trail.push(key);
+          check(item, where, trail, ancestors);
+          trail.pop();
         }
         if (Object.getOwnPropertySymbols(value).length > 0) {
-          throw typeError(`${where} has symbol keys, which JSON cannot hold`, 'INVALID_VALUE');
+          throw typeError(`${pathOf(where, trail)} has symbol keys, which JSON cannot hold`, 'INVALID_VALUE');
         }
       }
       ancestors.pop();
       return;
     }
     default:
-      throw typeError(`${where} is ${describe(value)}, which is not JSON`, 'INVALID_VALUE');
+      throw typeError(`${pathOf(where, trail)} is ${describe(value)}, which is not JSON`, 'INVALID_VALUE');
   }
 }
 
 /** Validates `value` as JSON and returns its text; throws `TypeError` naming `where`. */
 export function encode(value, where = 'value') {
-  check(value, where, 0, []);
+  polluted = prototypeHasKeys();
+  check(value, where, [], []);
   return JSON.stringify(value);
 }
 

@@ -107,6 +107,49 @@ test('non-JSON values and wrong argument types throw TypeError and change nothin
   await context.close();
 });
 
+test('a bad value is named by where it is, and a polluted Object.prototype is not stored', async () => {
+  const { page, context } = await openSdkPage(env);
+  const out = await page.evaluate(async () => {
+    const sync = new sdk.SrvraDataSync({ offline: { enabled: false } });
+    await sync.ready;
+    const message = (fn) => {
+      try {
+        fn();
+        return 'accepted';
+      } catch (error) {
+        return `${error.code}: ${error.message}`;
+      }
+    };
+    const cyclic = { list: [1] };
+    cyclic.list.push({ back: cyclic });
+    const messages = {
+      nested: message(() => sync.setState('a', { list: [1, { n: NaN }] })),
+      cycle: message(() => sync.setState('a', cyclic)),
+      symbolKey: message(() => sync.setState('a', { inner: { [Symbol('s')]: 1 } })),
+      batch: message(() => sync.batch([{ key: 'a', value: 1 }, { key: 'b', value: { when: new Date(0) } }])),
+    };
+    // A method added to Object.prototype (as old libraries did) is enumerable: it shows up
+    // in `for...in`, JSON skips it, and so must the check.
+    Object.prototype.injected = function injected() {};
+    try {
+      sync.setState('plain', { a: 1, b: { c: 2 } });
+    } finally {
+      delete Object.prototype.injected;
+    }
+    return { messages, plain: sync.getState('plain'), a: sync.getState('a') };
+  });
+  assert.deepEqual(out.messages, {
+    nested: 'INVALID_VALUE: value.list[1].n is NaN; numbers must be finite',
+    cycle: 'INVALID_VALUE: value.list[1].back contains a cycle',
+    symbolKey: 'INVALID_VALUE: value.inner has symbol keys, which JSON cannot hold',
+    batch: 'INVALID_VALUE: entries[1].value.when is a Date; only plain objects, arrays and primitives are JSON',
+  });
+  assert.equal(out.a, undefined, 'nothing of a rejected value or batch is stored');
+  assert.deepEqual(out.plain, { a: 1, b: { c: 2 } });
+  assert.deepEqual(Object.keys(out.plain.b), ['c']);
+  await context.close();
+});
+
 test('errors are Error subclasses with stable codes', async () => {
   const { page, context } = await openSdkPage(env);
   const out = await page.evaluate(async () => {
