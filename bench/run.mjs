@@ -63,7 +63,7 @@ try {
   await page.goto(`${server.url}/index.html`);
   await page.waitForFunction(() => window.benchReady === true);
   const n = Number(process.env.BENCH_N ?? 100_000);
-  if (want('local')) await runLocalBench(page, n);
+  if (want('local')) await runLocalBench(page, n, Number(process.env.BENCH_RUNS ?? 5));
   if (want('size')) printSizes();
   if (want('memory')) await runMemoryBench({ browser, pageUrl: server.url, n });
   if (want('network')) await runNetworkBench({ root, browser, pageUrl: server.url });
@@ -102,24 +102,46 @@ function num(value) {
   return value === null || value === undefined ? '' : value.toLocaleString('en-US');
 }
 
-/** Local state operations in one page, each next to Yjs. */
-async function runLocalBench(page, n) {
-  const { rows } = await page.evaluate((options) => window.runBenchmarks(options), { n });
-  console.log(`\nLocal state benchmarks, n = ${n.toLocaleString('en-US')}, headless Chromium, one run\n`);
-  console.log(`${pad('scenario', 44)}${pad('library', 30)}${pad('ops', 10)}${pad('ms', 10)}${pad('ops/s', 14)}note`);
-  console.log('-'.repeat(118));
+/** The median of `values` (numbers, or nulls for rows without a rate). */
+function median(values) {
+  const sorted = values.filter((v) => v !== null).sort((a, b) => a - b);
+  return sorted.length === 0 ? null : sorted[Math.floor(sorted.length / 2)];
+}
+
+/**
+ * Local state operations in one page, each next to Yjs: `runs` runs of every scenario (the
+ * page is warm after the first), and per row the median rate and time with the spread.
+ */
+async function runLocalBench(page, n, runs) {
+  const all = [];
+  for (let run = 0; run < runs; run++) {
+    const { rows } = await page.evaluate((options) => window.runBenchmarks(options), { n });
+    all.push(rows);
+  }
+  const rows = all[0].map((row, i) => {
+    const same = all.map((r) => r[i]);
+    const rates = same.map((r) => r.opsPerSec).filter((v) => v !== null);
+    const times = same.map((r) => r.ms);
+    const spread = rates.length > 0
+      ? `${num(Math.min(...rates))}-${num(Math.max(...rates))} ops/s`
+      : `${num(Math.min(...times))}-${num(Math.max(...times))} ms`;
+    return { ...row, ms: median(times), opsPerSec: median(same.map((r) => r.opsPerSec)), spread, note: row.note };
+  });
+  console.log(`\nLocal state benchmarks, n = ${n.toLocaleString('en-US')}, headless Chromium, median of ${runs} runs in one page (spread: lowest-highest)\n`);
+  console.log(`${pad('scenario', 44)}${pad('library', 30)}${pad('ops', 10)}${pad('ms', 10)}${pad('ops/s', 14)}${pad('spread', 28)}note`);
+  console.log('-'.repeat(146));
   let last = '';
   for (const row of rows) {
     const scenario = row.scenario === last ? '' : row.scenario;
     last = row.scenario;
-    console.log(`${pad(scenario, 44)}${pad(row.lib, 30)}${pad(num(row.ops), 10)}${pad(num(row.ms), 10)}${pad(num(row.opsPerSec), 14)}${row.note}`);
+    console.log(`${pad(scenario, 44)}${pad(row.lib, 30)}${pad(num(row.ops), 10)}${pad(num(row.ms), 10)}${pad(num(row.opsPerSec), 14)}${pad(row.spread, 28)}${row.note}`);
   }
   const ratio = (scenario, peer) => {
     const a = rows.find((r) => r.scenario === scenario && r.lib === 'srvra-sync');
     const b = rows.find((r) => r.scenario === scenario && r.lib.startsWith(peer));
     return (a.opsPerSec / b.opsPerSec).toFixed(2);
   };
-  console.log(`\nsrvra-sync / Yjs: setState ${ratio('setState, distinct keys, one call each', 'Yjs')}x, batch ${ratio('batch of n distinct keys', 'Yjs')}x, overwrites ${ratio('overwrites of one key', 'Yjs')}x, reads ${ratio('getState reads', 'Yjs')}x, 10 subscribers ${ratio('setState notifying 10 subscribers', 'Yjs')}x`);
+  console.log(`\nsrvra-sync / Yjs (medians): setState ${ratio('setState, distinct keys, one call each', 'Yjs')}x, batch ${ratio('batch of n distinct keys', 'Yjs')}x, overwrites ${ratio('overwrites of one key', 'Yjs')}x, reads ${ratio('getState reads', 'Yjs')}x, 10 subscribers ${ratio('setState notifying 10 subscribers', 'Yjs')}x`);
 }
 
 /** Package size next to Yjs's. */
