@@ -24,9 +24,10 @@ await build({
   stdin: { contents: "export * from 'yjs';", resolveDir: root },
   bundle: true, minify: true, format: 'esm', outfile: join(peers, 'yjs.js'), logLevel: 'warning',
 });
-// Yjs with the y-websocket client, for the network benchmarks.
+// Yjs with the y-websocket client (and y-indexeddb, for an offline-first catch-up), for the
+// network benchmarks.
 await build({
-  stdin: { contents: "export * from 'yjs'; export { WebsocketProvider } from 'y-websocket';", resolveDir: root },
+  stdin: { contents: "export * from 'yjs'; export { WebsocketProvider } from 'y-websocket'; export { IndexeddbPersistence } from 'y-indexeddb';", resolveDir: root },
   bundle: true, minify: true, format: 'esm', outfile: join(peers, 'yjs-websocket.js'), logLevel: 'warning',
 });
 
