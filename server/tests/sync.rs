@@ -429,3 +429,85 @@ async fn a_reader_that_falls_behind_every_broadcast_slot_gets_every_change_once_
     );
     server.shutdown().await;
 }
+
+/// A session sends the broadcasts waiting for it before it reads its client's next message.
+/// Two clients send 40 messages each without waiting for acks; whenever one of its
+/// messages is acked, the broadcasts ordered before it are already queued for its session,
+/// so they must reach the client before the ack of its next message. (A session that read
+/// as often as it forwarded fell behind under load, past the broadcast slots, and caught up
+/// from the log, per session: throughput collapsed past capacity.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_forwards_waiting_broadcasts_before_reading_the_next_message() {
+    const MESSAGES: usize = 40;
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::server(dir.path(), |_| {}).await;
+    let (mut a, _) = Client::join(server.addr, "a", "room", 0).await;
+    a.catch_up().await;
+    let (mut b, _) = Client::join(server.addr, "b", "room", 0).await;
+    b.catch_up().await;
+
+    async fn send_all(client: &mut Client, key: &str) {
+        for i in 0..MESSAGES {
+            let ops = vec![client.set(key, item(i as u64))];
+            client
+                .send(&srvra_sync::core::protocol::ClientMessage::Changes { ops, atomic: false })
+                .await;
+        }
+    }
+    tokio::join!(send_all(&mut a, "from-a"), send_all(&mut b, "from-b"));
+
+    // What `a` hears, in order: its acks' positions, and b's changes' positions.
+    enum Heard {
+        Ack(u64),
+        Broadcast(u64),
+    }
+    let mut heard = Vec::new();
+    let (mut acked, mut from_b) = (0, 0);
+    while acked < MESSAGES || from_b < MESSAGES {
+        match a.recv().await {
+            message @ ServerMessage::Ack { .. } => {
+                acked += 1;
+                heard.push(Heard::Ack(acks(&message)[0]));
+            }
+            ServerMessage::Broadcast { changes } => {
+                from_b += changes.len();
+                heard.extend(changes.iter().map(|c| Heard::Broadcast(c.position)));
+            }
+            ServerMessage::CatchUp { changes, .. } => {
+                from_b += changes.len();
+                heard.extend(changes.iter().map(|c| Heard::Broadcast(c.position)));
+            }
+            ServerMessage::Presence { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let mut last_ack = 0;
+    let mut broadcast_so_far = std::collections::BTreeSet::new();
+    let b_positions: Vec<u64> = heard
+        .iter()
+        .filter_map(|h| match h {
+            Heard::Broadcast(p) => Some(*p),
+            Heard::Ack(_) => None,
+        })
+        .collect();
+    for h in &heard {
+        match h {
+            Heard::Broadcast(position) => {
+                broadcast_so_far.insert(*position);
+            }
+            Heard::Ack(position) => {
+                let missing: Vec<_> = b_positions
+                    .iter()
+                    .filter(|p| **p < last_ack && !broadcast_so_far.contains(p))
+                    .collect();
+                assert!(
+                    missing.is_empty(),
+                    "the ack at {position} came before b's changes at {missing:?}, \
+                     which were ordered before a's previous ack at {last_ack}"
+                );
+                last_ack = *position;
+            }
+        }
+    }
+    server.shutdown().await;
+}
