@@ -26,8 +26,7 @@ async fn changes_are_ordered_acked_and_broadcast_to_others() {
     let (mut a, head) = Client::join(server.addr, "a", "room", 0).await;
     assert_eq!(head, 0);
     a.catch_up().await;
-    let (mut b, _) = Client::join(server.addr, "b", "room", 0).await;
-    b.catch_up().await;
+    let mut b = Client::joined(server.addr, "b", "room").await;
 
     let ops = vec![a.set("x", json!(1)), a.op("n", OpKind::Increment(2.0))];
     assert_eq!(acks(&a.submit(ops, false).await), vec![1, 2]);
@@ -53,8 +52,7 @@ async fn changes_are_ordered_acked_and_broadcast_to_others() {
 async fn resent_changes_apply_once_across_reconnects() {
     let dir = tempfile::tempdir().unwrap();
     let server = common::server(dir.path(), |_| {}).await;
-    let (mut a, _) = Client::join(server.addr, "a", "room", 0).await;
-    a.catch_up().await;
+    let mut a = Client::joined(server.addr, "a", "room").await;
     let ops: Vec<_> = (0..3)
         .map(|_| a.op("count", OpKind::Increment(1.0)))
         .collect();
@@ -92,8 +90,7 @@ async fn a_late_joiner_catches_up_in_parts_and_compaction_leads_to_a_snapshot() 
         c.compaction_interval = Duration::from_millis(50);
     })
     .await;
-    let (mut a, _) = Client::join(server.addr, "a", "room", 0).await;
-    a.catch_up().await;
+    let mut a = Client::joined(server.addr, "a", "room").await;
     for round in 0..6 {
         let ops: Vec<_> = (0..500)
             .map(|i| a.set(&format!("k{}", i % 50), item(round * 500 + i)))
@@ -128,8 +125,7 @@ async fn a_late_joiner_catches_up_in_parts_and_compaction_leads_to_a_snapshot() 
 async fn an_atomic_batch_with_a_failing_change_applies_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let server = common::server(dir.path(), |_| {}).await;
-    let (mut a, _) = Client::join(server.addr, "a", "room", 0).await;
-    a.catch_up().await;
+    let mut a = Client::joined(server.addr, "a", "room").await;
     {
         let ops = vec![a.set("text", json!("hello"))];
         a.submit(ops, false)
@@ -154,8 +150,7 @@ async fn an_atomic_batch_with_a_failing_change_applies_nothing() {
 async fn state_survives_a_restart_on_the_same_data_directory() {
     let dir = tempfile::tempdir().unwrap();
     let server = common::server(dir.path(), |_| {}).await;
-    let (mut a, _) = Client::join(server.addr, "a", "room", 0).await;
-    a.catch_up().await;
+    let mut a = Client::joined(server.addr, "a", "room").await;
     let ops: Vec<_> = (0..10).map(|i| a.set(&format!("k{i}"), item(i))).collect();
     a.submit(ops, false).await;
     server.shutdown().await;
@@ -178,8 +173,7 @@ async fn state_survives_a_restart_on_the_same_data_directory() {
 async fn health_and_metrics_are_served() {
     let dir = tempfile::tempdir().unwrap();
     let server = common::server(dir.path(), |_| {}).await;
-    let (mut a, _) = Client::join(server.addr, "a", "room", 0).await;
-    a.catch_up().await;
+    let mut a = Client::joined(server.addr, "a", "room").await;
     {
         let ops = vec![a.set("k", json!(1))];
         a.submit(ops, false)
@@ -197,8 +191,7 @@ async fn health_and_metrics_are_served() {
     // Conflicts are counted by type: b creates `k` too (add-add); a writes again; b
     // then overwrites a's newer version (modify-modify) and deletes it (modify-delete);
     // increments commute.
-    let (mut b, _) = Client::join(server.addr, "b", "room", 0).await;
-    b.catch_up().await;
+    let mut b = Client::joined(server.addr, "b", "room").await;
     let add = b.set("k", json!(2));
     b.submit(vec![add], false).await;
     let mut again = a.set("k", json!(4));
@@ -291,10 +284,8 @@ async fn concurrent_writers_each_see_every_other_change_once_in_order() {
 async fn conflicts_are_settled_by_each_changes_strategy_and_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let server = common::server(dir.path(), |_| {}).await;
-    let (mut a, _) = Client::join(server.addr, "a", "room", 0).await;
-    a.catch_up().await;
-    let (mut b, _) = Client::join(server.addr, "b", "room", 0).await;
-    b.catch_up().await;
+    let mut a = Client::joined(server.addr, "a", "room").await;
+    let mut b = Client::joined(server.addr, "b", "room").await;
     let stamp = |mut op: Operation, clock: u64, strategy: Option<Strategy>| {
         op.conflict = ConflictInfo {
             clock,
@@ -398,8 +389,7 @@ async fn a_reader_that_falls_behind_every_broadcast_slot_gets_every_change_once_
         "{answer:?}"
     );
     assert_eq!(common::catch_up_len(&reader.catch_up().await), 0);
-    let (mut writer, _) = Client::join(server.addr, "writer", "room", 0).await;
-    writer.catch_up().await;
+    let mut writer = Client::joined(server.addr, "writer", "room").await;
     let messages = 1300;
     for m in 0..messages {
         let op = writer.set(&format!("k{}", m % 10), json!(incompressible(m, 16 * 1024)));
@@ -441,10 +431,8 @@ async fn a_session_forwards_waiting_broadcasts_before_reading_the_next_message()
     const MESSAGES: usize = 40;
     let dir = tempfile::tempdir().unwrap();
     let server = common::server(dir.path(), |_| {}).await;
-    let (mut a, _) = Client::join(server.addr, "a", "room", 0).await;
-    a.catch_up().await;
-    let (mut b, _) = Client::join(server.addr, "b", "room", 0).await;
-    b.catch_up().await;
+    let mut a = Client::joined(server.addr, "a", "room").await;
+    let mut b = Client::joined(server.addr, "b", "room").await;
 
     async fn send_all(client: &mut Client, key: &str) {
         for i in 0..MESSAGES {
@@ -456,58 +444,31 @@ async fn a_session_forwards_waiting_broadcasts_before_reading_the_next_message()
     }
     tokio::join!(send_all(&mut a, "from-a"), send_all(&mut b, "from-b"));
 
-    // What `a` hears, in order: its acks' positions, and b's changes' positions.
-    enum Heard {
-        Ack(u64),
-        Broadcast(u64),
-    }
-    let mut heard = Vec::new();
-    let (mut acked, mut from_b) = (0, 0);
-    while acked < MESSAGES || from_b < MESSAGES {
+    // Every change is one position, so when `a` hears an ack, every position before its
+    // previous ack must have reached it already: as an ack of its own or a broadcast.
+    let mut heard = std::collections::BTreeSet::new();
+    let (mut previous_ack, mut acked) = (0, 0);
+    while heard.len() < 2 * MESSAGES {
         match a.recv().await {
             message @ ServerMessage::Ack { .. } => {
+                let position = acks(&message)[0];
+                let missing: Vec<u64> = (1..previous_ack).filter(|p| !heard.contains(p)).collect();
+                assert!(
+                    missing.is_empty(),
+                    "the ack at {position} came before b's changes at {missing:?}, \
+                     which were ordered before a's previous ack at {previous_ack}"
+                );
+                heard.insert(position);
+                previous_ack = position;
                 acked += 1;
-                heard.push(Heard::Ack(acks(&message)[0]));
             }
-            ServerMessage::Broadcast { changes } => {
-                from_b += changes.len();
-                heard.extend(changes.iter().map(|c| Heard::Broadcast(c.position)));
-            }
-            ServerMessage::CatchUp { changes, .. } => {
-                from_b += changes.len();
-                heard.extend(changes.iter().map(|c| Heard::Broadcast(c.position)));
+            ServerMessage::Broadcast { changes } | ServerMessage::CatchUp { changes, .. } => {
+                heard.extend(changes.iter().map(|c| c.position));
             }
             ServerMessage::Presence { .. } => {}
             other => panic!("unexpected {other:?}"),
         }
     }
-    let mut last_ack = 0;
-    let mut broadcast_so_far = std::collections::BTreeSet::new();
-    let b_positions: Vec<u64> = heard
-        .iter()
-        .filter_map(|h| match h {
-            Heard::Broadcast(p) => Some(*p),
-            Heard::Ack(_) => None,
-        })
-        .collect();
-    for h in &heard {
-        match h {
-            Heard::Broadcast(position) => {
-                broadcast_so_far.insert(*position);
-            }
-            Heard::Ack(position) => {
-                let missing: Vec<_> = b_positions
-                    .iter()
-                    .filter(|p| **p < last_ack && !broadcast_so_far.contains(p))
-                    .collect();
-                assert!(
-                    missing.is_empty(),
-                    "the ack at {position} came before b's changes at {missing:?}, \
-                     which were ordered before a's previous ack at {last_ack}"
-                );
-                last_ack = *position;
-            }
-        }
-    }
+    assert_eq!(acked, MESSAGES);
     server.shutdown().await;
 }

@@ -53,6 +53,13 @@ pub async fn connect_slow_reader(addr: SocketAddr) -> WebSocketStream<MaybeTlsSt
 }
 
 impl Client {
+    /// A new client in `room`: joined from position 0, its catch-up read.
+    pub async fn joined(addr: SocketAddr, id: &str, room: &str) -> Self {
+        let (mut client, _) = Self::join(addr, id, room, 0).await;
+        client.catch_up().await;
+        client
+    }
+
     /// Connects, says hello for `room` from `position`, and reads the welcome.
     pub async fn join(addr: SocketAddr, id: &str, room: &str, position: u64) -> (Self, u64) {
         Self::join_with_token(addr, id, room, position, None).await
