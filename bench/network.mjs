@@ -70,7 +70,13 @@ export async function runNetworkBench({ root, browser, pageUrl, changes = 1000, 
   const srvra = await startSrvraServer(root);
   const yjs = await startYjsServer();
   const rows = [];
-  let yjsOffline = null;
+  // Catch-up setups by the page's `catchUp` name: a row's library, and Yjs offline-first.
+  const catchUpLabels = {
+    srvra: 'srvra-sync + srvra-sync-server',
+    yjs: 'Yjs + y-websocket server',
+    'yjs-idb': 'Yjs + y-indexeddb (offline-first)',
+  };
+  const catchUps = {};
   try {
     for (const lib of ['srvra', 'yjs']) {
       const context = await browser.newContext();
@@ -88,29 +94,29 @@ export async function runNetworkBench({ root, browser, pageUrl, changes = 1000, 
       const latencies = await a.evaluate(([l, o, n]) => window.sendAll(l, o, n), [lib, { url, room, db: `${lib}-a` }, changes]);
       latencies.sort((x, y) => x - y);
       // Catch-up, several times (a new room and database each): its spread is wide.
-      const catchUps = { [lib]: [] };
-      if (lib === 'yjs') catchUps['yjs-idb'] = [];
+      const variants = lib === 'yjs' ? ['yjs', 'yjs-idb'] : [lib];
+      const runs = Object.fromEntries(variants.map((variant) => [variant, []]));
       for (let run = 0; run < catchUpRuns; run++) {
-        for (const [variant, results] of Object.entries(catchUps)) {
+        for (const variant of variants) {
           const catchRoom = `catch-up-${variant}-${run}`;
           await a.evaluate(([l, o, n]) => window.writeMany(l, o, n), [lib, { url, room: catchRoom, db: `${variant}-a2-${run}` }, missed]);
-          results.push(await c.evaluate(([l, o, n]) => window.catchUp(l, o, n), [variant, { url, room: catchRoom, db: `${variant}-c-${run}` }, missed]));
+          runs[variant].push(await c.evaluate(([l, o, n]) => window.catchUp(l, o, n), [variant, { url, room: catchRoom, db: `${variant}-c-${run}` }, missed]));
         }
       }
+      for (const variant of variants) catchUps[variant] = summary(runs[variant]);
       const presenceRoom = `presence-${lib}`;
       await b.evaluate(([l, o]) => window.listenPresence(l, o), [lib, { url, room: presenceRoom, db: `${lib}-pb` }]);
       const presence = await a.evaluate(([l, o, n]) => window.sendPresence(l, o, n), [lib, { url, room: presenceRoom, db: `${lib}-pa` }, 500]);
       presence.sort((x, y) => x - y);
       rows.push({
-        lib: lib === 'srvra' ? 'srvra-sync + srvra-sync-server' : 'Yjs + y-websocket server',
+        lib: catchUpLabels[lib],
         p50: percentile(latencies, 50),
         p99: percentile(latencies, 99),
         max: latencies[latencies.length - 1],
-        catchUp: summary(catchUps[lib]),
+        catchUp: catchUps[lib],
         presenceP50: percentile(presence, 50),
         presenceP99: percentile(presence, 99),
       });
-      if (catchUps['yjs-idb']) yjsOffline = summary(catchUps['yjs-idb']);
       await context.close();
     }
   } finally {
@@ -125,17 +131,11 @@ export async function runNetworkBench({ root, browser, pageUrl, changes = 1000, 
   for (const row of rows) {
     console.log(`${row.lib.padEnd(34)}${ms(row.p50).padEnd(12)}${ms(row.p99).padEnd(12)}${ms(row.max).padEnd(12)}${ms(row.catchUp.ms).padEnd(14)}${ms(row.presenceP50)} / ${ms(row.presenceP99)}`);
   }
-  console.log('\nCatch-up, every run (ms until the new client holds every change; of it, until its database was open):');
-  const opened = rows.find((row) => row.catchUp.ready !== null);
-  const lines = [
-    [rows[0].lib, rows[0].catchUp],
-    [rows[1].lib, rows[1].catchUp],
-    ['Yjs + y-indexeddb (offline-first)', yjsOffline],
-  ];
-  for (const [lib, c] of lines) {
+  console.log(`\nCatch-up over ${catchUpRuns} runs (ms until the new client holds every change; of it, until its database was open):`);
+  for (const [variant, c] of Object.entries(catchUps)) {
     const ready = c.ready === null ? '' : `; database open: median ${ms(c.ready)}, ${spread(c.readies)}`;
-    console.log(`  ${lib.padEnd(34)}median ${ms(c.ms)}, ${spread(c.all)}${ready}`);
+    console.log(`  ${catchUpLabels[variant].padEnd(34)}median ${ms(c.ms)}, ${spread(c.all)}${ready}`);
   }
-  if (opened) console.log('(srvra-sync restores its database before it connects: the server is asked for what follows its stored head)');
+  console.log('(srvra-sync restores its database before it connects: the server is asked for what follows its stored head)');
   return rows;
 }

@@ -126,7 +126,7 @@ async function runLocalBench(page, n, runs) {
     const spread = rates.length > 0
       ? `${num(Math.min(...rates))}-${num(Math.max(...rates))} ops/s`
       : `${num(Math.min(...times))}-${num(Math.max(...times))} ms`;
-    return { ...row, ms: median(times), opsPerSec: median(same.map((r) => r.opsPerSec)), spread, note: row.note };
+    return { ...row, ms: median(times), opsPerSec: median(rates), spread };
   });
   console.log(`\nLocal state benchmarks, n = ${n.toLocaleString('en-US')}, headless Chromium, median of ${runs} runs in one page (spread: lowest-highest)\n`);
   console.log(`${pad('scenario', 44)}${pad('library', 30)}${pad('ops', 10)}${pad('ms', 10)}${pad('ops/s', 14)}${pad('spread', 28)}note`);
