@@ -14,7 +14,7 @@ use crate::core::config::Config;
 use crate::core::dispatch::event_bus::EventType;
 use crate::core::dispatch::registry::Priority;
 use crate::core::engine::Version;
-use crate::core::model::batch::parse_entries;
+use crate::core::model::batch::{parse_entries, parse_entries_text};
 use crate::core::{CoreError, Engine, Instance};
 use crate::wasm::clock::JsClock;
 use crate::wasm::errors::{install_panic_hook, to_js, IntoJsResult};
@@ -201,7 +201,11 @@ impl SyncCore {
     /// `batch(entries)`; returns each entry's key version, in entry order.
     pub fn batch(&self, entries_json: &str) -> Result<Vec<f64>, JsValue> {
         self.check_open()?;
-        let drafts = parse_entries(parse_json(entries_json, "entries")?).js()?;
+        let drafts = match parse_entries_text(entries_json) {
+            Some(drafts) => drafts.js()?,
+            // Not JSON: the same error as any other argument's.
+            None => parse_entries(parse_json(entries_json, "entries")?).js()?,
+        };
         let versions = self
             .shared
             .run(|instance| instance.mutate(|e| e.batch(drafts)))

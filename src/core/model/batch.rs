@@ -2,11 +2,14 @@
 
 use std::sync::Arc;
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::core::error::{CoreError, Result};
+use crate::core::model::json;
 use crate::core::model::operation::OpKind;
 use crate::core::model::path::{type_name, Path};
+use crate::core::model::slot::Slot;
 
 /// A change not yet applied: where and what.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +25,25 @@ fn entry_error(index: usize, message: impl std::fmt::Display) -> CoreError {
         "INVALID_BATCH_ENTRY",
         format!("batch entry {index}: {message}"),
     )
+}
+
+/// Parses batch entries from JSON text (see [`parse_entries`]); `None` when the text is not
+/// JSON at all. Entries of the usual shape are read straight into drafts; anything else
+/// (a wrong type, an unknown or repeated field) is read again as a JSON value, which
+/// names what is wrong exactly as [`parse_entries`] does.
+pub fn parse_entries_text(text: &str) -> Option<Result<Vec<Draft>>> {
+    if let Ok(entries) = json::decode::<Vec<Fields>>(text.as_bytes()) {
+        return Some(
+            entries
+                .into_iter()
+                .enumerate()
+                .map(|(i, fields)| entry_draft(i, fields))
+                .collect(),
+        );
+    }
+    json::decode::<Value>(text.as_bytes())
+        .ok()
+        .map(parse_entries)
 }
 
 /// Parses batch entries: `{ key, value }` (set), or `{ op, key, ... }` with `op` one of
@@ -48,15 +70,43 @@ fn parse_entry(index: usize, item: Value) -> Result<Draft> {
             format!("must be an object, got {}", type_name(&item)),
         ));
     };
-    const ALLOWED: [&str; 4] = ["op", "key", "value", "by"];
     if let Some(unknown) = fields.keys().find(|k| !ALLOWED.contains(&k.as_str())) {
         return Err(entry_error(index, format!("unknown field '{unknown}'")));
     }
-    let path = match fields.get("key") {
+    let mut take = |name: &str| fields.shift_remove(name).map(Slot::of).unwrap_or_default();
+    let entry = Fields {
+        op: take("op"),
+        key: take("key"),
+        value: take("value"),
+        by: take("by"),
+    };
+    entry_draft(index, entry)
+}
+
+/// The fields an entry may have.
+const ALLOWED: [&str; 4] = ["op", "key", "value", "by"];
+
+/// One entry's fields, each absent or a value (`null` included).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Fields {
+    #[serde(default)]
+    op: Slot,
+    #[serde(default)]
+    key: Slot,
+    #[serde(default)]
+    value: Slot,
+    #[serde(default)]
+    by: Slot,
+}
+
+fn entry_draft(index: usize, fields: Fields) -> Result<Draft> {
+    let Fields { op, key, value, by } = fields;
+    let path = match key.as_deref() {
         Some(Value::String(key)) => Path::parse(key).map_err(|e| entry_error(index, e.message))?,
         _ => return Err(entry_error(index, "needs a string 'key'")),
     };
-    let op = match fields.shift_remove("op") {
+    let op = match op.into_inner().map(Arc::unwrap_or_clone) {
         None => "set".to_owned(),
         Some(Value::String(op)) => op,
         Some(other) => {
@@ -67,12 +117,12 @@ fn parse_entry(index: usize, item: Value) -> Result<Draft> {
             ));
         }
     };
-    let value = fields
-        .shift_remove("value")
+    let value = value
+        .into_inner()
         .ok_or_else(|| entry_error(index, format!("'{op}' needs a 'value'")));
     let kind = match op.as_str() {
-        "set" => OpKind::Set(Arc::new(value?)),
-        "update" => match value? {
+        "set" => OpKind::Set(value?),
+        "update" => match Arc::unwrap_or_clone(value?) {
             Value::Object(map) => OpKind::Merge(map),
             other => {
                 let got = type_name(&other);
@@ -83,14 +133,14 @@ fn parse_entry(index: usize, item: Value) -> Result<Draft> {
             }
         },
         "delete" => OpKind::Delete,
-        "increment" => match fields.get("by") {
+        "increment" => match by.as_deref() {
             None => OpKind::Increment(1.0),
             Some(by) => match by.as_f64() {
                 Some(n) => OpKind::Increment(n),
                 None => return Err(entry_error(index, "'by' must be a finite number")),
             },
         },
-        "append" => OpKind::Append(value?),
+        "append" => OpKind::Append(Arc::unwrap_or_clone(value?)),
         other => {
             return Err(entry_error(
                 index,
@@ -99,4 +149,50 @@ fn parse_entry(index: usize, item: Value) -> Result<Draft> {
         }
     };
     Ok(Draft { path, kind })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The text path reads every input as the value path does: the same drafts, or the
+    /// same error.
+    #[test]
+    fn entries_read_from_text_as_from_a_json_value() {
+        let inputs = [
+            r#"[{"key":"a","value":1},{"key":"b.c","value":{"x":[1,null]}}]"#,
+            r#"[{"key":"a","value":null}]"#,
+            r#"[{"op":"update","key":"a","value":{"x":1}},{"op":"delete","key":"b"}]"#,
+            r#"[{"op":"increment","key":"n"},{"op":"increment","key":"n","by":2.5}]"#,
+            r#"[{"op":"append","key":"l","value":[1]}]"#,
+            r#"[{"value":1,"key":"a","op":"set"}]"#,
+            r#"[{"key":"a","value":1,"key":"b"}]"#,
+            r#"[{"key":"a","value":1,"extra":true}]"#,
+            r#"[{"key":"a"}]"#,
+            r#"[{"key":1,"value":1}]"#,
+            r#"[{"key":null,"value":1}]"#,
+            r#"[{"op":null,"key":"a","value":1}]"#,
+            r#"[{"op":"nope","key":"a"}]"#,
+            r#"[{"op":"update","key":"a","value":3}]"#,
+            r#"[{"op":"increment","key":"n","by":"2"}]"#,
+            r#"[{"op":"increment","key":"n","by":null}]"#,
+            r#"[{"key":"a..b","value":1}]"#,
+            r#"[{"key":"a","value":1},7]"#,
+            r#"{"key":"a"}"#,
+            r#"[]"#,
+        ];
+        for text in inputs {
+            let value: Value = json::decode(text.as_bytes()).unwrap();
+            assert_eq!(
+                parse_entries_text(text),
+                Some(parse_entries(value)),
+                "{text}"
+            );
+        }
+        assert_eq!(parse_entries_text("[{"), None);
+        // The usual shape takes the direct path; a repeated field takes the other.
+        let direct = |text: &str| json::decode::<Vec<Fields>>(text.as_bytes()).is_ok();
+        assert!(direct(inputs[0]) && direct(inputs[2]) && direct(inputs[3]));
+        assert!(!direct(inputs[6]));
+    }
 }
