@@ -66,9 +66,12 @@ class Link {
   deliver(item) {
     if (item.k === 'sub') {
       const updates = item.values.map((v) => ({ ...item.update, previousValue: v.previousValue }));
-      for (const [id, index] of item.calls) {
+      const { ids, at } = item;
+      for (let n = 0; n < ids.length; n++) {
+        const id = ids[n];
         const fn = this.subscribers.get(id);
         if (fn === undefined) continue;
+        const index = at === undefined ? 0 : at[n];
         try {
           fn(item.values[index].value, updates[index]);
         } catch (error) {

@@ -113,7 +113,7 @@ proptest! {
         expected.sort();
         e.set_state("k", json!(1)).unwrap();
         let items = dispatches(&mut e);
-        let calls: Vec<u32> = items[0]["calls"].as_array().unwrap().iter().map(|c| c[0].as_u64().unwrap() as u32).collect();
+        let calls: Vec<u32> = items[0]["ids"].as_array().unwrap().iter().map(|id| id.as_u64().unwrap() as u32).collect();
         prop_assert_eq!(calls, expected.into_iter().map(|(_, id)| id).collect::<Vec<_>>());
     }
 

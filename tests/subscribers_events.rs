@@ -14,11 +14,11 @@ fn sub_calls(items: &[Value]) -> Vec<u32> {
         .iter()
         .filter(|d| d["k"] == "sub")
         .flat_map(|d| {
-            d["calls"]
+            d["ids"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|c| c[0].as_u64().unwrap() as u32)
+                .map(|id| id.as_u64().unwrap() as u32)
         })
         .collect()
 }
@@ -56,11 +56,14 @@ fn path_subscribers_fire_for_changes_above_at_and_below_only() {
 fn subscribers_get_value_and_previous_value_at_their_path() {
     let mut e = engine();
     e.set_state("u", json!({ "a": 1 })).unwrap();
-    e.subscribe("u.a", Priority::Normal).unwrap();
-    e.subscribe("u", Priority::Normal).unwrap();
+    let field = e.subscribe("u.a", Priority::Normal).unwrap();
+    let whole = e.subscribe("u", Priority::Normal).unwrap();
     e.set_state("u.a", json!(2)).unwrap();
     let items = dispatches(&mut e);
     let sub = items.iter().find(|d| d["k"] == "sub").unwrap();
+    // Each id takes its entry of `values` by `at`.
+    assert_eq!(sub["ids"], json!([field, whole]));
+    assert_eq!(sub["at"], json!([0, 1]));
     assert_eq!(sub["values"][0], json!({ "value": 2, "previousValue": 1 }));
     assert_eq!(
         sub["values"][1],
@@ -70,6 +73,13 @@ fn subscribers_get_value_and_previous_value_at_their_path() {
         sub["update"],
         json!({ "key": "u", "path": "u.a", "version": 2, "origin": "local", "op": "set" })
     );
+    // Every id taking the first entry: no `at`.
+    let also = e.subscribe("u", Priority::Normal).unwrap();
+    e.set_state("u.b", json!(1)).unwrap();
+    let items = dispatches(&mut e);
+    let sub = items.iter().find(|d| d["k"] == "sub").unwrap();
+    assert_eq!(sub["ids"], json!([whole, also]));
+    assert!(sub.get("at").is_none(), "{sub}");
 }
 
 #[test]

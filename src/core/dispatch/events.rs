@@ -278,11 +278,15 @@ impl From<&CoreError> for ErrorInfo {
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(tag = "k")]
 pub enum Dispatch {
-    /// Call these subscribers: `calls` pairs a subscription id with an index into `values`.
+    /// Call these subscribers, in the order of `ids`, each with its entry of `values`.
     #[serde(rename = "sub")]
     Subscribers {
-        /// `(subscription id, index into values)` in dispatch order.
-        calls: Vec<(RegistrationId, usize)>,
+        /// Subscription ids in dispatch order.
+        ids: Vec<RegistrationId>,
+        /// For each id, its index into `values`; empty when every id takes the first
+        /// (the host reads one flat array of numbers: the common dispatch stays small).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        at: Vec<usize>,
         /// One entry per distinct watched path.
         values: Vec<PathValues>,
         /// Shared update description.

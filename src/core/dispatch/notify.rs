@@ -126,7 +126,8 @@ fn subscribers(
         return;
     }
     let mut watched: Vec<Vec<String>> = Vec::new();
-    let mut calls: Vec<(RegistrationId, usize)> = Vec::with_capacity(matched.len());
+    let mut ids: Vec<RegistrationId> = Vec::with_capacity(matched.len());
+    let mut at: Vec<usize> = Vec::with_capacity(matched.len());
     for m in matched {
         let fields = m.fields.unwrap_or_else(|| change.focus().to_vec());
         let index = match watched.iter().position(|w| *w == fields) {
@@ -136,7 +137,11 @@ fn subscribers(
                 watched.len() - 1
             }
         };
-        calls.push((m.id, index));
+        ids.push(m.id);
+        at.push(index);
+    }
+    if watched.len() == 1 {
+        at.clear();
     }
     let values = watched
         .into_iter()
@@ -159,7 +164,8 @@ fn subscribers(
         op: change.op,
     };
     queue.push(Dispatch::Subscribers {
-        calls,
+        ids,
+        at,
         values,
         update,
     });
