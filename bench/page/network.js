@@ -58,12 +58,14 @@ async function timeEach(count, send, field) {
   return latencies;
 }
 
-/** Tab A: `count` changes, one at a time; returns each one's latency in ms. */
-window.sendAll = async (lib, options, count) => {
+/** Tab A: `warm` changes, then `count` more, one at a time; returns each one's latency
+ * in ms, the warm-up's apart. */
+window.sendAll = async (lib, options, count, warm) => {
   const set = lib === 'srvra'
     ? await openSrvra(options).then((sync) => (i) => sync.setState('lat', i))
     : await openYjs(options).then(({ map }) => (i) => map.set('lat', i));
-  return timeEach(count, set, 'i');
+  const all = await timeEach(warm + count, set, 'i');
+  return { warm: all.slice(0, warm), measured: all.slice(warm) };
 };
 
 // Presence without a throttle, like Yjs awareness (srvra-sync's default throttle is 50 ms).
