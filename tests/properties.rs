@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use srvra_sync::core::config::Config;
 use srvra_sync::core::dispatch::registry::Priority;
 use srvra_sync::core::engine::Snapshot;
-use srvra_sync::core::model::batch::parse_entries;
+use srvra_sync::core::model::batch::{parse_entries, parse_entries_text};
 use srvra_sync::core::model::path::Path;
 
 fn key() -> impl Strategy<Value = String> {
@@ -47,8 +47,45 @@ fn entry() -> impl Strategy<Value = Value> {
     ]
 }
 
+/// One batch entry as JSON text, valid or not: fields drawn with repeats and strays, any
+/// value in any field, now and then not an object at all.
+fn entry_text() -> impl Strategy<Value = String> {
+    let name = prop::sample::select(vec!["op", "key", "value", "by", "extra"]);
+    let field_value = prop_oneof![
+        leaf(),
+        prop::sample::select(vec![
+            "set",
+            "update",
+            "delete",
+            "increment",
+            "append",
+            "nope",
+            "a",
+            "a.x",
+            "a..b"
+        ])
+        .prop_map(Value::from),
+    ];
+    prop_oneof![
+        9 => prop::collection::vec((name, field_value), 0..5).prop_map(|fields| {
+            let body: Vec<String> = fields.iter().map(|(n, v)| format!("\"{n}\":{v}")).collect();
+            format!("{{{}}}", body.join(","))
+        }),
+        1 => leaf().prop_map(|v| v.to_string()),
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// `batch` reads its JSON text as it would read the parsed value: the same drafts, or
+    /// the same error (its direct path must not accept or refuse anything differently).
+    #[test]
+    fn batch_text_reads_as_its_json_value(entries in prop::collection::vec(entry_text(), 0..6)) {
+        let text = format!("[{}]", entries.join(","));
+        let value: Value = serde_json::from_str(&text).unwrap();
+        prop_assert_eq!(parse_entries_text(&text), Some(parse_entries(value)), "{}", text);
+    }
 
     /// A batch either applies exactly like its entries one by one, or fails and changes nothing.
     #[test]

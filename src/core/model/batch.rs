@@ -2,6 +2,9 @@
 
 use std::sync::Arc;
 
+use std::fmt;
+
+use serde::de::{Deserializer, Error as _, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -87,17 +90,48 @@ fn parse_entry(index: usize, item: Value) -> Result<Draft> {
 const ALLOWED: [&str; 4] = ["op", "key", "value", "by"];
 
 /// One entry's fields, each absent or a value (`null` included).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Default)]
 struct Fields {
-    #[serde(default)]
     op: Slot,
-    #[serde(default)]
     key: Slot,
-    #[serde(default)]
     value: Slot,
-    #[serde(default)]
     by: Slot,
+}
+
+impl<'de> Deserialize<'de> for Fields {
+    /// Only a JSON object whose names are allowed, each once, written without escapes;
+    /// anything else is an error, and the entries are then read as a JSON value.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_map(FieldsVisitor)
+    }
+}
+
+struct FieldsVisitor;
+
+impl<'de> Visitor<'de> for FieldsVisitor {
+    type Value = Fields;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a batch entry")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Fields, A::Error> {
+        let mut fields = Fields::default();
+        while let Some(name) = map.next_key::<&str>()? {
+            let slot = match name {
+                "op" => &mut fields.op,
+                "key" => &mut fields.key,
+                "value" => &mut fields.value,
+                "by" => &mut fields.by,
+                _ => return Err(A::Error::custom("unknown field")),
+            };
+            if !slot.is_absent() {
+                return Err(A::Error::custom("repeated field"));
+            }
+            *slot = Slot::of(map.next_value()?);
+        }
+        Ok(fields)
+    }
 }
 
 fn entry_draft(index: usize, fields: Fields) -> Result<Draft> {
@@ -178,6 +212,8 @@ mod tests {
             r#"[{"op":"increment","key":"n","by":null}]"#,
             r#"[{"key":"a..b","value":1}]"#,
             r#"[{"key":"a","value":1},7]"#,
+            r#"[["set","a",1]]"#,
+            r#"[[1,2]]"#,
             r#"{"key":"a"}"#,
             r#"[]"#,
         ];
@@ -190,9 +226,16 @@ mod tests {
             );
         }
         assert_eq!(parse_entries_text("[{"), None);
-        // The usual shape takes the direct path; a repeated field takes the other.
+        // The usual shape takes the direct path; a repeated field, an array entry or an
+        // escaped name takes the other.
         let direct = |text: &str| json::decode::<Vec<Fields>>(text.as_bytes()).is_ok();
         assert!(direct(inputs[0]) && direct(inputs[2]) && direct(inputs[3]));
         assert!(!direct(inputs[6]));
+        assert!(!direct(r#"[["set","a",1]]"#));
+        assert!(!direct(r#"[{"k\u0065y":"a","value":1}]"#));
+        assert_eq!(
+            parse_entries_text(r#"[{"k\u0065y":"a","value":1}]"#),
+            parse_entries_text(r#"[{"key":"a","value":1}]"#)
+        );
     }
 }
