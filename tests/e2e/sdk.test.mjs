@@ -107,6 +107,49 @@ test('non-JSON values and wrong argument types throw TypeError and change nothin
   await context.close();
 });
 
+test('batch entries: each malformed one is named, and a batch with one changes nothing', async () => {
+  const { page, context } = await openSdkPage(env);
+  const out = await page.evaluate(async () => {
+    const sync = new sdk.SrvraDataSync({ offline: { enabled: false } });
+    await sync.ready;
+    const refused = {};
+    const bad = {
+      array: [{ key: 'a', value: 1 }, ['set', 'b', 2]],
+      unknown: [{ key: 'a', value: 1 }, { key: 'b', value: 2, extra: true }],
+      keyType: [{ key: 'a', value: 1 }, { key: 3, value: 2 }],
+      missingValue: [{ key: 'a', value: 1 }, { op: 'append', key: 'b' }],
+      byType: [{ key: 'a', value: 1 }, { op: 'increment', key: 'n', by: '2' }],
+    };
+    for (const [name, entries] of Object.entries(bad)) {
+      try {
+        sync.batch(entries);
+        refused[name] = 'accepted';
+      } catch (error) {
+        refused[name] = `${error.constructor.name}:${error.code}:${error.message}`;
+      }
+    }
+    const stored = { a: sync.getState('a'), b: sync.getState('b'), n: sync.getState('n') };
+    const done = sync.batch([
+      { key: 'a', value: null },
+      { op: 'increment', key: 'n', by: 2 },
+      { op: 'append', key: 'l', value: { x: 1 } },
+      { op: 'update', key: 'u', value: { f: [1] } },
+    ]);
+    const after = ['a', 'n', 'l', 'u'].map((key) => sync.getState(key));
+    return { refused, stored, done, after };
+  });
+  const entry = (n, what) => `ValidationError:INVALID_BATCH_ENTRY:batch entry ${n}: ${what}`;
+  assert.equal(out.refused.array, entry(1, 'must be an object, got an array'));
+  assert.equal(out.refused.unknown, entry(1, "unknown field 'extra'"));
+  assert.equal(out.refused.keyType, entry(1, "needs a string 'key'"));
+  assert.equal(out.refused.missingValue, entry(1, "'append' needs a 'value'"));
+  assert.equal(out.refused.byType, entry(1, "'by' must be a finite number"));
+  assert.deepEqual(out.stored, { a: undefined, b: undefined, n: undefined });
+  assert.deepEqual(out.done.map((d) => d.key), ['a', 'n', 'l', 'u']);
+  assert.deepEqual(out.after, [null, 2, [{ x: 1 }], { f: [1] }]);
+  await context.close();
+});
+
 test('a bad value is named by where it is, and a polluted Object.prototype is not stored', async () => {
   const { page, context } = await openSdkPage(env);
   const out = await page.evaluate(async () => {
