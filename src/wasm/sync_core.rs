@@ -14,7 +14,7 @@ use crate::core::config::Config;
 use crate::core::dispatch::event_bus::EventType;
 use crate::core::dispatch::registry::Priority;
 use crate::core::engine::Version;
-use crate::core::model::batch::{parse_entries, parse_entries_text};
+use crate::core::model::batch::parse_entries_text;
 use crate::core::{CoreError, Engine, Instance};
 use crate::wasm::clock::JsClock;
 use crate::wasm::errors::{install_panic_hook, to_js, IntoJsResult};
@@ -29,12 +29,15 @@ pub struct SyncCore {
 }
 
 pub(crate) fn parse_json(text: &str, what: &str) -> Result<Value, JsValue> {
-    crate::core::model::json::decode(text.as_bytes()).map_err(|e| {
-        to_js(&CoreError::validation(
-            "INVALID_VALUE",
-            format!("{what} is not valid JSON: {e}"),
-        ))
-    })
+    crate::core::model::json::decode(text.as_bytes()).map_err(|e| not_json(what, &e))
+}
+
+/// The error for an argument that is not valid JSON.
+fn not_json(what: &str, error: &serde_json::Error) -> JsValue {
+    to_js(&CoreError::validation(
+        "INVALID_VALUE",
+        format!("{what} is not valid JSON: {error}"),
+    ))
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
@@ -201,11 +204,9 @@ impl SyncCore {
     /// `batch(entries)`; returns each entry's key version, in entry order.
     pub fn batch(&self, entries_json: &str) -> Result<Vec<f64>, JsValue> {
         self.check_open()?;
-        let drafts = match parse_entries_text(entries_json) {
-            Some(drafts) => drafts.js()?,
-            // Not JSON: the same error as any other argument's.
-            None => parse_entries(parse_json(entries_json, "entries")?).js()?,
-        };
+        let drafts = parse_entries_text(entries_json)
+            .map_err(|e| not_json("entries", &e))?
+            .js()?;
         let versions = self
             .shared
             .run(|instance| instance.mutate(|e| e.batch(drafts)))

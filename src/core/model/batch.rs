@@ -30,23 +30,21 @@ fn entry_error(index: usize, message: impl std::fmt::Display) -> CoreError {
     )
 }
 
-/// Parses batch entries from JSON text (see [`parse_entries`]); `None` when the text is not
-/// JSON at all. Entries of the usual shape are read straight into drafts; anything else
-/// (a wrong type, an unknown or repeated field) is read again as a JSON value, which
-/// names what is wrong exactly as [`parse_entries`] does.
-pub fn parse_entries_text(text: &str) -> Option<Result<Vec<Draft>>> {
+/// Parses batch entries from JSON text (see [`parse_entries`]); the outer error when the text
+/// is not JSON at all. Entries of the usual shape are read straight into drafts; anything
+/// else (a wrong type, an unknown or repeated field, an escaped name) is read again as a
+/// JSON value, which names what is wrong exactly as [`parse_entries`] does.
+pub fn parse_entries_text(
+    text: &str,
+) -> std::result::Result<Result<Vec<Draft>>, serde_json::Error> {
     if let Ok(entries) = json::decode::<Vec<Fields>>(text.as_bytes()) {
-        return Some(
-            entries
-                .into_iter()
-                .enumerate()
-                .map(|(i, fields)| entry_draft(i, fields))
-                .collect(),
-        );
+        return Ok(entries
+            .into_iter()
+            .enumerate()
+            .map(|(i, fields)| entry_draft(i, fields))
+            .collect());
     }
-    json::decode::<Value>(text.as_bytes())
-        .ok()
-        .map(parse_entries)
+    json::decode::<Value>(text.as_bytes()).map(parse_entries)
 }
 
 /// Parses batch entries: `{ key, value }` (set), or `{ op, key, ... }` with `op` one of
@@ -220,12 +218,12 @@ mod tests {
         for text in inputs {
             let value: Value = json::decode(text.as_bytes()).unwrap();
             assert_eq!(
-                parse_entries_text(text),
+                parse_entries_text(text).ok(),
                 Some(parse_entries(value)),
                 "{text}"
             );
         }
-        assert_eq!(parse_entries_text("[{"), None);
+        assert!(parse_entries_text("[{").is_err());
         // The usual shape takes the direct path; a repeated field, an array entry or an
         // escaped name takes the other.
         let direct = |text: &str| json::decode::<Vec<Fields>>(text.as_bytes()).is_ok();
@@ -234,8 +232,8 @@ mod tests {
         assert!(!direct(r#"[["set","a",1]]"#));
         assert!(!direct(r#"[{"k\u0065y":"a","value":1}]"#));
         assert_eq!(
-            parse_entries_text(r#"[{"k\u0065y":"a","value":1}]"#),
-            parse_entries_text(r#"[{"key":"a","value":1}]"#)
+            parse_entries_text(r#"[{"k\u0065y":"a","value":1}]"#).ok(),
+            parse_entries_text(r#"[{"key":"a","value":1}]"#).ok()
         );
     }
 }
