@@ -23,9 +23,12 @@
 //! every broadcast and its own acks, as an SDK client does; the others read its table, so
 //! that 200 clients decoding every broadcast do not make the load generator the bottleneck),
 //! so concurrent writes to a key conflict and are settled by last-write-wins. Without it each client writes mostly its own keys.
+//!
+//! `LOADGEN_VALUE_BYTES=N` adds a filler string of N bytes to every value (a different
+//! rotation of it per change), for rows and frames the size of real documents.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
@@ -175,6 +178,31 @@ fn see(keys: &Mutex<Keys>, changes: &[SeenChange]) {
     }
 }
 
+/// The filler every value carries (`LOADGEN_VALUE_BYTES`, empty by default).
+fn filler() -> &'static str {
+    static FILLER: OnceLock<String> = OnceLock::new();
+    FILLER.get_or_init(|| {
+        let bytes = std::env::var("LOADGEN_VALUE_BYTES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0usize);
+        (0..bytes)
+            .map(|i| char::from(b'a' + ((i * 7 + i / 26) % 26) as u8))
+            .collect()
+    })
+}
+
+/// Client `c`'s value for its change `seq`.
+fn value(c: usize, seq: u64) -> serde_json::Value {
+    let filler = filler();
+    if filler.is_empty() {
+        return json!({ "n": seq, "by": c });
+    }
+    let turn = (seq as usize).wrapping_mul(31) % filler.len();
+    let pad = format!("{}{}", &filler[turn..], &filler[..turn]);
+    json!({ "n": seq, "by": c, "pad": pad })
+}
+
 /// A `changes` message of `ops` sets from client `c`, stamped now.
 fn changes_frame(c: usize, id: &str, seq: &mut u64, ops: usize, keys: &mut Keys) -> Message {
     let ops: Vec<Operation> = (0..ops)
@@ -201,7 +229,7 @@ fn changes_frame(c: usize, id: &str, seq: &mut u64, ops: usize, keys: &mut Keys)
                 },
                 key,
                 fields: vec![],
-                kind: OpKind::Set(Arc::new(json!({ "n": *seq, "by": c }))),
+                kind: OpKind::Set(Arc::new(value(c, *seq))),
                 base_version,
                 timestamp: now_ms(),
                 batch: None,
