@@ -1,8 +1,7 @@
 //! Parsing of `batch(entries)` into drafts; every entry is checked before anything applies.
 
-use std::sync::Arc;
-
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::{Deserializer, Error as _, MapAccess, Visitor};
 use serde::Deserialize;
@@ -12,7 +11,6 @@ use crate::core::error::{CoreError, Result};
 use crate::core::model::json;
 use crate::core::model::operation::OpKind;
 use crate::core::model::path::{type_name, Path};
-use crate::core::model::slot::Slot;
 
 /// A change not yet applied: where and what.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,7 +21,7 @@ pub struct Draft {
     pub kind: OpKind,
 }
 
-fn entry_error(index: usize, message: impl std::fmt::Display) -> CoreError {
+fn entry_error(index: usize, message: impl fmt::Display) -> CoreError {
     CoreError::validation(
         "INVALID_BATCH_ENTRY",
         format!("batch entry {index}: {message}"),
@@ -65,35 +63,42 @@ pub fn parse_entries(entries: Value) -> Result<Vec<Draft>> {
 }
 
 fn parse_entry(index: usize, item: Value) -> Result<Draft> {
-    let Value::Object(mut fields) = item else {
+    let Value::Object(map) = item else {
         return Err(entry_error(
             index,
             format!("must be an object, got {}", type_name(&item)),
         ));
     };
-    if let Some(unknown) = fields.keys().find(|k| !ALLOWED.contains(&k.as_str())) {
-        return Err(entry_error(index, format!("unknown field '{unknown}'")));
+    let mut fields = Fields::default();
+    for (name, value) in map {
+        let Some(field) = fields.named(&name) else {
+            return Err(entry_error(index, format!("unknown field '{name}'")));
+        };
+        *field = Some(value);
     }
-    let mut take = |name: &str| fields.shift_remove(name).map(Slot::of).unwrap_or_default();
-    let entry = Fields {
-        op: take("op"),
-        key: take("key"),
-        value: take("value"),
-        by: take("by"),
-    };
-    entry_draft(index, entry)
+    entry_draft(index, fields)
 }
-
-/// The fields an entry may have.
-const ALLOWED: [&str; 4] = ["op", "key", "value", "by"];
 
 /// One entry's fields, each absent or a value (`null` included).
 #[derive(Default)]
 struct Fields {
-    op: Slot,
-    key: Slot,
-    value: Slot,
-    by: Slot,
+    op: Option<Value>,
+    key: Option<Value>,
+    value: Option<Value>,
+    by: Option<Value>,
+}
+
+impl Fields {
+    /// The field called `name`, if an entry may have it.
+    fn named(&mut self, name: &str) -> Option<&mut Option<Value>> {
+        match name {
+            "op" => Some(&mut self.op),
+            "key" => Some(&mut self.key),
+            "value" => Some(&mut self.value),
+            "by" => Some(&mut self.by),
+            _ => None,
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for Fields {
@@ -116,17 +121,13 @@ impl<'de> Visitor<'de> for FieldsVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Fields, A::Error> {
         let mut fields = Fields::default();
         while let Some(name) = map.next_key::<&str>()? {
-            let slot = match name {
-                "op" => &mut fields.op,
-                "key" => &mut fields.key,
-                "value" => &mut fields.value,
-                "by" => &mut fields.by,
-                _ => return Err(A::Error::custom("unknown field")),
-            };
-            if !slot.is_absent() {
+            let field = fields
+                .named(name)
+                .ok_or_else(|| A::Error::custom("unknown field"))?;
+            if field.is_some() {
                 return Err(A::Error::custom("repeated field"));
             }
-            *slot = Slot::of(map.next_value()?);
+            *field = Some(map.next_value()?);
         }
         Ok(fields)
     }
@@ -134,11 +135,11 @@ impl<'de> Visitor<'de> for FieldsVisitor {
 
 fn entry_draft(index: usize, fields: Fields) -> Result<Draft> {
     let Fields { op, key, value, by } = fields;
-    let path = match key.as_deref() {
+    let path = match &key {
         Some(Value::String(key)) => Path::parse(key).map_err(|e| entry_error(index, e.message))?,
         _ => return Err(entry_error(index, "needs a string 'key'")),
     };
-    let op = match op.into_inner().map(Arc::unwrap_or_clone) {
+    let op = match op {
         None => "set".to_owned(),
         Some(Value::String(op)) => op,
         Some(other) => {
@@ -149,12 +150,10 @@ fn entry_draft(index: usize, fields: Fields) -> Result<Draft> {
             ));
         }
     };
-    let value = value
-        .into_inner()
-        .ok_or_else(|| entry_error(index, format!("'{op}' needs a 'value'")));
+    let value = value.ok_or_else(|| entry_error(index, format!("'{op}' needs a 'value'")));
     let kind = match op.as_str() {
-        "set" => OpKind::Set(value?),
-        "update" => match Arc::unwrap_or_clone(value?) {
+        "set" => OpKind::Set(Arc::new(value?)),
+        "update" => match value? {
             Value::Object(map) => OpKind::Merge(map),
             other => {
                 let got = type_name(&other);
@@ -165,14 +164,14 @@ fn entry_draft(index: usize, fields: Fields) -> Result<Draft> {
             }
         },
         "delete" => OpKind::Delete,
-        "increment" => match by.as_deref() {
+        "increment" => match by {
             None => OpKind::Increment(1.0),
             Some(by) => match by.as_f64() {
                 Some(n) => OpKind::Increment(n),
                 None => return Err(entry_error(index, "'by' must be a finite number")),
             },
         },
-        "append" => OpKind::Append(Arc::unwrap_or_clone(value?)),
+        "append" => OpKind::Append(value?),
         other => {
             return Err(entry_error(
                 index,
