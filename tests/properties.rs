@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{dispatches, engine_with, visible_state};
+use common::{dispatches, engine_with, sub_calls, visible_state};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use srvra_sync::core::config::Config;
@@ -149,8 +149,7 @@ proptest! {
             .collect();
         expected.sort();
         e.set_state("k", json!(1)).unwrap();
-        let items = dispatches(&mut e);
-        let calls: Vec<u32> = items[0]["ids"].as_array().unwrap().iter().map(|id| id.as_u64().unwrap() as u32).collect();
+        let calls = sub_calls(&dispatches(&mut e));
         prop_assert_eq!(calls, expected.into_iter().map(|(_, id)| id).collect::<Vec<_>>());
     }
 

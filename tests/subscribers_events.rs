@@ -3,25 +3,11 @@
 
 mod common;
 
-use common::{dispatches, engine, visible_state};
-use serde_json::{json, Value};
+use common::{dispatches, engine, sub_calls, visible_state};
+use serde_json::json;
 use srvra_sync::core::dispatch::event_bus::EventType;
 use srvra_sync::core::dispatch::registry::Priority;
 use srvra_sync::core::model::batch::parse_entries;
-
-fn sub_calls(items: &[Value]) -> Vec<u32> {
-    items
-        .iter()
-        .filter(|d| d["k"] == "sub")
-        .flat_map(|d| {
-            d["ids"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|id| id.as_u64().unwrap() as u32)
-        })
-        .collect()
-}
 
 #[test]
 fn priorities_order_subscribers_then_subscription_order() {

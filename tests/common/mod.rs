@@ -64,6 +64,21 @@ pub fn dispatches(engine: &mut Engine) -> Vec<Value> {
         .collect()
 }
 
+/// The subscription ids the subscriber deliveries among `items` call, in order.
+pub fn sub_calls(items: &[Value]) -> Vec<u32> {
+    items
+        .iter()
+        .filter(|d| d["k"] == "sub")
+        .flat_map(|d| {
+            d["ids"]
+                .as_array()
+                .expect("ids")
+                .iter()
+                .map(|id| id.as_u64().expect("an id") as u32)
+        })
+        .collect()
+}
+
 /// A snapshot of everything readable, for "nothing changed" assertions.
 pub fn visible_state(engine: &Engine) -> Vec<(String, Option<Value>, u64)> {
     engine
