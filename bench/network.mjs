@@ -70,8 +70,9 @@ export async function runNetworkBench({ root, browser, pageUrl, changes = 1000, 
   const srvra = await startSrvraServer(root);
   const yjs = await startYjsServer();
   const rows = [];
-  // Catch-up setups by the page's `catchUp` name: a row's library, and Yjs offline-first.
-  const catchUpLabels = {
+  // What each setup is called in the output, by the page's name for it: the two libraries
+  // (a row each), and Yjs offline-first (a catch-up line of its own).
+  const labels = {
     srvra: 'srvra-sync + srvra-sync-server',
     yjs: 'Yjs + y-websocket server',
     'yjs-idb': 'Yjs + y-indexeddb (offline-first)',
@@ -114,7 +115,7 @@ export async function runNetworkBench({ root, browser, pageUrl, changes = 1000, 
       const presence = await a.evaluate(([l, o, n]) => window.sendPresence(l, o, n), [lib, { url, room: presenceRoom, db: `${lib}-pa` }, 500]);
       presence.sort((x, y) => x - y);
       rows.push({
-        lib: catchUpLabels[lib],
+        lib: labels[lib],
         p50: percentile(latencies, 50),
         p99: percentile(latencies, 99),
         max: latencies[latencies.length - 1],
@@ -143,7 +144,7 @@ export async function runNetworkBench({ root, browser, pageUrl, changes = 1000, 
   console.log(`\nCatch-up over ${catchUpRuns} runs (ms until the new client holds every change; of it, until its database was open):`);
   for (const [variant, c] of Object.entries(catchUps)) {
     const ready = c.ready === null ? '' : `; database open: median ${ms(c.ready)}, ${spread(c.readies)}`;
-    console.log(`  ${catchUpLabels[variant].padEnd(34)}median ${ms(c.ms)}, ${spread(c.all)}${ready}`);
+    console.log(`  ${labels[variant].padEnd(34)}median ${ms(c.ms)}, ${spread(c.all)}${ready}`);
   }
   console.log('(srvra-sync restores its database before it connects: the server is asked for what follows its stored head)');
   return rows;
