@@ -246,7 +246,7 @@ export declare class StateManager {
   deleteState(path: string): Applied;
   increment(path: string, by?: number): Applied;
   append(path: string, item: JsonValue): Applied;
-  /** The value at `path`: frozen and shared, the same object until the state changes. */
+  /** The value at `path`: frozen and shared, the same object until its key is written (here, in another tab or by the server). */
   getState<T extends JsonValue = JsonValue>(path: string): T | undefined;
   getState<T extends JsonValue = JsonValue>(path: string, options: { withMetadata: true }): WithMetadata<T> | undefined;
   getState<T extends JsonValue = JsonValue>(path: string, options?: { withMetadata?: boolean }): T | WithMetadata<T> | undefined;
@@ -280,7 +280,7 @@ export declare class SrvraDataSync {
   readonly status: SyncStatus;
   readonly clientId: string;
   setState(path: string, value: JsonValue, options?: Record<string, never>): Applied;
-  /** The value at `path`: frozen and shared, the same object until the state changes. */
+  /** The value at `path`: frozen and shared, the same object until its key is written (here, in another tab or by the server). */
   getState<T extends JsonValue = JsonValue>(path: string): T | undefined;
   getState<T extends JsonValue = JsonValue>(path: string, options: { withMetadata: true }): WithMetadata<T> | undefined;
   batch(entries: BatchEntry[]): Applied[];

@@ -8,6 +8,7 @@ import { decode, encode, requireFunction, requireString } from './codec.js';
 import { makeError, onPanic, typeError } from './errors.js';
 import { ConflictResolver, withResolve } from './conflicts.js';
 import { Presence } from './presence.js';
+import { ReadCache } from './reads.js';
 
 export { SrvraError, ValidationError, ConflictError, NetworkError, StorageError } from './errors.js';
 
@@ -132,27 +133,14 @@ function checkVersion(version) {
   }
 }
 
-/** Most paths whose decoded values are kept between changes. */
-const READ_CACHE_LIMIT = 250_000;
-
-/** Freezes a decoded JSON value and everything in it (it is shared between readers). */
-function deepFreeze(value) {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    for (const child of Object.values(value)) deepFreeze(child);
-    Object.freeze(value);
-  }
-  return value;
-}
-
 /** `sync.stateManager`: local-first state with versions, history and subscribers. */
 export class StateManager {
   #link;
-  // Decoded `getState` answers by path, valid while the core's state generation stays.
-  #reads = new Map();
-  #generation = -1;
+  #reads;
 
   constructor(link) {
     this.#link = link;
+    this.#reads = new ReadCache(link.core);
   }
 
   #done(path, version) {
@@ -191,19 +179,7 @@ export class StateManager {
   getState(path, options) {
     requireString(path, 'path');
     if (options?.withMetadata) return decode(this.#link.core.getStateWithMetadata(path));
-    // One call without arguments tells whether anything changed since the last read; if
-    // not, the value decoded then is returned again (frozen: it is shared).
-    const generation = this.#link.core.stateGeneration();
-    if (generation !== this.#generation || this.#reads.size >= READ_CACHE_LIMIT) {
-      this.#reads.clear();
-      this.#generation = generation;
-    }
-    let value = this.#reads.get(path);
-    if (value === undefined && !this.#reads.has(path)) {
-      value = deepFreeze(decode(this.#link.core.getState(path)));
-      this.#reads.set(path, value);
-    }
-    return value;
+    return this.#reads.get(path);
   }
 
   batch(entries) {

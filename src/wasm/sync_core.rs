@@ -221,6 +221,19 @@ impl SyncCore {
         crate::core::state::store::generation() as f64
     }
 
+    /// The keys written after state generation `generation`, as a JSON array, or
+    /// `undefined` when they are not all known (the JS layer then drops every value it
+    /// kept; it keeps the values of other keys otherwise).
+    #[wasm_bindgen(js_name = writtenSince)]
+    pub fn written_since(&self, generation: f64) -> Option<String> {
+        if generation.is_nan() || generation < 0.0 {
+            return None;
+        }
+        let instance = self.shared.instance.borrow();
+        let keys = instance.engine().written_since(generation as u64)?;
+        Some(to_json(&keys))
+    }
+
     /// `getState(path)` as JSON, or `undefined`.
     #[wasm_bindgen(js_name = getState)]
     pub fn get_state(&self, path: &str) -> Result<Option<String>, JsValue> {

@@ -320,7 +320,7 @@ test('rollback restores an earlier version as a new change and notifies', async 
   await context.close();
 });
 
-test('getState answers are frozen and shared until the state changes, locally or from another tab', async () => {
+test('getState answers are frozen and shared until their key is written, locally or from another tab', async () => {
   const first = await openSdkPage(env);
   const second = await openSdkPage(env, first.context);
   const open = (page) => page.evaluate(async () => {
@@ -333,6 +333,7 @@ test('getState answers are frozen and shared until the state changes, locally or
     sync.setState('doc', { title: 'a', tags: ['x'] });
     const one = sync.getState('doc');
     const again = sync.getState('doc');
+    const title = sync.getState('doc.title');
     let thrown = null;
     try {
       one.tags.push('y');
@@ -342,12 +343,24 @@ test('getState answers are frozen and shared until the state changes, locally or
     sync.setState('other', 1);
     const afterOtherWrite = sync.getState('doc');
     sync.setState('doc.title', 'b');
+    const afterOwnWrite = sync.getState('doc');
+    const titleAfterOwnWrite = sync.getState('doc.title');
+    // More writes between two reads than the core remembers: everything is read again.
+    for (let i = 0; i < 2000; i++) sync.setState(`burst${i}`, i);
+    const afterBurst = sync.getState('doc');
+    sync.stateManager.rollback('doc', 1);
     return {
       same: one === again,
       frozen: Object.isFrozen(one) && Object.isFrozen(one.tags),
       thrown,
-      unchanged: JSON.stringify(sync.getState('doc')),
-      equalAfterOtherWrite: JSON.stringify(afterOtherWrite) === JSON.stringify(one),
+      title,
+      sameAfterOtherWrite: afterOtherWrite === one,
+      newAfterOwnWrite: afterOwnWrite !== one,
+      afterOwnWrite: JSON.stringify(afterOwnWrite),
+      titleAfterOwnWrite,
+      afterBurst: JSON.stringify(afterBurst),
+      afterRollback: JSON.stringify(sync.getState('doc')),
+      titleAfterRollback: sync.getState('doc.title'),
       missing: sync.getState('nothing.here'),
     };
   });
@@ -355,13 +368,29 @@ test('getState answers are frozen and shared until the state changes, locally or
     same: true,
     frozen: true,
     thrown: 'TypeError',
-    unchanged: '{"title":"b","tags":["x"]}',
-    equalAfterOtherWrite: true,
+    title: 'a',
+    sameAfterOtherWrite: true,
+    newAfterOwnWrite: true,
+    afterOwnWrite: '{"title":"b","tags":["x"]}',
+    titleAfterOwnWrite: 'b',
+    afterBurst: '{"title":"b","tags":["x"]}',
+    afterRollback: '{"title":"a","tags":["x"]}',
+    titleAfterRollback: 'a',
     missing: undefined,
   });
-  // A change made in the other tab reaches this tab's reads.
-  await first.page.evaluate(() => sync.getState('doc.title'));
+  // A change made in the other tab reaches this tab's reads; values of other keys keep
+  // their identity.
+  await first.page.evaluate(() => {
+    sync.setState('kept', { n: 1 });
+    window.keptObject = sync.getState('kept');
+    sync.getState('doc.title');
+  });
   await second.page.evaluate(() => sync.setState('doc.title', 'from the other tab'));
   await first.page.waitForFunction(() => sync.getState('doc.title') === 'from the other tab', null, { timeout: 10_000 });
+  const kept = await first.page.evaluate(() => ({
+    doc: JSON.stringify(sync.getState('doc')),
+    sameObject: sync.getState('kept') === window.keptObject,
+  }));
+  assert.deepEqual(kept, { doc: '{"title":"from the other tab","tags":["x"]}', sameObject: true });
   await first.context.close();
 });

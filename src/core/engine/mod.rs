@@ -407,6 +407,12 @@ impl Engine {
 
     // ---- reads -----------------------------------------------------------------------
 
+    /// The distinct keys written after state generation `generation`, or `None` when not
+    /// all are known (see [`StateStore::written_since`]).
+    pub fn written_since(&self, generation: u64) -> Option<Vec<&str>> {
+        self.store.written_since(generation)
+    }
+
     /// The value at `path`, if any.
     pub fn get_state(&self, path: &str) -> Result<Option<&Value>> {
         let path = Path::parse(path)?;

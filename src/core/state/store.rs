@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::core::error::CoreError;
 use crate::core::model::history::{Entry, History, Origin};
 use crate::core::state::persist::decode_shard;
+use crate::core::state::write_log::WriteLog;
 
 /// Number of shards. Part of the storage layout: changing it needs a layout version bump.
 pub const SHARDS: usize = 256;
@@ -25,8 +26,9 @@ pub fn generation() -> u64 {
     GENERATION.load(Ordering::Relaxed)
 }
 
-fn changed() {
-    GENERATION.fetch_add(1, Ordering::Relaxed);
+/// Moves the generation on; returns the new one.
+fn changed() -> u64 {
+    GENERATION.fetch_add(1, Ordering::Relaxed) + 1
 }
 
 /// Who, when and how a change is made.
@@ -110,24 +112,26 @@ pub struct StateStore {
     live_keys: Cell<usize>,
     history_size: usize,
     errors: RefCell<Vec<CoreError>>,
+    written: WriteLog,
 }
 
 impl StateStore {
     /// An empty store keeping `history_size` versions per key (0 disables history).
     pub fn new(history_size: usize) -> Self {
-        changed();
+        let generation = changed();
         Self {
             shards: (0..SHARDS).map(|_| Shard::default()).collect(),
             live_keys: Cell::new(0),
             history_size,
             errors: RefCell::new(Vec::new()),
+            written: WriteLog::new(generation),
         }
     }
 
     /// Attaches a stored record to shard `index` (which must be empty), holding `live`
     /// keys. With a count it is decoded on first use; without one, at once.
     pub fn attach(&mut self, index: usize, record: Vec<u8>, live: Option<usize>) {
-        changed();
+        self.written.reset(changed());
         let shard = &mut self.shards[index % SHARDS];
         *shard.cached.get_mut() = Some(record);
         shard.live.set(live.unwrap_or(0));
@@ -209,7 +213,7 @@ impl StateStore {
         meta: &ChangeMeta,
         version: Option<u64>,
     ) -> Written {
-        changed();
+        self.written.push(changed(), key);
         let history_size = self.history_size;
         let index = shard_of(key);
         let shard = self.map_mut(index);
@@ -270,6 +274,13 @@ impl StateStore {
     /// The entries of one shard, tombstones included.
     pub fn shard(&self, index: usize) -> &FxHashMap<String, Entry> {
         self.map(index)
+    }
+
+    /// The distinct keys written after state generation `generation` (see [`generation`]),
+    /// or `None` when they are not all known: a reader that cached values then keeps those
+    /// of other keys, or else drops everything.
+    pub fn written_since(&self, generation: u64) -> Option<Vec<&str>> {
+        self.written.since(generation)
     }
 
     /// History length limit per key.
