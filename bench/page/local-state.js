@@ -133,6 +133,33 @@ export async function benchmarks({ srvra, Y }, { n = 100_000, overwrites = 10_00
     add('getState reads', 'Map (floor)', rate(n, now() - t));
   }
 
+  // 4b. Reads between writes, as an app renders: a frame writes one key, then reads 100
+  // keys (the written one among them now and then). Counts the reads and the writes.
+  {
+    const frames = 1_000;
+    const width = 100;
+    const shown = keysOf(1_000);
+    const frame = (write, read) => {
+      for (let f = 0; f < frames; f++) {
+        write(shown[(f * 7) % shown.length], { n: f, s: `f${f}` });
+        for (let r = 0; r < width; r++) checksum += read(shown[(f + r) % shown.length]).n;
+      }
+    };
+    sync = await fresh(srvra, 'bench-frames');
+    sync.batch(shown.map((key, i) => ({ key, value: { n: i, s: `v${i}` } })));
+    t = now();
+    frame((key, value) => sync.setState(key, value), (key) => sync.getState(key));
+    add('frames: 1 setState + 100 getState', 'srvra-sync', rate(frames * (width + 1), now() - t));
+    await sync.whenPersisted();
+    await sync.close();
+    const doc = new Y.Doc();
+    const map = doc.getMap('m');
+    doc.transact(() => shown.forEach((key, i) => map.set(key, { n: i, s: `v${i}` })));
+    t = now();
+    frame((key, value) => doc.transact(() => map.set(key, value)), (key) => map.get(key));
+    add('frames: 1 setState + 100 getState', 'Yjs (transact + Y.Map.get)', rate(frames * (width + 1), now() - t));
+  }
+
   // 5. Notification with 10 subscribers.
   sync = await fresh(srvra, 'bench-notify');
   let calls = 0;
