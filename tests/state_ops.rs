@@ -6,6 +6,8 @@ mod common;
 use common::{engine, engine_with, visible_state};
 use serde_json::json;
 use srvra_sync::core::config::Config;
+use srvra_sync::core::engine::RemoteWrite;
+use srvra_sync::core::state::store::generation;
 use srvra_sync::core::ErrorKind;
 
 #[test]
@@ -246,4 +248,27 @@ fn a_change_that_would_nest_a_value_past_100_levels_is_refused_and_changes_nothi
     let deep = deep["b"].clone();
     e.set_state(&format!("k.{}", path.join(".")), deep).unwrap();
     assert_eq!(e.get_version("k").unwrap(), 1);
+}
+
+#[test]
+fn readers_learn_which_keys_were_written_since_their_generation() {
+    let mut e = engine();
+    e.set_state("a", json!({ "x": 1 })).unwrap();
+    e.set_state("a.x", json!(2)).unwrap();
+    let seen = generation();
+    assert_eq!(e.written_since(seen), Some(vec![]));
+    e.set_state("b.c", json!(1)).unwrap();
+    e.rollback("a", 1).unwrap();
+    e.apply_remote(RemoteWrite {
+        key: "r".into(),
+        value: Some(json!("from the server").into()),
+        version: 7,
+        fields: vec![],
+        by: "other".into(),
+        at: 0.0,
+    });
+    assert_eq!(e.written_since(seen), Some(vec!["a", "b", "r"]));
+    assert_eq!(e.written_since(generation()), Some(vec![]));
+    // A reader from before the store existed keeps nothing.
+    assert_eq!(engine().written_since(seen), None);
 }

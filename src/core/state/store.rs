@@ -17,7 +17,8 @@ use crate::core::state::write_log::WriteLog;
 pub const SHARDS: usize = 256;
 
 /// Moves whenever any store of this process changes what a read can return (a write, an
-/// attached record, a new store). Readers cache values and keep them while it stays put.
+/// attached record, a new store). Readers cache values and keep them while it stays put;
+/// when it moves, [`StateStore::written_since`] names the keys whose values they drop.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 
 /// The current state generation (see [`GENERATION`]): equal values mean no store changed
