@@ -28,16 +28,9 @@ pub struct SyncCore {
     ready: Promise,
 }
 
+/// An argument's JSON text as a value; `INVALID_VALUE` naming `what` when it is not JSON.
 pub(crate) fn parse_json(text: &str, what: &str) -> Result<Value, JsValue> {
-    crate::core::model::json::decode(text.as_bytes()).map_err(|e| not_json(what, &e))
-}
-
-/// The error for an argument that is not valid JSON.
-fn not_json(what: &str, error: &serde_json::Error) -> JsValue {
-    to_js(&CoreError::validation(
-        "INVALID_VALUE",
-        format!("{what} is not valid JSON: {error}"),
-    ))
+    crate::core::model::json::decode_argument(text, what).js()
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
@@ -204,9 +197,7 @@ impl SyncCore {
     /// `batch(entries)`; returns each entry's key version, in entry order.
     pub fn batch(&self, entries_json: &str) -> Result<Vec<f64>, JsValue> {
         self.check_open()?;
-        let drafts = parse_entries_text(entries_json)
-            .map_err(|e| not_json("entries", &e))?
-            .js()?;
+        let drafts = parse_entries_text(entries_json).js()?;
         let versions = self
             .shared
             .run(|instance| instance.mutate(|e| e.batch(drafts)))

@@ -28,21 +28,19 @@ fn entry_error(index: usize, message: impl fmt::Display) -> CoreError {
     )
 }
 
-/// Parses batch entries from JSON text (see [`parse_entries`]); the outer error when the text
-/// is not JSON at all. Entries of the usual shape are read straight into drafts; anything
-/// else (a wrong type, an unknown or repeated field, an escaped name) is read again as a
-/// JSON value, which names what is wrong exactly as [`parse_entries`] does.
-pub fn parse_entries_text(
-    text: &str,
-) -> std::result::Result<Result<Vec<Draft>>, serde_json::Error> {
+/// Parses batch entries from JSON text (see [`parse_entries`]); `INVALID_VALUE` when the
+/// text is not JSON at all. Entries of the usual shape are read straight into drafts;
+/// anything else (a wrong type, an unknown or repeated field, an escaped name) is read again
+/// as a JSON value, which names what is wrong exactly as [`parse_entries`] does.
+pub fn parse_entries_text(text: &str) -> Result<Vec<Draft>> {
     if let Ok(entries) = json::decode::<Vec<Fields>>(text.as_bytes()) {
-        return Ok(entries
+        return entries
             .into_iter()
             .enumerate()
             .map(|(i, fields)| entry_draft(i, fields))
-            .collect());
+            .collect();
     }
-    json::decode::<Value>(text.as_bytes()).map(parse_entries)
+    parse_entries(json::decode_argument(text, "entries")?)
 }
 
 /// Parses batch entries: `{ key, value }` (set), or `{ op, key, ... }` with `op` one of
@@ -216,11 +214,7 @@ mod tests {
         ];
         for text in inputs {
             let value: Value = json::decode(text.as_bytes()).unwrap();
-            assert_eq!(
-                parse_entries_text(text).ok(),
-                Some(parse_entries(value)),
-                "{text}"
-            );
+            assert_eq!(parse_entries_text(text), parse_entries(value), "{text}");
         }
         assert!(parse_entries_text("[{").is_err());
         // The usual shape takes the direct path; a repeated field, an array entry or an
@@ -231,8 +225,8 @@ mod tests {
         assert!(!direct(r#"[["set","a",1]]"#));
         assert!(!direct(r#"[{"k\u0065y":"a","value":1}]"#));
         assert_eq!(
-            parse_entries_text(r#"[{"k\u0065y":"a","value":1}]"#).ok(),
-            parse_entries_text(r#"[{"key":"a","value":1}]"#).ok()
+            parse_entries_text(r#"[{"k\u0065y":"a","value":1}]"#),
+            parse_entries_text(r#"[{"key":"a","value":1}]"#)
         );
     }
 }

@@ -7,9 +7,19 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::core::error::CoreError;
+
 /// Decodes `T` from JSON text (as bytes, or `str::as_bytes`).
 pub fn decode<T: DeserializeOwned>(text: &[u8]) -> Result<T, serde_json::Error> {
     serde_json::from_slice(text)
+}
+
+/// Decodes an argument's JSON text; a `ValidationError` (`INVALID_VALUE`) naming `what`
+/// when it is not JSON.
+pub fn decode_argument<T: DeserializeOwned>(text: &str, what: &str) -> Result<T, CoreError> {
+    decode(text.as_bytes()).map_err(|e| {
+        CoreError::validation("INVALID_VALUE", format!("{what} is not valid JSON: {e}"))
+    })
 }
 
 /// `value` as a JSON value (`Null` if it cannot be one: a map with non-string keys).
