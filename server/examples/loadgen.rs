@@ -53,10 +53,19 @@ fn now_ms() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
+/// Command-line argument `index` as a number, or `default`.
 fn arg(index: usize, default: usize) -> usize {
     std::env::args()
         .nth(index)
         .and_then(|a| a.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The number in environment variable `name`, or `default` when it is unset or not one.
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|n| n.parse().ok())
         .unwrap_or(default)
 }
 
@@ -182,11 +191,7 @@ fn see(keys: &Mutex<Keys>, changes: &[SeenChange]) {
 fn filler() -> &'static str {
     static FILLER: OnceLock<String> = OnceLock::new();
     FILLER.get_or_init(|| {
-        let bytes = std::env::var("LOADGEN_VALUE_BYTES")
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0usize);
-        (0..bytes)
+        (0..env_number("LOADGEN_VALUE_BYTES", 0))
             .map(|i| char::from(b'a' + ((i * 7 + i / 26) % 26) as u8))
             .collect()
     })
@@ -259,21 +264,14 @@ async fn main() {
     let messages = arg(2, 10);
     let ops_per_message = arg(3, 100);
     let rate = arg(4, 0);
-    let shared: usize = std::env::var("LOADGEN_SHARED_KEYS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
+    let shared = env_number("LOADGEN_SHARED_KEYS", 0);
     // Open loop: each client sends one message every `interval`, clients staggered.
     let interval = (rate > 0)
         .then(|| Duration::from_secs_f64((clients * ops_per_message) as f64 / rate as f64));
     let dir = tempfile::tempdir().expect("temp dir");
     let postgres = std::env::var("LOADGEN_POSTGRES").ok();
     let instances = match &postgres {
-        Some(_) => std::env::var("LOADGEN_INSTANCES")
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(1usize)
-            .max(1),
+        Some(_) => env_number("LOADGEN_INSTANCES", 1).max(1),
         None => 1,
     };
     let external: Option<std::net::SocketAddr> = std::env::var("LOADGEN_SERVER")
