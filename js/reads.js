@@ -32,10 +32,11 @@ export class ReadCache {
   /** The frozen value at `path` (`undefined` when there is none). */
   get(path) {
     // One call without arguments tells whether anything was written since the last read;
-    // if so, a second one names the keys, and only their values are dropped.
+    // if so (and values are kept), a second one names the keys, and only their values are
+    // dropped.
     const generation = this.#core.stateGeneration();
     if (generation !== this.#generation) {
-      this.#forget(this.#core.writtenSince(this.#generation));
+      if (this.#values.size !== 0) this.#forget(this.#core.writtenSince(this.#generation));
       this.#generation = generation;
     }
     let value = this.#values.get(path);
