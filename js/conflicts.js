@@ -19,10 +19,22 @@ export class ConflictResolver {
     this.#link = link;
   }
 
-  /** Uses `strategy` for changes at paths `pattern` matches (`*` inside one segment). */
+  /**
+   * Uses `strategy` for changes at paths `pattern` matches (`*` inside one segment); the
+   * conflicts it settles are scoped to the rule's path. `strategy` is a built-in name or
+   * one registered with `registerCustomStrategy` first; any other name throws `TypeError`
+   * `INVALID_STRATEGY` (a conflict must never wait on a strategy that does not exist).
+   */
   setMergeRule(pattern, strategy) {
     requireString(pattern, 'pattern');
     requireString(strategy, 'strategy');
+    if (!BUILT_IN.has(strategy) && !this.#custom.has(strategy)) {
+      throw typeError(
+        `'${strategy}' is not a strategy: use last-write-wins, first-write-wins, smart-merge, `
+          + 'manual, or register a custom one with registerCustomStrategy first',
+        'INVALID_STRATEGY',
+      );
+    }
     this.#link.core.setMergeRule(pattern, strategy);
   }
 
@@ -43,7 +55,7 @@ export class ConflictResolver {
    * Settles a held conflict with a named strategy: `mine`, `theirs`, `last-write-wins`,
    * `first-write-wins`, `smart-merge` or a registered custom one, as in
    * `resolveConflict({ strategy: 'mine', ...conflict })`. Throws `TypeError`
-   * (`UNKNOWN_STRATEGY`) for any other name and `ConflictError` when the conflict is not
+   * (`INVALID_STRATEGY`) for any other name and `ConflictError` when the conflict is not
    * held (`CONFLICT_SETTLED`: the server settled it; `UNKNOWN_CONFLICT`: already resolved).
    * The promise resolves once the resolution is applied locally (after an async custom
    * strategy), or rejects with the strategy's error.
@@ -60,7 +72,7 @@ export class ConflictResolver {
       throw typeError(
         `'${strategy}' is not a strategy resolveConflict knows: use mine, theirs, `
           + 'last-write-wins, first-write-wins, smart-merge or a registered custom one',
-        'UNKNOWN_STRATEGY',
+        'INVALID_STRATEGY',
       );
     }
     if (id === undefined) {
@@ -115,20 +127,27 @@ export class ConflictResolver {
 }
 
 /**
- * A `conflict` payload for the app: `resolve(value)` added to a held one (`undefined`
- * deletes the key), and `strategy` made non-enumerable, so that the seed's
- * `resolveConflict({ strategy: 'mine', ...conflict })` keeps the strategy it names.
+ * A `conflict` payload for the app: `resolve(value)` (`undefined` deletes the conflict's
+ * path), and `strategy` made non-enumerable, so that the seed's
+ * `resolveConflict({ strategy: 'mine', ...conflict })` keeps the strategy it names. On a
+ * conflict the server already settled, `resolve` throws `ConflictError`
+ * `CONFLICT_SETTLED`.
  */
 export function withResolve(link, conflict) {
   const { strategy, ...rest } = conflict;
   const payload = rest;
-  if (conflict.id !== undefined) {
-    payload.resolve = (value) => {
-      const json = value === undefined ? undefined : encode(value, 'value');
-      link.core.resolveConflict(conflict.id, json);
-      link.flush();
-    };
-  }
+  payload.resolve = (value) => {
+    if (conflict.id === undefined) {
+      throw new ConflictError(
+        `the conflict on '${conflict.path ?? conflict.key}' was settled by the server `
+          + `(${strategy}); there is nothing to resolve`,
+        'CONFLICT_SETTLED',
+      );
+    }
+    const json = value === undefined ? undefined : encode(value, 'value');
+    link.core.resolveConflict(conflict.id, json);
+    link.flush();
+  };
   Object.defineProperty(payload, 'strategy', { value: strategy, enumerable: false });
   return payload;
 }

@@ -31,6 +31,7 @@ fn samples() -> Vec<(EventType, Payload)> {
     };
     let conflict = ConflictEvent {
         key: "k".into(),
+        path: "k.a".into(),
         kind: "modify-modify",
         strategy: "manual".into(),
         client_value: value.clone(),
@@ -80,6 +81,7 @@ fn samples() -> Vec<(EventType, Payload)> {
             EventType::ConflictResolved,
             Payload::ConflictResolved(ConflictResolvedEvent {
                 key: "k".into(),
+                path: "k".into(),
                 kind: "add-add",
                 strategy: "smart-merge".into(),
                 outcome: "merged",
@@ -212,9 +214,10 @@ fn declared(dts: &str, ty: &str) -> Declared {
                 .collect(),
         );
     }
-    let header = format!("export interface {ty} ");
-    let at = dts
-        .find(&header)
+    // `export interface Conflict {` or, generic, `export interface Conflict<T = ...> {`.
+    let at = [' ', '<']
+        .iter()
+        .find_map(|next| dts.find(&format!("export interface {ty}{next}")))
         .unwrap_or_else(|| panic!("interface {ty} in index.d.ts"));
     let open = at + dts[at..].find('{').unwrap();
     Declared::Object(fields(braced(dts, open)))

@@ -34,6 +34,7 @@ fn op(seq: u64, kind: OpKind) -> Operation {
             base: (seq % 3 == 0)
                 .then(|| Arc::new(json!({ "title": null })))
                 .into(),
+            ..ConflictInfo::default()
         },
     }
 }

@@ -15,10 +15,15 @@ const setUp = `
   sync.conflictResolver.setMergeRule('settings', 'first-write-wins');
   sync.conflictResolver.setMergeRule('doc', 'smart-merge');
   sync.conflictResolver.setMergeRule('note', 'manual');
-  sync.conflictResolver.setMergeRule('profile', 'union');
   window.conflicts = [];
   window.resolved = [];
-  sync.eventBus.subscribe('conflict', (c) => window.conflicts.push({ ...c, strategy: c.strategy, resolve: typeof c.resolve }));
+  sync.eventBus.subscribe('conflict', (c) => {
+    let settled = null;
+    // A conflict the server settled has a resolve() too (typed as always there), which
+    // says so: ConflictError CONFLICT_SETTLED.
+    if (c.id === undefined) try { c.resolve('x'); } catch (e) { settled = e.name + ' ' + e.code; }
+    window.conflicts.push({ ...c, strategy: c.strategy, resolve: typeof c.resolve, settled });
+  });
   sync.eventBus.subscribe('conflict-resolved', (r) => window.resolved.push(r));
 `;
 
@@ -110,8 +115,8 @@ test('each strategy settles conflicting offline edits the same way on both sides
   assert.deepEqual(byKey.doc.value, expected.doc);
   const title = conflicts.find((c) => c.key === 'title');
   assert.deepEqual(
-    { type: title.type, clientValue: title.clientValue, serverValue: title.serverValue, resolve: title.resolve },
-    { type: 'modify-modify', clientValue: 'B (earlier)', serverValue: 'A (later)', resolve: 'undefined' },
+    { type: title.type, path: title.path, clientValue: title.clientValue, serverValue: title.serverValue, settled: title.settled },
+    { type: 'modify-modify', path: 'title', clientValue: 'B (earlier)', serverValue: 'A (later)', settled: 'ConflictError CONFLICT_SETTLED' },
   );
   assert.deepEqual(conflicts.find((c) => c.key === 'doc').baseValue, { a: 1, b: 1, c: 1 });
   assert.equal(stats.conflicts, 3);
@@ -130,6 +135,8 @@ test('a custom strategy gets clientValue, serverValue and baseValue and its valu
       await new Promise((r) => setTimeout(r, 5));
       return { value: { tags: [...new Set([...c.serverValue.tags, ...c.clientValue.tags])].sort() } };
     });
+    // A custom strategy is named in a rule once it is registered.
+    sync.conflictResolver.setMergeRule('profile', 'union');
   `;
   const a = await peer('custom', 'a-custom', undefined, union);
   const b = await peer('custom', 'b-custom', undefined, union);

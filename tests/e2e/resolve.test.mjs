@@ -119,7 +119,7 @@ test('resolveConflict settles held conflicts with a custom strategy, mine, their
     };
   });
   assert.deepEqual(errors, {
-    unknownStrategy: ['TypeError', 'UNKNOWN_STRATEGY'],
+    unknownStrategy: ['TypeError', 'INVALID_STRATEGY'],
     manual: ['TypeError', 'INVALID_STRATEGY'],
     notAnObject: ['TypeError', 'INVALID_ARGUMENT'],
     settled: ['ConflictError', 'CONFLICT_SETTLED'],

@@ -87,8 +87,10 @@ pub struct SimClient {
     pub serial: u64,
 }
 
-/// The merge rules every simulated client sets (`k0` and other keys: last-write-wins).
-pub const RULES: [(&str, &str); 4] = [
+/// The merge rules every simulated client sets (`k0.b`: manual, scoped to that path; other
+/// paths of `k0` and other keys: last-write-wins).
+pub const RULES: [(&str, &str); 5] = [
+    ("k0.b", "manual"),
     ("k1", "first-write-wins"),
     ("k2", "smart-merge"),
     ("k3", "manual"),

@@ -39,7 +39,23 @@ pub fn replay(log: &[Committed]) -> Result<BTreeMap<String, (Value, u64)>, Strin
             .filter(|(client, _)| **client != op.id.client)
             .map(|(client, (version, clock))| (*version, *clock, Arc::clone(client)))
             .max();
-        let conflict = !commutes && rival.as_ref().is_some_and(|r| r.0 > op.base_version);
+        // A change scoped to a path inside its key (SPEC 19) conflicts only when the value
+        // there is no longer the one its author saw.
+        let scope = &op.fields[..op.conflict.scope.min(op.fields.len())];
+        let at_scope = |v: Option<&Value>| {
+            scope
+                .iter()
+                .try_fold(v?, |node, field| match node {
+                    Value::Object(map) => map.get(field),
+                    Value::Array(items) => items.get(field.parse::<usize>().ok()?),
+                    _ => None,
+                })
+                .cloned()
+        };
+        let changed_there = scope.is_empty()
+            || at_scope(key.value.as_deref()) != op.conflict.base.as_deref().cloned();
+        let conflict =
+            !commutes && changed_there && rival.as_ref().is_some_and(|r| r.0 > op.base_version);
         if conflict != c.resolution.is_some() {
             return Err(format!(
                 "{at}: conflict expected {conflict}, resolution {:?}",
@@ -62,9 +78,15 @@ pub fn replay(log: &[Committed]) -> Result<BTreeMap<String, (Value, u64)>, Strin
                 (Strategy::FirstWriteWins, o) => *o == Outcome::Server,
                 (Strategy::SmartMerge, Outcome::Merged(merged)) => {
                     let base = op.conflict.base.as_deref();
-                    let mine = apply(op.conflict.base.as_ref(), &op.fields, &op.kind)
-                        .map_err(|e| format!("{at}: {e}"))?;
-                    one_sided_fields_kept(base, key.value.as_deref(), mine.as_deref(), merged)
+                    let mine = apply(
+                        op.conflict.base.as_ref(),
+                        &op.fields[scope.len()..],
+                        &op.kind,
+                    )
+                    .map_err(|e| format!("{at}: {e}"))?;
+                    let server = at_scope(key.value.as_deref());
+                    let merged = at_scope(Some(merged)).unwrap_or(Value::Null);
+                    one_sided_fields_kept(base, server.as_ref(), mine.as_deref(), &merged)
                 }
                 // Nothing to merge field by field: last-write-wins.
                 (Strategy::SmartMerge, o) => o.name() == by_clock,

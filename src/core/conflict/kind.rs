@@ -57,12 +57,39 @@ impl ConflictKind {
         if !missed || matches!(op.kind, OpKind::Increment(_) | OpKind::Append(_)) {
             return None;
         }
+        if op.conflict.scope > 0 {
+            return Self::classify_scoped(current, op);
+        }
         let server = value_at(current.value.as_ref(), &op.fields);
         Some(match (&op.kind, server) {
             (OpKind::Delete, _) => Self::ModifyDelete,
             (_, None) if current.value.is_none() => Self::DeleteModify,
             _ if op.base_version == 0 => Self::AddAdd,
             (OpKind::Set(value), Some(server)) if type_name(value) != type_name(server) => {
+                Self::TypeChange
+            }
+            _ => Self::ModifyModify,
+        })
+    }
+
+    /// A change scoped to a path inside its key (SPEC 19): in conflict only when the
+    /// value at that path is no longer the one the author saw (`op.conflict.base`), so
+    /// that concurrent changes of other paths of the key merge.
+    fn classify_scoped(current: &KeyState, op: &Operation) -> Option<Self> {
+        let scope = op.conflict_fields();
+        let server = value_at(current.value.as_ref(), scope);
+        let base = op.conflict.base.as_deref();
+        if server == base {
+            return None;
+        }
+        let at_change = value_at(current.value.as_ref(), &op.fields);
+        Some(match (&op.kind, server, base) {
+            (OpKind::Delete, _, _) => Self::ModifyDelete,
+            (_, None, _) => Self::DeleteModify,
+            (_, Some(_), None) => Self::AddAdd,
+            (OpKind::Set(value), _, _)
+                if at_change.is_some_and(|s| type_name(value) != type_name(s)) =>
+            {
                 Self::TypeChange
             }
             _ => Self::ModifyModify,

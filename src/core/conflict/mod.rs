@@ -12,5 +12,5 @@ pub mod verdict;
 pub use choose::Choice;
 pub use hlc::{Hlc, Stamp};
 pub use kind::ConflictKind;
-pub use strategy::{Rule, Rules, Strategy};
+pub use strategy::{Rule, Rules, Scoped, Strategy};
 pub use verdict::{verdict, ConflictReport, Outcome, Resolution, Verdict};

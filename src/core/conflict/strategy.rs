@@ -138,6 +138,13 @@ impl Rules {
     /// (more segments, then more literal characters), the latest among equals, else the
     /// default.
     pub fn for_path(&self, key: &str, fields: &[String]) -> &Strategy {
+        self.scoped(key, fields).strategy
+    }
+
+    /// The strategy for a change at `key` and `fields` (as [`Rules::for_path`]) and the
+    /// path its conflicts are scoped to (SPEC 19): a matching rule's own path, else the
+    /// change's path. A rule on the key itself scopes to the whole key.
+    pub fn scoped(&self, key: &str, fields: &[String]) -> Scoped<'_> {
         let path = || std::iter::once(key).chain(fields.iter().map(String::as_str));
         self.rules
             .iter()
@@ -151,8 +158,26 @@ impl Rules {
                         .all(|(pattern, segment)| glob(pattern, segment))
             })
             .max_by_key(|(i, rule)| (rule.segments.len(), rule.literal, *i))
-            .map_or(&self.default, |(_, rule)| &rule.strategy)
+            .map_or(
+                Scoped {
+                    strategy: &self.default,
+                    depth: fields.len(),
+                },
+                |(_, rule)| Scoped {
+                    strategy: &rule.strategy,
+                    depth: rule.segments.len() - 1,
+                },
+            )
     }
+}
+
+/// What [`Rules::scoped`] chose for a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scoped<'a> {
+    /// The strategy.
+    pub strategy: &'a Strategy,
+    /// How many of the change's fields name the path its conflict is about (0: the key).
+    pub depth: usize,
 }
 
 #[cfg(test)]

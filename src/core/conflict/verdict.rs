@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::core::conflict::merge::merge3;
 use crate::core::conflict::{ConflictKind, Strategy};
 use crate::core::model::key_state::{KeyState, Writer};
-use crate::core::model::operation::{apply, Operation};
+use crate::core::model::operation::{apply, value_at, OpKind, Operation};
 use crate::core::model::slot::Slot;
 
 /// `autoResolveThreshold` when a change does not carry one.
@@ -61,7 +61,8 @@ pub struct ConflictReport {
     /// Whether `smart-merge` escalated it for lack of clean fields.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub escalated: bool,
-    /// The server's value now.
+    /// The server's value now: the key's, or the value at the change's conflict path
+    /// when the change is scoped.
     #[serde(default, skip_serializing_if = "Slot::is_absent")]
     pub value: Slot,
     /// The server's version now: the resolution is based on it.
@@ -99,11 +100,18 @@ pub fn verdict(current: &KeyState, op: &Operation) -> Verdict {
         (op.conflict.clock, &*op.id.client) > (w.clock, &*w.client)
     });
     let resolution = |outcome| Resolution { kind, outcome };
+    // A scoped change's conflict is about the value at its path (SPEC 19).
+    let scope = op.conflict_fields();
+    let server = if scope.is_empty() {
+        current.value.clone()
+    } else {
+        Slot(value_at(current.value.as_ref(), scope).map(|v| Arc::new(v.clone())))
+    };
     let report = |escalated| ConflictReport {
         kind,
         strategy: strategy.clone(),
         escalated,
-        value: current.value.clone(),
+        value: server.clone(),
         version: current.version,
         rival: rival.cloned(),
     };
@@ -120,8 +128,8 @@ pub fn verdict(current: &KeyState, op: &Operation) -> Verdict {
         Strategy::Manual | Strategy::Custom(_) => Verdict::Report(report(false)),
         Strategy::SmartMerge => {
             let base = op.conflict.base.as_ref();
-            let client = apply(base, &op.fields, &op.kind).ok().flatten();
-            let merged = match (base, current.value.as_ref(), client) {
+            let client = op.apply_in_scope(base).ok().flatten();
+            let merged = match (base, server.as_ref(), client) {
                 (Some(b), Some(s), Some(c)) => merge3(b, s, &c, client_wins),
                 _ => None,
             };
@@ -131,7 +139,17 @@ pub fn verdict(current: &KeyState, op: &Operation) -> Verdict {
             };
             let threshold = op.conflict.threshold.unwrap_or(DEFAULT_THRESHOLD);
             if merged.clean_share() >= threshold {
-                let value = Arc::new(merged.value);
+                let merged = Arc::new(merged.value);
+                // The key's whole value, with the merge at the change's conflict path.
+                let value = if scope.is_empty() {
+                    merged
+                } else {
+                    let set = OpKind::Set(merged);
+                    match apply(current.value.as_ref(), scope, &set) {
+                        Ok(Some(value)) => value,
+                        _ => return by_clock(),
+                    }
+                };
                 Verdict::Replace(Arc::clone(&value), resolution(Outcome::Merged(value)))
             } else {
                 Verdict::Report(report(true))

@@ -193,14 +193,17 @@ pub struct ChangeId {
 pub struct ConflictEvent {
     /// The key.
     pub key: String,
+    /// The dotted path the conflict is about: the key, or the path of the merge rule (or
+    /// change) it is scoped to (SPEC 19). The values below are the values at this path.
+    pub path: String,
     /// `modify-modify`, `delete-modify`, ...
     #[serde(rename = "type")]
     pub kind: &'static str,
     /// The strategy that applies.
     pub strategy: String,
-    /// What this client's changes made of the key (`null`: absent).
+    /// What this client's changes made of the path (`null`: absent).
     pub client_value: Option<Arc<Value>>,
-    /// The server's value.
+    /// The server's value there.
     pub server_value: Option<Arc<Value>>,
     /// The value the changes were based on.
     pub base_value: Option<Arc<Value>>,
@@ -217,6 +220,8 @@ pub struct ConflictEvent {
 pub struct ConflictResolvedEvent {
     /// The key.
     pub key: String,
+    /// The dotted path the conflict was about (see [`ConflictEvent::path`]).
+    pub path: String,
     /// The kind of conflict.
     #[serde(rename = "type")]
     pub kind: &'static str,
@@ -224,7 +229,7 @@ pub struct ConflictResolvedEvent {
     pub strategy: String,
     /// `client`, `server`, `merged` or `resolved`.
     pub outcome: &'static str,
-    /// The key's value after it (`null`: absent).
+    /// The value at `path` after it (`null`: absent).
     pub value: Option<Arc<Value>>,
 }
 

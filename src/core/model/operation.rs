@@ -231,9 +231,20 @@ pub struct ConflictInfo {
     /// `autoResolveThreshold`, for `smart-merge`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
-    /// The key's value the change was based on, for strategies that need it.
+    /// The key's value the change was based on, for strategies that need it; with a
+    /// `scope`, the value at the scoped path as the author saw it before the change
+    /// (absent: absent there).
     #[serde(default, skip_serializing_if = "Slot::is_absent")]
     pub base: Slot,
+    /// How many of the change's fields name the path its conflicts are about (SPEC 19);
+    /// 0: the whole key. A scoped change conflicts only when another client changed the
+    /// value at that path since `base`.
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub scope: usize,
+}
+
+fn is_zero_usize(n: &usize) -> bool {
+    *n == 0
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -249,5 +260,24 @@ impl ConflictInfo {
     /// The strategy, `last-write-wins` when unset.
     pub fn strategy(&self) -> Strategy {
         self.strategy.clone().unwrap_or(Strategy::LastWriteWins)
+    }
+}
+
+impl Operation {
+    /// The fields that name the path this change's conflicts are about (empty: the key).
+    pub fn conflict_fields(&self) -> &[String] {
+        &self.fields[..self.conflict.scope.min(self.fields.len())]
+    }
+
+    /// The dotted path this change's conflicts are about.
+    pub fn conflict_path(&self) -> String {
+        crate::core::model::path::dotted(&self.key, self.conflict_fields())
+    }
+
+    /// What this change makes of `base`, the value at its conflict path (the key's value
+    /// when unscoped): the change applied below that path.
+    pub fn apply_in_scope(&self, base: Option<&Arc<Value>>) -> Result<Option<Arc<Value>>> {
+        let depth = self.conflict.scope.min(self.fields.len());
+        apply(base, &self.fields[depth..], &self.kind)
     }
 }

@@ -428,6 +428,7 @@ mod tests {
             strategy: Some(strategy),
             threshold: None,
             base: base.map(Arc::new).into(),
+            ..ConflictInfo::default()
         };
         op
     }

@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::unknown_conflict;
 use crate::core::conflict::{Choice, Rule};
 use crate::core::dispatch::events::{ConflictEvent, ConflictRecord};
+use crate::core::model::path::dotted;
 use crate::core::sync::client::SyncClient;
 use crate::core::{CoreError, Engine};
 
@@ -18,9 +19,10 @@ impl SyncClient {
         Ok(())
     }
 
-    /// The app settled held conflict `id` with `value` (`None`: delete the key): the
-    /// key's pending changes are replaced by one change to `value`, based on the server
-    /// state the conflict reported, and sent. Returns the replaced changes' sequences.
+    /// The app settled held conflict `id` with `value` (`None`: delete it): the pending
+    /// changes of the conflict's path (the key, or the path a merge rule scoped it to)
+    /// are replaced by one change of that path to `value`, based on the server state the
+    /// conflict reported, and sent. Returns the replaced changes' sequences.
     pub fn resolve_conflict(
         &mut self,
         engine: &mut Engine,
@@ -28,12 +30,23 @@ impl SyncClient {
         value: Option<Value>,
     ) -> Result<Vec<u64>, CoreError> {
         let resolved = value.clone().map(Arc::new);
-        let Some((key, replaced)) = self.replica.resolve_held(engine, id, resolved.as_ref()) else {
+        self.replica
+            .check_settlement(engine, id, resolved.as_ref())
+            .ok_or_else(|| unknown_conflict(id))??;
+        let Some(settled) = self.replica.resolve_held(engine, id, resolved.as_ref()) else {
             return Err(unknown_conflict(id));
         };
-        let result = engine.replace_state(&key, value);
+        // A conflict scoped to a path is settled at that path only (SPEC 19); the key's
+        // changes of other paths are made again after it.
+        let result = engine.replace_state(&dotted(&settled.key, &settled.path), value);
+        for (fields, kind) in settled.again {
+            let path = dotted(&settled.key, &fields);
+            if let Err(error) = engine.make_again(&path, kind) {
+                engine.report_error("conflict", &error);
+            }
+        }
         self.local(engine);
-        result.map(|_| replaced)
+        result.map(|_| settled.dropped)
     }
 
     /// `resolveConflict({ strategy })` with a built-in `choice`: settles held conflict

@@ -13,6 +13,8 @@ use crate::core::dispatch::events::{
     ConflictEvent, ConflictRecord, ConflictResolvedEvent, Payload,
 };
 use crate::core::model::key_state::KeyState;
+use crate::core::model::operation::value_at;
+use crate::core::model::path::dotted;
 use crate::core::model::slot::Slot;
 use crate::core::Engine;
 
@@ -27,9 +29,12 @@ pub struct Held {
     pub id: u64,
     /// What the server reported.
     pub report: ConflictReport,
-    /// The value the changes were based on.
+    /// The value the changes were based on (at `path` when scoped).
     #[serde(default, skip_serializing_if = "Slot::is_absent")]
     pub base: Slot,
+    /// The fields of the path the conflict is about (SPEC 19); empty: the whole key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub path: Vec<String>,
 }
 
 /// A stored base: the key's confirmed state and the conflict held on it, if any.
@@ -51,6 +56,9 @@ pub struct BaseRecord {
 pub struct Seen<'a> {
     /// The key.
     pub key: &'a str,
+    /// The fields of the path the conflict is about (empty: the key); the values below
+    /// are at that path.
+    pub path: &'a [String],
     /// Its kind.
     pub kind: ConflictKind,
     /// The strategy that applies.
@@ -66,7 +74,7 @@ pub struct Seen<'a> {
 impl Held {
     /// The conflict as the app sees it, with `client` (the key's local value) as the
     /// client's side. An escalated `smart-merge` is settled like `manual`.
-    pub fn seen<'a>(&self, key: &'a str, client: Option<Arc<Value>>) -> Seen<'a> {
+    pub fn seen<'a>(&'a self, key: &'a str, client: Option<&Arc<Value>>) -> Seen<'a> {
         let strategy = if self.report.escalated {
             Strategy::Manual
         } else {
@@ -74,9 +82,10 @@ impl Held {
         };
         Seen {
             key,
+            path: &self.path,
+            client: at_path(client, &self.path),
             kind: self.report.kind,
             strategy,
-            client,
             server: self.report.value.0.clone(),
             base: self.base.0.clone(),
         }
@@ -96,6 +105,7 @@ impl Seen<'_> {
     fn payload(&self) -> ConflictEvent {
         ConflictEvent {
             key: self.key.to_owned(),
+            path: dotted(self.key, self.path),
             kind: self.kind.name(),
             strategy: self.strategy.name().to_owned(),
             client_value: self.client.clone(),
@@ -109,6 +119,7 @@ impl Seen<'_> {
     fn resolved(&self, outcome: &'static str, value: Option<&Arc<Value>>) -> ConflictResolvedEvent {
         ConflictResolvedEvent {
             key: self.key.to_owned(),
+            path: dotted(self.key, self.path),
             kind: self.kind.name(),
             strategy: self.strategy.name().to_owned(),
             outcome,
@@ -227,4 +238,12 @@ impl From<&BaseRecord> for KeyState {
             writers: None,
         }
     }
+}
+
+/// The value at `path` inside a key's value `root` (the whole value for an empty path).
+pub fn at_path(root: Option<&Arc<Value>>, path: &[String]) -> Option<Arc<Value>> {
+    if path.is_empty() {
+        return root.cloned();
+    }
+    value_at(root, path).map(|v| Arc::new(v.clone()))
 }

@@ -5,14 +5,35 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{Held, Seen};
+use super::{at_path, Held, Seen};
 use crate::core::conflict::{Choice, ConflictReport, Resolution};
 use crate::core::dispatch::event_bus::EventType;
 use crate::core::dispatch::events::{ConflictEvent, ConflictRecord, Payload};
+use crate::core::error::CoreError;
 use crate::core::model::key_state::KeyState;
-use crate::core::model::operation::{apply, OpId, Operation};
+use crate::core::model::operation::{apply, OpId, OpKind, Operation};
+use crate::core::sync::replica::Pending;
 use crate::core::sync::replica::Replica;
 use crate::core::Engine;
+
+/// What settling a held conflict did (see [`Replica::resolve_held`]).
+#[derive(Debug)]
+pub struct Settled {
+    /// The key.
+    pub key: String,
+    /// The fields of the conflict's path (empty: the key).
+    pub path: Vec<String>,
+    /// The sequences of the dropped changes.
+    pub dropped: Vec<u64>,
+    /// Dropped changes of other paths of the key, to make again: `(fields, kind)`.
+    pub again: Vec<(Vec<String>, OpKind)>,
+}
+
+/// Whether a change at `fields` touches the path `path` (one is a prefix of the other).
+fn overlaps(fields: &[String], path: &[String]) -> bool {
+    let n = fields.len().min(path.len());
+    fields[..n] == path[..n]
+}
 
 impl Replica {
     /// A change of this client was settled by the server after a conflict: `conflict`
@@ -25,19 +46,31 @@ impl Replica {
         server: Option<Arc<Value>>,
         after: Option<Arc<Value>>,
     ) {
-        let base = op.conflict.base.0.clone();
+        let path = op.conflict_fields();
+        let server = at_path(server.as_ref(), path);
+        let base = if path.is_empty() {
+            op.conflict.base.0.clone()
+        } else {
+            // A scoped change always carries its base at the path (absent: none there).
+            Some(op.conflict.base.0.clone()).flatten()
+        };
         let strategy = op.conflict.strategy();
-        let client = apply(base.as_ref().or(server.as_ref()), &op.fields, &op.kind)
-            .ok()
-            .flatten();
+        let from = if path.is_empty() {
+            base.as_ref().or(server.as_ref())
+        } else {
+            base.as_ref()
+        };
+        let client = op.apply_in_scope(from).ok().flatten();
         let seen = Seen {
             key: &op.key,
+            path,
             kind: resolution.kind,
             strategy,
             client,
             server,
             base,
         };
+        let after = at_path(after.as_ref(), path);
         self.book
             .resolved_by_server(engine, seen, resolution, after.as_ref());
         self.count(engine);
@@ -57,6 +90,7 @@ impl Replica {
         pending.sent = false;
         let key = pending.op.key.clone();
         let base = pending.op.conflict.base.clone();
+        let path = pending.op.conflict_fields().to_vec();
         self.dirty_bases.insert(key.clone());
         if let Some(held) = self.held.get_mut(&key) {
             // A later change of the same key: one conflict, against the newest state.
@@ -69,8 +103,9 @@ impl Replica {
             id: 0,
             report,
             base,
+            path,
         };
-        let seen = held.seen(&key, engine.value_of(&key).cloned());
+        let seen = held.seen(&key, engine.value_of(&key));
         held.id = self.book.hold(engine, seen, held.report.escalated);
         self.held.insert(key, held);
         self.count(engine);
@@ -86,25 +121,34 @@ impl Replica {
     }
 
     /// The app settled held conflict `id`: every pending change of the key not in flight
-    /// (the ones the server reported and any made since) is dropped, and the next change recorded for
-    /// the key is based on the server state the conflict reported. Returns the key and
-    /// the dropped sequences, or `None` when no such conflict is held.
+    /// (the ones the server reported and any made since) is dropped, and the next change
+    /// recorded for the key is based on the server state the conflict reported. A
+    /// conflict scoped to a path (SPEC 19) keeps the key's changes of other paths: they
+    /// are returned to be made again, after the settlement (their sequences are behind
+    /// changes sent meanwhile, so they cannot be sent as they are).
     pub fn resolve_held(
         &mut self,
         engine: &mut Engine,
         id: u64,
         value: Option<&Arc<Value>>,
-    ) -> Option<(String, Vec<u64>)> {
+    ) -> Option<Settled> {
         let key = self.held.iter().find(|(_, h)| h.id == id)?.0.clone();
         let held = self.held.remove(&key)?;
         let client = engine.value_of(&key).cloned();
+        let unsent = |p: &Pending| p.op.key == key && !p.sent;
         let dropped: Vec<u64> = self
             .pending
             .iter()
-            .filter(|p| p.op.key == key && !p.sent)
+            .filter(|p| unsent(p))
             .map(|p| p.op.id.seq)
             .collect();
-        self.pending.retain(|p| p.op.key != key || p.sent);
+        let again: Vec<(Vec<String>, OpKind)> = self
+            .pending
+            .iter()
+            .filter(|p| unsent(p) && !overlaps(&p.op.fields, &held.path))
+            .map(|p| (p.op.fields.clone(), p.op.kind.clone()))
+            .collect();
+        self.pending.retain(|p| !unsent(p));
         for _ in &dropped {
             self.uncount(&key);
         }
@@ -114,15 +158,47 @@ impl Replica {
         let (me, at) = (Arc::from(engine.client_id()), engine.now_ms());
         self.show_key(engine, &key, Vec::new(), me, at);
         self.book
-            .resolved_by_app(engine, held.seen(&key, client), value);
+            .resolved_by_app(engine, held.seen(&key, client.as_ref()), value);
         let based_on = KeyState {
             value: held.report.value,
             version: held.report.version,
             writers: None,
         };
-        self.rebase.insert(key.clone(), based_on);
+        self.rebase
+            .insert(key.clone(), (based_on, held.path.clone()));
         self.count(engine);
-        Some((key, dropped))
+        Some(Settled {
+            key,
+            path: held.path,
+            dropped,
+            again,
+        })
+    }
+
+    /// Whether settling held conflict `id` with `value` (`None`: delete) applies on the
+    /// key as it will show once the conflict's changes are dropped; `None` when no such
+    /// conflict is held. A settlement that does not apply (a path inside a value that is
+    /// no longer an object) must change nothing.
+    pub fn check_settlement(
+        &self,
+        engine: &Engine,
+        id: u64,
+        value: Option<&Arc<Value>>,
+    ) -> Option<Result<(), CoreError>> {
+        let (key, held) = self.held.iter().find(|(_, h)| h.id == id)?;
+        let mut shown = self
+            .bases
+            .get(key)
+            .map_or_else(|| engine.value_of(key).cloned(), |b| b.value.0.clone());
+        let keeps =
+            |p: &&Pending| p.op.key == *key && (p.sent || !overlaps(&p.op.fields, &held.path));
+        for pending in self.pending.iter().filter(keeps) {
+            if let Ok(next) = apply(shown.as_ref(), &pending.op.fields, &pending.op.kind) {
+                shown = next;
+            }
+        }
+        let kind = value.map_or(OpKind::Delete, |v| OpKind::Set(Arc::clone(v)));
+        Some(apply(shown.as_ref(), &held.path, &kind).map(|_| ()))
     }
 
     /// The value `choice` gives held conflict `id` (`Some(None)`: delete the key), or
@@ -148,7 +224,7 @@ impl Replica {
         Some(choice.value(
             held.base.as_ref(),
             held.report.value.as_ref(),
-            engine.value_of(key),
+            at_path(engine.value_of(key), &held.path).as_ref(),
             client_wins,
         ))
     }
@@ -164,7 +240,7 @@ impl Replica {
         held.sort_unstable_by_key(|(_, h)| h.id);
         held.into_iter()
             .map(|(key, held)| {
-                let seen = held.seen(key, engine.value_of(key).cloned());
+                let seen = held.seen(key, engine.value_of(key));
                 seen.held_payload(held.id, held.report.escalated)
             })
             .collect()

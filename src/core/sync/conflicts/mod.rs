@@ -8,4 +8,6 @@ mod api;
 mod book;
 mod held;
 
-pub use book::{unknown_conflict, BaseRecord, ConflictBook, Held, Seen, HISTORY_LIMIT};
+pub use held::Settled;
+
+pub use book::{at_path, unknown_conflict, BaseRecord, ConflictBook, Held, Seen, HISTORY_LIMIT};

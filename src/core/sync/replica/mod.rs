@@ -17,7 +17,7 @@ use crate::core::engine::{Recorded, RemoteWrite};
 use crate::core::error::CoreError;
 use crate::core::model::key_state::KeyState;
 use crate::core::model::operation::ConflictInfo;
-use crate::core::model::operation::{OpId, Operation};
+use crate::core::model::operation::{value_at, OpId, Operation};
 use crate::core::protocol::message::{Rejected, SnapshotEntry};
 use crate::core::protocol::Committed;
 use crate::core::sync::conflicts::{BaseRecord, ConflictBook, Held};
@@ -69,7 +69,9 @@ pub struct Replica {
     pub(in crate::core::sync) received: u64,
     pub(in crate::core::sync) clock: Hlc,
     pub(in crate::core::sync) held: FxHashMap<String, Held>,
-    pub(in crate::core::sync) rebase: FxHashMap<String, KeyState>,
+    /// The server state a settled conflict reported, for the key's next change: its
+    /// version, and its value at the conflict's path (the fields; empty: the key).
+    pub(in crate::core::sync) rebase: FxHashMap<String, (KeyState, Vec<String>)>,
     pub(in crate::core::sync) book: ConflictBook,
     /// A confirmed change did not apply here (see [`Replica::take_diverged`]).
     pub(in crate::core::sync) diverged: bool,
@@ -212,27 +214,48 @@ impl Replica {
     /// strategy `rules` give its path, the confirmed version it is based on) and stores it.
     pub fn record(&mut self, recorded: Recorded, rules: &Rules, threshold: f64, now: f64) {
         let mut op = recorded.op;
+        let previous = recorded.previous;
         if !self.bases.contains_key(&op.key) {
             let base = KeyState {
-                value: recorded.previous.into(),
+                value: previous.clone().into(),
                 version: op.base_version,
                 writers: None,
             };
             self.bases.insert(op.key.clone(), base);
             self.dirty_bases.insert(op.key.clone());
         }
-        let strategy = rules.for_path(&op.key, &op.fields).clone();
-        let based_on = self
-            .rebase
-            .remove(&op.key)
-            .or_else(|| self.bases.get(&op.key).cloned());
+        let scoped = rules.scoped(&op.key, &op.fields);
+        let (strategy, scope) = (scoped.strategy.clone(), scoped.depth);
+        let (based_on, reported) = match self.rebase.remove(&op.key) {
+            Some((state, fields)) => {
+                // The reported value is the base only for a change about the same path.
+                let same = fields[..] == op.fields[..scope];
+                (Some(state), same)
+            }
+            None => (self.bases.get(&op.key).cloned(), scope == 0),
+        };
         let (base, base_version) = based_on.map_or((None, 0), |b| (b.value.0, b.version));
+        // A scoped change carries the value at its path as this client saw it, so that
+        // the server tells another client's change there from one elsewhere in the key.
+        let base = match (scope, reported) {
+            (0, true) => base.filter(|_| strategy.needs_base()),
+            (0, false) => self
+                .bases
+                .get(&op.key)
+                .and_then(|b| b.value.0.clone())
+                .filter(|_| strategy.needs_base()),
+            (_, true) => base,
+            (_, false) => {
+                value_at(previous.as_ref(), &op.fields[..scope]).map(|v| Arc::new(v.clone()))
+            }
+        };
         op.base_version = base_version;
         op.conflict = ConflictInfo {
             clock: self.clock.tick(now),
             threshold: (strategy == Strategy::SmartMerge).then_some(threshold),
-            base: base.filter(|_| strategy.needs_base()).into(),
+            base: base.into(),
             strategy: (strategy != Strategy::LastWriteWins).then_some(strategy),
+            scope,
         };
         *self.per_key.entry(op.key.clone()).or_default() += 1;
         self.work
