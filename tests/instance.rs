@@ -326,3 +326,35 @@ fn a_followers_resolution_keeps_null_apart_from_delete_between_tabs() {
         }
     }
 }
+
+#[test]
+fn without_storage_changes_made_before_ready_are_kept_and_queued_for_the_server() {
+    // Issue 27: with `offline: { enabled: false }`, writes before `ready` were shown
+    // locally and never sent (skipping the restore dropped them).
+    let config = Config::parse(&json!({
+        "url": "ws://nowhere/sync",
+        "clientId": "c",
+        "offline": { "enabled": false }
+    }))
+    .unwrap();
+    let engine = Engine::new(config.clone(), "c", Box::new(ManualClock::new(1_000.0)));
+    let mut instance = Instance::new(engine, true);
+    instance
+        .mutate(|e| e.set_state("early", json!("before ready")))
+        .unwrap();
+    batch(&mut instance, json!([{ "key": "early-batch", "value": 1 }]));
+    instance.engine_mut().skip_restore();
+    let io = Io {
+        transport: Box::new(Nowhere),
+        timers: Box::new(Nowhere),
+        random: Box::new(|| 0.5),
+    };
+    instance.start_sync(SyncClient::new(config, io), Default::default(), false);
+    instance.mutate(|e| e.set_state("after", json!(2))).unwrap();
+    let replica = instance.sync().unwrap().replica();
+    assert_eq!(replica.len(), 3, "every change waits for the server");
+    assert_eq!(
+        instance.engine().get_state("early").unwrap(),
+        Some(&json!("before ready"))
+    );
+}

@@ -62,7 +62,7 @@ impl TabLink {
                 return;
             };
             // A message this version cannot read is ignored.
-            if let Ok(message) = crate::core::model::json::decode::<TabMessage>(text.as_bytes()) {
+            if let Some(message) = TabMessage::decode(&text) {
                 let receive = Rc::clone(&receive);
                 spawn_local(async move { receive(message) });
             }
@@ -81,10 +81,10 @@ impl TabLink {
     /// Posts messages to the other tabs.
     pub fn post(&self, messages: &[TabMessage]) {
         for message in messages {
-            if let Ok(text) = serde_json::to_string(message) {
-                // A closed channel drops it: this tab is going away.
-                let _ = self.channel.post_message(&JsValue::from_str(&text));
-            }
+            // A closed channel drops it: this tab is going away.
+            let _ = self
+                .channel
+                .post_message(&JsValue::from_str(&message.encode()));
         }
     }
 

@@ -111,7 +111,8 @@ pub fn key_settled(
     }
 }
 
-fn subscribers(
+/// Queues the subscriber calls a change of one key makes (no events).
+pub fn subscribers(
     subs: &Subscriptions,
     queue: &mut Vec<Dispatch>,
     change: &KeyChange,

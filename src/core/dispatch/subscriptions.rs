@@ -73,6 +73,16 @@ impl Subscriptions {
         !self.wildcard.is_empty() || self.by_key.contains_key(key)
     }
 
+    /// Whether someone subscribed to `'*'`.
+    pub fn has_wildcard(&self) -> bool {
+        !self.wildcard.is_empty()
+    }
+
+    /// The keys someone subscribed to (or to a path inside).
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.by_key.keys().map(String::as_str)
+    }
+
     /// Whether there are no subscriptions at all.
     pub fn is_empty(&self) -> bool {
         self.key_of.is_empty()

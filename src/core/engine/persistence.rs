@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use super::Engine;
-use crate::core::engine::{PersistWork, Snapshot};
+use crate::core::dispatch::notify::{self, KeyChange};
+use crate::core::engine::{PersistWork, Recorded, Snapshot};
 use crate::core::error::{CoreError, Result};
 use crate::core::model::history::Origin;
 use crate::core::model::operation::{apply, OpId, Operation};
@@ -79,9 +80,16 @@ impl Engine {
         })
     }
 
-    /// Loads cached state. Changes made before this call are re-applied on top of it, in
-    /// order, as new versions. A corrupt shard is skipped and reported as `sync-error`.
+    /// Loads cached state at `ready`: subscribers of the keys it sets are told (origin
+    /// `load`, SPEC 19), so that a view rendered before `ready` shows it. Changes made
+    /// before this call are re-applied on top of it, in order, as new versions. A corrupt
+    /// shard is skipped and reported as `sync-error`.
     pub fn restore(&mut self, snapshot: Snapshot) -> Result<()> {
+        self.load_snapshot(snapshot, true)
+    }
+
+    /// Loads `snapshot` as the state; `notify`: tell subscribers of the loaded keys.
+    pub(super) fn load_snapshot(&mut self, snapshot: Snapshot, notify: bool) -> Result<()> {
         let meta = snapshot
             .meta
             .as_deref()
@@ -113,7 +121,10 @@ impl Engine {
         let pending = std::mem::take(&mut self.before_restore);
         self.store = store;
         self.restored = true;
-        for op in pending {
+        if notify {
+            self.notify_loaded();
+        }
+        for (op, _) in pending {
             self.replay(op);
         }
         Ok(())
@@ -146,14 +157,55 @@ impl Engine {
         }
     }
 
+    /// Tells the subscribers of every loaded key (all keys for `'*'`) its value.
+    fn notify_loaded(&mut self) {
+        if self.subs.is_empty() {
+            return;
+        }
+        let keys: Vec<String> = if self.subs.has_wildcard() {
+            self.live_keys()
+        } else {
+            self.subs
+                .keys()
+                .filter(|key| self.store.value(key).is_some())
+                .map(str::to_owned)
+                .collect()
+        };
+        for key in keys {
+            let Some(current) = self.store.value(&key).cloned() else {
+                continue;
+            };
+            let change = KeyChange {
+                version: self.store.version(&key),
+                key,
+                previous: None,
+                previous_version: 0,
+                current: Some(current),
+                changed: vec![Vec::new()],
+                op: "load",
+            };
+            notify::subscribers(&self.subs, &mut self.queue, &change, Origin::Load);
+        }
+    }
+
     /// Whether cached state has been loaded (or there was none to load).
     pub fn is_restored(&self) -> bool {
         self.restored
     }
 
-    /// Marks the engine restored without storage (offline persistence disabled).
+    /// Marks the engine restored without storage (offline persistence disabled). Changes
+    /// made before this stay as they are and are recorded now, in order, so that they are
+    /// sent like any change (SPEC 19: writes before `ready` are kept in every
+    /// configuration; issue 27 found them shown locally and never sent).
     pub fn skip_restore(&mut self) {
         self.restored = true;
-        self.before_restore.clear();
+        let made = std::mem::take(&mut self.before_restore);
+        if let Some(journal) = &mut self.journal {
+            journal.extend(made.into_iter().map(|(op, previous)| Recorded {
+                op,
+                previous,
+                may_send_unstored: true,
+            }));
+        }
     }
 }

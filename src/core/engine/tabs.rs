@@ -17,6 +17,7 @@ use crate::core::model::batch::Draft;
 use crate::core::model::history::Origin;
 use crate::core::model::operation::Operation;
 use crate::core::model::path::Path;
+use crate::core::model::slot::Slot;
 use crate::core::state::store::SHARDS;
 
 /// A key's state as the leading tab holds it.
@@ -24,9 +25,11 @@ use crate::core::state::store::SHARDS;
 pub struct KeyWrite {
     /// The key.
     pub key: String,
-    /// Its value; absent when deleted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<Arc<Value>>,
+    /// Its value; absent when deleted. A [`Slot`]: a `null` value stays `null` between
+    /// tabs (an `Option` read `null` back as absent; issue 27's chaos soak found a tab
+    /// holding nothing where the leader held `null`).
+    #[serde(default, skip_serializing_if = "Slot::is_absent")]
+    pub value: Slot,
     /// Its version.
     pub version: u64,
     /// Time of its last change.
@@ -129,7 +132,7 @@ impl Engine {
         let entry = self.store.entry(key)?;
         Some(KeyWrite {
             key: key.to_owned(),
-            value: entry.value.clone(),
+            value: entry.value.clone().into(),
             version: entry.version,
             at: entry.updated_at,
             by: Arc::clone(&entry.updated_by),
@@ -140,7 +143,7 @@ impl Engine {
     pub fn apply_key_write(&mut self, write: KeyWrite) {
         self.apply_remote(RemoteWrite {
             key: write.key,
-            value: write.value,
+            value: write.value.into_inner(),
             version: write.version,
             fields: Vec::new(),
             by: write.by,
@@ -200,7 +203,7 @@ impl Engine {
             .collect();
         // A follower's own sequence numbers were never used: continue the stored one.
         self.next_seq = 1;
-        self.restore(snapshot)?;
+        self.load_snapshot(snapshot, false)?;
         let mut keys: Vec<String> = before.keys().cloned().collect();
         keys.extend(
             (0..SHARDS)
@@ -212,7 +215,7 @@ impl Engine {
             let now = self.key_write(&key);
             let (value, version) = now
                 .as_ref()
-                .map_or((None, 0), |w| (w.value.clone(), w.version));
+                .map_or((None, 0), |w| (w.value.0.clone(), w.version));
             let Some((old_value, old_version)) = before.get(&key) else {
                 if value.is_some() {
                     let at = now.as_ref().map_or(0.0, |w| w.at);

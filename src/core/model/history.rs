@@ -17,6 +17,8 @@ pub enum Origin {
     Remote,
     /// Made by `rollback`.
     Rollback,
+    /// Loaded from storage at `ready` (SPEC 19): subscribers of the keys it sets are told.
+    Load,
 }
 
 impl Origin {
@@ -26,6 +28,7 @@ impl Origin {
             Self::Local => "local",
             Self::Remote => "remote",
             Self::Rollback => "rollback",
+            Self::Load => "load",
         }
     }
 }

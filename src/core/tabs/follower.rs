@@ -33,6 +33,8 @@ pub struct Follower {
     /// The leader's latest state of keys that still have unapplied changes.
     deferred: FxHashMap<String, KeyWrite>,
     status: String,
+    /// The leader reported `synced` at least once since this tab followed it.
+    synced_once: bool,
     conflicts: Vec<Value>,
     outgoing: Vec<TabMessage>,
     /// Whether this tab is visible, and whether the leader says it is hidden.
@@ -57,6 +59,7 @@ impl Follower {
             unapplied: FxHashMap::default(),
             deferred: FxHashMap::default(),
             status: "initial".to_owned(),
+            synced_once: false,
             conflicts: Vec::new(),
             outgoing: vec![TabMessage::Hello {
                 tab: tab.to_owned(),
@@ -136,6 +139,12 @@ impl Follower {
     /// The last change number the server acknowledged.
     pub fn acknowledged(&self) -> u64 {
         self.acknowledged
+    }
+
+    /// Whether the leader has reported `synced` since this tab followed it (the first
+    /// catch-up is applied there, and so here).
+    pub fn synced_once(&self) -> bool {
+        self.synced_once
     }
 
     /// `sync.status` as the leader reports it.
@@ -226,6 +235,7 @@ impl Follower {
             } => {
                 self.leader_hidden = hidden;
                 self.claim_if_due();
+                self.synced_once |= status == "synced";
                 if status != self.status {
                     self.status = status;
                 }
@@ -331,7 +341,7 @@ impl Follower {
                 let by: Arc<str> = engine.client_id().into();
                 engine.apply_key_write(KeyWrite {
                     key,
-                    value: None,
+                    value: Slot::ABSENT,
                     version,
                     at,
                     by,

@@ -127,6 +127,19 @@ pub enum TabMessage {
     },
 }
 
+impl TabMessage {
+    /// The message as the tabs' channel carries it (JSON text).
+    pub fn encode(&self) -> String {
+        // Serialising these plain types cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// A message read back from the channel; `None` for one this version cannot read.
+    pub fn decode(text: &str) -> Option<Self> {
+        crate::core::model::json::decode::<TabMessage>(text.as_bytes()).ok()
+    }
+}
+
 /// A new tab id: 16 hex digits from two random numbers in `[0, 1)`.
 pub fn tab_id(mut random: impl FnMut() -> f64) -> String {
     let mut part = || (random() * 2f64.powi(32)) as u32;

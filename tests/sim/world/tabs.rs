@@ -46,8 +46,12 @@ impl World {
         }
     }
 
-    /// A tab message arrives, if its tab is still there.
+    /// A tab message arrives, if its tab is still there. It crosses the channel as the
+    /// browser's does, encoded and decoded (a `null` value once came back absent).
     pub(super) fn deliver_tab_message(&mut self, i: usize, to: &str, message: TabMessage) {
+        let Some(message) = TabMessage::decode(&message.encode()) else {
+            panic!("a tab message does not decode: {message:?}");
+        };
         let client = &mut self.clients[i];
         if client.tab.as_deref() == Some(to) {
             client.instance.tab_receive(message);
