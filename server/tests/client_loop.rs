@@ -229,14 +229,18 @@ async fn a_wrong_token_stops_retrying_with_an_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unreachable_server_leads_to_error_after_retry_attempts_and_backoff() {
+async fn an_unreachable_server_stays_reconnecting_past_retry_attempts() {
     // Nothing listens on this port.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
     let mut a = Peer::new(config(port, "r", "a"), fresh(), true);
-    a.until(10, |p| p.status() == Status::Error).await;
+    // An ordinary outage is not a refusal (issue 27): past `retryAttempts` (3) the status
+    // stays `reconnecting` while it retries.
+    a.until(10, |p| p.engine().statistics().reconnects >= 4)
+        .await;
+    assert_eq!(a.status(), Status::Reconnecting);
     let stats = a.engine().statistics();
     assert!(stats.reconnects >= 2, "{stats:?}");
     a.change(|e| e.set_state("offline-ok", json!(true)))
@@ -299,7 +303,10 @@ async fn the_sync_error_follows_exactly_retry_attempts_failed_attempts() {
         a.engine_mut().on(event, Priority::Normal);
     }
     a.with_sync(|s, e| s.set_online(e, true));
-    a.until(10, |p| p.status() == Status::Error).await;
+    a.until(10, |p| p.engine().statistics().reconnects >= 2)
+        .await;
+    a.idle(300).await;
+    assert_eq!(a.status(), Status::Reconnecting);
     let seen = events(&mut a);
     let names: Vec<&str> = seen.iter().map(|(name, _)| name.as_str()).collect();
     let error_at = names.iter().position(|n| *n == "sync-error").unwrap();
@@ -315,6 +322,11 @@ async fn the_sync_error_follows_exactly_retry_attempts_failed_attempts() {
             .iter()
             .any(|(name, payload)| name == "network-status" && payload == "online"),
         "no attempt reported online: {seen:?}"
+    );
+    assert_eq!(
+        names.iter().filter(|n| **n == "sync-error").count(),
+        1,
+        "one sync-error per outage: {names:?}"
     );
     assert_eq!(seen[error_at].1["error"]["code"], "CONNECTION_FAILED");
     let message = seen[error_at].1["error"]["message"].as_str().unwrap();
@@ -348,5 +360,27 @@ async fn a_conflict_held_for_the_app_does_not_keep_the_status_at_syncing() {
     );
     assert_eq!(b.engine().statistics().conflicts_pending, 1);
     assert_eq!(b.get("k"), json!("b"), "the held change stays visible");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_round_trip_is_measured_from_the_first_answer_not_the_first_heartbeat() {
+    // Issue 27: `lastRoundTripMs` stayed null after plenty of traffic (only pongs set it,
+    // and the first ping goes out after `heartbeatInterval`).
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::server(dir.path(), |_| {}).await;
+    let mut settings = config(server.addr, "r", "a");
+    settings["heartbeatInterval"] = json!(60_000);
+    let mut a = Peer::new(settings, fresh(), true);
+    a.until(10, Peer::synced).await;
+    let after_welcome = a.engine().statistics().last_round_trip_ms;
+    assert!(
+        after_welcome.is_some_and(|ms| ms >= 0.0),
+        "{after_welcome:?}"
+    );
+    a.change(|e| e.set_state("k", json!(1))).unwrap();
+    a.until(10, |p| p.synced() && p.sync().replica().is_empty())
+        .await;
+    assert!(a.engine().statistics().last_round_trip_ms.is_some());
     server.shutdown().await;
 }

@@ -127,6 +127,31 @@ fn bad(field: &str, expected: &str, got: &Value) -> CoreError {
     )
 }
 
+/// `mergeStrategy` names a built-in strategy: no custom one can be registered before the
+/// instance exists, and a conflict must never wait on a strategy that does not exist
+/// (SPEC 19; `'last-writer-wins'` once passed and held every conflict forever). A custom
+/// default is `conflictResolver.setMergeRule('*', name)` after registering it.
+fn built_in_strategy(name: String) -> Result<String> {
+    const BUILT_IN: [&str; 4] = [
+        "last-write-wins",
+        "first-write-wins",
+        "smart-merge",
+        "manual",
+    ];
+    if BUILT_IN.contains(&name.as_str()) {
+        return Ok(name);
+    }
+    Err(CoreError::type_error(
+        "INVALID_STRATEGY",
+        format!(
+            "config.mergeStrategy must be one of {}, got '{name}' (a custom strategy is \
+             registered with conflictResolver.registerCustomStrategy, then named in \
+             setMergeRule('*', name))",
+            BUILT_IN.join(", ")
+        ),
+    ))
+}
+
 fn short(value: &Value) -> String {
     let text = value.to_string();
     if text.len() > 40 {
@@ -362,7 +387,7 @@ impl Config {
             enable_delta_updates: top.boolean("enableDeltaUpdates", d.enable_delta_updates)?,
             history_size: top.uint("historySize", d.history_size, 0, 10_000)?,
             enable_versioning: top.boolean("enableVersioning", d.enable_versioning)?,
-            merge_strategy: top.string("mergeStrategy", &d.merge_strategy)?,
+            merge_strategy: built_in_strategy(top.string("mergeStrategy", &d.merge_strategy)?)?,
             auto_resolve_threshold: top.float(
                 "autoResolveThreshold",
                 d.auto_resolve_threshold,
@@ -386,6 +411,35 @@ impl Config {
             self.history_size as usize
         } else {
             0
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+    use serde_json::json;
+
+    #[test]
+    fn merge_strategy_names_a_built_in_strategy() {
+        for name in [
+            "last-write-wins",
+            "first-write-wins",
+            "smart-merge",
+            "manual",
+        ] {
+            let config = Config::parse(&json!({ "mergeStrategy": name })).unwrap();
+            assert_eq!(config.merge_strategy, name);
+        }
+        // Issue 27: a typo passed and every conflict then waited forever.
+        for typo in ["last-writer-wins", "manuel", "my-custom"] {
+            let error = Config::parse(&json!({ "mergeStrategy": typo })).unwrap_err();
+            assert_eq!(error.code, "INVALID_STRATEGY", "{typo}");
+            assert!(
+                error.message.contains("config.mergeStrategy"),
+                "{}",
+                error.message
+            );
         }
     }
 }

@@ -53,7 +53,16 @@ pub fn sync_now(shared: &Rc<Shared>) -> Promise {
     }
 }
 
-/// Rejects every `sync()` promise (the instance closed).
+/// `sync.whenSynced()`: resolves once the first catch-up of this instance is applied (at
+/// once without a server).
+pub fn when_synced(shared: &Rc<Shared>) -> Promise {
+    let promise = shared.first_sync_waiters.wait(0);
+    shared.resolve_due_waiters();
+    promise
+}
+
+/// Rejects every `sync()` and `whenSynced()` promise (the instance closed).
 pub fn reject_waiters(shared: &Shared, error: &CoreError) {
     shared.sync_waiters.reject_all(&to_js(error));
+    shared.first_sync_waiters.reject_all(&to_js(error));
 }

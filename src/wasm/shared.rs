@@ -40,6 +40,8 @@ pub struct Shared {
     pub closed: Cell<bool>,
     /// `sync.sync()` promises, by the change sequence they wait for.
     pub sync_waiters: Waiters,
+    /// `whenSynced()` promises: they wait for the first catch-up (mark unused).
+    pub first_sync_waiters: Waiters,
     /// `whenPersisted()` promises, by the change counter they wait for.
     pub persist_waiters: Waiters,
     /// `setMergeRule` calls so far, for a sync loop that starts later.
@@ -78,6 +80,7 @@ impl Shared {
             status: Cell::new("initial"),
             closed: Cell::new(false),
             sync_waiters: Waiters::default(),
+            first_sync_waiters: Waiters::default(),
             persist_waiters: Waiters::default(),
             merge_rules: RefCell::new(Vec::new()),
             scheduled: Cell::new(false),
@@ -125,6 +128,9 @@ impl Shared {
             .resolve(|mark| instance.synced_through(mark));
         let persisted = instance.persisted_mark();
         self.persist_waiters.resolve(|mark| mark <= persisted);
+        if instance.has_synced() {
+            self.first_sync_waiters.resolve(|_| true);
+        }
     }
 
     /// Posts what the core has for the other tabs, once per task (a burst of changes is

@@ -287,6 +287,16 @@ impl Instance {
         }
     }
 
+    /// `whenSynced()`: whether this instance's first catch-up is applied (as a follower:
+    /// the leader reported `synced`); true at once without a server.
+    pub fn has_synced(&self) -> bool {
+        match (&self.role, self.sync.as_ref()) {
+            (Role::Follower(follower), _) => follower.synced_once(),
+            (_, Some(sync)) => sync.caught_up_once(),
+            (_, None) => !self.engine.config().networked(),
+        }
+    }
+
     /// Takes the loop's outbox work for the next write.
     fn collect(&mut self) {
         if let Some(work) = self.sync.as_mut().and_then(SyncClient::take_work) {

@@ -240,7 +240,7 @@ impl Instance {
             Settlement::Set(_) | Settlement::Delete => None,
             Settlement::Strategy(name) => Some(Choice::parse(name)?.ok_or_else(|| {
                 CoreError::type_error(
-                    "UNKNOWN_STRATEGY",
+                    "INVALID_STRATEGY",
                     format!("'{name}' is not a built-in strategy (custom strategies run in JS)"),
                 )
             })?),

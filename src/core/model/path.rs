@@ -68,6 +68,16 @@ fn check_segment(text: &str, segment: &str) -> Result<()> {
             format!("path '{text}' has an empty segment"),
         ));
     }
+    if segment.contains(['[', ']']) {
+        // `todos[0].done` once became a key named `todos[0]` (issue 27).
+        return Err(CoreError::validation(
+            "INVALID_PATH",
+            format!(
+                "path '{text}' uses brackets: write array indices as dotted numbers ('{}')",
+                text.replace('[', ".").replace(']', "")
+            ),
+        ));
+    }
     Ok(())
 }
 
@@ -218,5 +228,29 @@ mod glob_tests {
         assert!(!glob("a*c", "ab"));
         assert!(!glob("abc", "abcd"));
         assert!(glob("*x", "x"));
+    }
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::Path;
+
+    #[test]
+    fn brackets_and_empty_segments_are_refused_and_indices_are_dotted_numbers() {
+        for bad in ["todos[0].done", "todos[0]", "a.b]", "a..b", ".a", "a."] {
+            let error = Path::parse(bad).unwrap_err();
+            assert_eq!(error.code, "INVALID_PATH", "{bad}");
+        }
+        let error = Path::parse("todos[0].done").unwrap_err();
+        assert!(
+            error.message.contains("'todos.0.done'"),
+            "{}",
+            error.message
+        );
+        let path = Path::parse("todos.0.done").unwrap();
+        assert_eq!(
+            (path.key.as_str(), &path.fields[..]),
+            ("todos", &["0".to_owned(), "done".to_owned()][..])
+        );
     }
 }

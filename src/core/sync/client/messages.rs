@@ -68,6 +68,7 @@ impl SyncClient {
         max_ops: u64,
         max_frame: u64,
     ) {
+        self.answered(engine);
         if protocol != u32::from(PROTOCOL_VERSION) {
             self.io
                 .transport
@@ -134,6 +135,7 @@ impl SyncClient {
         rejected: Vec<Rejected>,
         resolved: Vec<(OpId, Resolution)>,
     ) {
+        self.answered(engine);
         self.acked_since += acks.len() as u64;
         let compacted = acks.iter().any(|(_, position)| *position == 0);
         let mut resolved: FxHashMap<OpId, Resolution> = resolved.into_iter().collect();
@@ -157,6 +159,14 @@ impl SyncClient {
             }
         }
         self.flush(engine);
+    }
+
+    /// The server answered a hello or changes message: the round trip since the oldest
+    /// one unanswered (`getStatistics().lastRoundTripMs`).
+    fn answered(&mut self, engine: &mut Engine) {
+        if let Some(at) = self.asked_at.take() {
+            engine.stats_mut().last_round_trip_ms = Some((engine.now_ms() - at).max(0.0));
+        }
     }
 
     fn on_pong(&mut self, engine: &mut Engine, nonce: u64) {

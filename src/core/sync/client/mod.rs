@@ -62,6 +62,11 @@ pub struct SyncClient {
     max_frame: usize,
     nonce: u64,
     ping_at: f64,
+    /// When the oldest unanswered hello or changes message went out: its answer (the
+    /// welcome, an ack) measures the round trip before the first heartbeat does.
+    asked_at: Option<f64>,
+    /// A catch-up was applied since this loop started (`whenSynced()`).
+    caught_up_once: bool,
     acked_since: u64,
     pub(in crate::core::sync) rules: Rules,
     server_reason: Option<String>,
@@ -106,6 +111,8 @@ impl SyncClient {
             max_frame: usize::MAX,
             nonce: 0,
             ping_at: 0.0,
+            asked_at: None,
+            caught_up_once: false,
             acked_since: 0,
             rules,
             server_reason: None,
@@ -211,6 +218,7 @@ impl SyncClient {
             snapshot: self.want_snapshot,
             heartbeat: Some(self.config.heartbeat_interval + self.config.heartbeat_timeout),
         };
+        self.asked_at = Some(engine.now_ms());
         self.send(engine, &hello);
     }
 
@@ -286,6 +294,11 @@ impl SyncClient {
             }
         }
         self.save(engine);
+    }
+
+    /// Whether a catch-up from the server was applied since this loop started.
+    pub fn caught_up_once(&self) -> bool {
+        self.caught_up_once
     }
 
     /// The browser went online or offline.
@@ -375,6 +388,7 @@ impl SyncClient {
         if let Some(c) = self.connection.as_mut() {
             c.phase = Phase::Live;
         }
+        self.caught_up_once = true;
         let received = self.replica.take_received();
         let position = self.replica.position();
         let payload = Payload::SyncComplete(SyncComplete {
@@ -398,6 +412,7 @@ impl SyncClient {
         self.connection = None;
         self.presence_gone(engine);
         self.replica.disconnected();
+        self.asked_at = None;
         for timer in [
             Timer::Heartbeat,
             Timer::HeartbeatTimeout,
@@ -448,13 +463,15 @@ impl SyncClient {
             delay,
         });
         engine.emit(EventType::Reconnecting, payload, Some(reason.to_owned()));
+        // An outage stays `reconnecting` (issue 27: it showed as `error`, the status of a
+        // refused token, after ~1.6 s); the app hears it once, as this `sync-error`.
+        // `error` is kept for refusals that retrying cannot fix (the fatal closes above).
         if self.failures >= self.config.retry_attempts.max(1) as u32 && !self.error_reported {
             self.error_reported = true;
             let message = format!(
                 "{} connection attempts in a row failed (last: close {code} {reason}); retrying",
                 self.failures
             );
-            self.set_status(engine, Status::Error, "server-unreachable");
             engine.report_error("connect", &CoreError::network("CONNECTION_FAILED", message));
         }
     }

@@ -67,6 +67,7 @@ impl SyncClient {
         let frame = encode(&message, self.threshold());
         if frame.len() <= self.max_frame {
             engine.stats_mut().bytes_sent += frame.len() as u64;
+            self.asked_at.get_or_insert(engine.now_ms());
             self.io.transport.send(frame);
             return;
         }
