@@ -142,7 +142,7 @@ async function runLocalBench(page, n, runs) {
     const b = rows.find((r) => r.scenario === scenario && r.lib.startsWith(peer));
     return (a.opsPerSec / b.opsPerSec).toFixed(2);
   };
-  console.log(`\nsrvra-sync / Yjs (medians): setState ${ratio('setState, distinct keys, one call each', 'Yjs')}x, batch ${ratio('batch of n distinct keys', 'Yjs')}x, overwrites ${ratio('overwrites of one key', 'Yjs')}x, reads ${ratio('getState reads', 'Yjs')}x, frames ${ratio('frames: 1 setState + 100 getState', 'Yjs')}x, 10 subscribers ${ratio('setState notifying 10 subscribers', 'Yjs')}x`);
+  console.log(`\nsrvra-sync / Yjs (medians): setState ${ratio('setState, distinct keys, one call each', 'Yjs')}x, batch ${ratio('batch of n distinct keys', 'Yjs')}x, overwrites ${ratio('overwrites of one key', 'Yjs')}x, reads ${ratio('getState reads', 'Yjs')}x, frames ${ratio('frames: 1 setState + 100 getState', 'Yjs')}x, collection ${ratio('collection of 10,000: add, edit, 1,000 moves, list', 'Yjs')}x, 10 subscribers ${ratio('setState notifying 10 subscribers', 'Yjs')}x`);
 }
 
 /** Package size next to Yjs's. */

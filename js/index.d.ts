@@ -4,9 +4,35 @@
 /** Any JSON value. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
+/**
+ * A value the SDK accepts where JSON goes: `T` itself when every member is JSON, else
+ * `never` at the member that is not (a function, a `Date`, a `Map`, `undefined`...). It
+ * checks `interface` types member by member, so an app's `interface Task { ... }` passes
+ * (a plain `JsonValue` parameter would ask it for an index signature).
+ */
+export type JsonCompatible<T> = T extends string | number | boolean | null
+  ? T
+  : T extends Function | symbol | bigint | undefined | Date | Map<unknown, unknown> | Set<unknown>
+    ? never
+    : T extends readonly (infer U)[]
+      ? readonly JsonCompatible<U>[]
+      : T extends object
+        ? { [K in keyof T]: JsonCompatible<T[K]> }
+        : never;
+
 export type Priority = 'critical' | 'high' | 'normal' | 'low';
-export type Origin = 'local' | 'remote' | 'rollback';
+/** Where a change came from; `load`: state loaded from IndexedDB at `ready`. */
+export type Origin = 'local' | 'remote' | 'rollback' | 'load';
 export type MergeStrategyName = 'last-write-wins' | 'first-write-wins' | 'smart-merge' | 'manual';
+/**
+ * Names of custom strategies an app registers, declared by the app so that `tsc` checks
+ * the names it uses (a typo such as `'manuel'` fails to compile):
+ * `declare module 'srvra-sync' { interface CustomStrategies { 'keep-longest': true } }`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface CustomStrategies {}
+/** A strategy `setMergeRule` takes: a built-in one or a declared custom one. */
+export type StrategyName = MergeStrategyName | Extract<keyof CustomStrategies, string>;
 /** Built-in strategies `resolveConflict` applies (besides registered custom ones). */
 export type ResolveStrategyName = 'mine' | 'theirs' | 'last-write-wins' | 'first-write-wins' | 'smart-merge';
 export type SyncStatus = 'initial' | 'syncing' | 'synced' | 'error' | 'offline' | 'reconnecting' | 'partial-sync';
@@ -35,7 +61,8 @@ export interface SrvraConfig {
   enableDeltaUpdates?: boolean;
   historySize?: number;
   enableVersioning?: boolean;
-  mergeStrategy?: MergeStrategyName | (string & {});
+  /** A built-in strategy (a custom default: `setMergeRule('*', name)` once registered). */
+  mergeStrategy?: MergeStrategyName;
   autoResolveThreshold?: number;
   compression?: { enabled?: boolean; threshold?: number };
   offline?: { enabled?: boolean; dbName?: string };
@@ -69,22 +96,22 @@ export interface HistoryEntry {
   value?: JsonValue;
   updatedAt: number;
   updatedBy: string;
-  origin: Origin;
+  origin: Exclude<Origin, 'load'>;
 }
 
-export type OpName = 'set' | 'update' | 'delete' | 'increment' | 'append' | 'batch';
+export type OpName = 'set' | 'update' | 'delete' | 'increment' | 'append' | 'batch' | 'remote' | 'load';
 
 /** Second argument of a state subscriber. */
-export interface StateUpdate {
+export interface StateUpdate<T = JsonValue> {
   key: string;
   path: string;
   version: number;
-  previousValue: JsonValue | undefined;
+  previousValue: T | undefined;
   origin: Origin;
   op: OpName;
 }
 
-export type StateSubscriber = (value: JsonValue | undefined, update: StateUpdate) => void;
+export type StateSubscriber<T = JsonValue> = (value: T | undefined, update: StateUpdate<T>) => void;
 
 export type BatchEntry =
   | { op?: 'set'; key: string; value: JsonValue }
@@ -139,29 +166,41 @@ export type ConflictType = 'modify-modify' | 'delete-modify' | 'modify-delete' |
 
 /**
  * A conflict on one of this client's changes (README "Conflicts"). Conflicts the app settles
- * (`manual`, custom strategies, `smart-merge` below `autoResolveThreshold`) carry `id`
- * and `resolve`; the others are settled by the server and followed by `conflict-resolved`.
+ * (`manual`, custom strategies, `smart-merge` below `autoResolveThreshold`) carry `id`;
+ * the others are settled by the server and followed by `conflict-resolved` (their
+ * `resolve` throws `ConflictError` `CONFLICT_SETTLED`). `T` is the type of the value at
+ * `path`.
  */
-export interface Conflict {
+export interface Conflict<T = JsonValue> {
   key: string;
+  /**
+   * The dotted path the conflict is about: the key, or the path of the merge rule (or of
+   * the change) it is scoped to. The values below are the values at this path.
+   */
+  path: string;
   type: ConflictType;
   /**
    * The strategy that applies. Always set on `conflict` payloads, but non-enumerable, so
    * a spread does not copy it (typed optional so `{ strategy: 'x', ...conflict }` checks).
    */
-  strategy?: MergeStrategyName | (string & {});
-  clientValue: JsonValue | undefined;
-  serverValue: JsonValue | undefined;
-  baseValue: JsonValue | undefined;
+  strategy?: StrategyName;
+  clientValue: T | undefined;
+  serverValue: T | undefined;
+  baseValue: T | undefined;
   id?: number;
   /** `smart-merge` could not merge enough fields cleanly and asks the app. */
   escalated?: boolean;
-  /** Settles the conflict with `value` (`undefined` deletes the key); throws `ConflictError` once settled. */
-  resolve?(value: JsonValue | undefined): void;
+  /**
+   * Settles the conflict: `path` takes `value` (`undefined` deletes it), and nothing else
+   * of the key changes. Throws `ConflictError` once settled.
+   */
+  resolve(value: T | undefined): void;
 }
 
 export interface ConflictResolved {
   key: string;
+  /** The dotted path the conflict was about (see `Conflict.path`). */
+  path: string;
   type: ConflictType;
   strategy: string;
   /** `client`, `server`, `merged` (server-settled) or `resolved` (by the app). */
@@ -180,17 +219,22 @@ export type CustomStrategy = (conflict: Conflict) => { value: JsonValue | undefi
 
 /** `sync.conflictResolver`. */
 export declare class ConflictResolver {
-  setMergeRule(pattern: string, strategy: MergeStrategyName | (string & {})): void;
-  registerCustomStrategy(name: string, fn: CustomStrategy): void;
+  /**
+   * Uses `strategy` for changes at paths `pattern` matches; a rule's conflicts are scoped
+   * to its path. An unknown name throws `TypeError` `INVALID_STRATEGY`.
+   */
+  setMergeRule(pattern: string, strategy: StrategyName): void;
+  /** Registers a custom strategy (declare its name in `CustomStrategies` for `tsc`). */
+  registerCustomStrategy(name: Exclude<StrategyName, MergeStrategyName> | (string & {}), fn: CustomStrategy): void;
   /**
    * Settles a held conflict with a named strategy, as in
    * `resolveConflict({ strategy: 'mine', ...conflict })` (the payload's own `strategy` is
    * non-enumerable, so the spread keeps the one named first). Throws `TypeError`
-   * `UNKNOWN_STRATEGY`, or `ConflictError` `CONFLICT_SETTLED` / `UNKNOWN_CONFLICT`.
+   * `INVALID_STRATEGY`, or `ConflictError` `CONFLICT_SETTLED` / `UNKNOWN_CONFLICT`.
    */
-  resolveConflict(request: Partial<Conflict> & { strategy: ResolveStrategyName | (string & {}) }): Promise<void>;
+  resolveConflict(request: Omit<Partial<Conflict>, 'strategy'> & { strategy: ResolveStrategyName | StrategyName }): Promise<void>;
   getConflictHistory(): ConflictRecord[];
-  getPendingConflicts(): Array<Conflict & { id: number; resolve(value: JsonValue | undefined): void }>;
+  getPendingConflicts<T = JsonValue>(): Array<Conflict<T> & { id: number }>;
 }
 
 /** Payload of each event type. */
@@ -208,14 +252,17 @@ export interface EventMap {
   presence: { others: PresencePeer[] };
 }
 
-/** One other tab present in the room (README "Presence"). */
-export interface PresencePeer {
+/** A presence state: any plain JSON object. */
+export type PresenceState = { [key: string]: JsonValue };
+
+/** One other tab present in the room (README "Presence"); `S` is the app's state type. */
+export interface PresencePeer<S = PresenceState> {
   clientId: string;
   /** The tab of that client (each tab has its own presence). */
   tab: string;
   /** The user from the client's token (JWT auth only); never set by clients. */
   userId?: string;
-  state: { [key: string]: JsonValue };
+  state: S;
   /** When the server last heard from it, ms since the epoch. */
   lastSeen: number;
 }
@@ -224,11 +271,30 @@ export interface PresencePeer {
 export declare class Presence {
   private constructor();
   /** A plain object (at most 4 KiB as JSON), or `null` to clear it. */
-  set(state: { [key: string]: JsonValue } | null): void;
-  get(): { [key: string]: JsonValue } | null;
-  others(): PresencePeer[];
-  subscribe(callback: (others: PresencePeer[]) => void): number;
+  set<S extends object>(state: (S & JsonCompatible<S>) | null): void;
+  get<S = PresenceState>(): S | null;
+  others<S = PresenceState>(): PresencePeer<S>[];
+  subscribe<S = PresenceState>(callback: (others: PresencePeer<S>[]) => void): number;
   unsubscribe(id: number): boolean;
+}
+
+/** `sync.collection(prefix)`: items under keys `prefix:id`, each an object with a fractional `order`. */
+export declare class Collection<T extends object = { [key: string]: JsonValue }> {
+  private constructor();
+  /** The prefix of the items' keys. */
+  readonly prefix: string;
+  /** Adds `value` at the end; returns its id (unique without coordination). */
+  add(value: T & JsonCompatible<T>): string;
+  /** Writes these fields, each as its own change (another client's edit of another field survives). */
+  update(id: string, partial: Partial<T> & JsonCompatible<Partial<T>>): void;
+  remove(id: string): void;
+  move(id: string, place: { before: string } | { after: string }): void;
+  /** Item `id`'s value (with its `order`), or `undefined`. */
+  get(id: string): (T & { order: string }) | undefined;
+  /** Every item, in order. */
+  list(): Array<{ id: string; value: T & { order: string } }>;
+  /** Calls `callback(items)` once per burst of changes to the items; returns a function that unsubscribes. */
+  subscribe(callback: (items: Array<{ id: string; value: T & { order: string } }>) => void): () => void;
 }
 
 export type EventType = keyof EventMap;
@@ -241,21 +307,24 @@ export interface EventMeta {
 
 export declare class StateManager {
   private constructor();
-  setState(path: string, value: JsonValue, options?: Record<string, never>): Applied;
-  updateState(path: string, partial: { [key: string]: JsonValue }): Applied;
+  /** Paths are dotted names, array indices as numbers (`todos.0.done`); brackets throw `INVALID_PATH`. */
+  setState<T>(path: string, value: T & JsonCompatible<T>, options?: Record<string, never>): Applied;
+  updateState<T extends object>(path: string, partial: T & JsonCompatible<T>): Applied;
   deleteState(path: string): Applied;
   increment(path: string, by?: number): Applied;
-  append(path: string, item: JsonValue): Applied;
+  append<T>(path: string, item: T & JsonCompatible<T>): Applied;
   /** The value at `path`: frozen and shared, the same object until its key is written (here, in another tab or by the server). */
-  getState<T extends JsonValue = JsonValue>(path: string): T | undefined;
-  getState<T extends JsonValue = JsonValue>(path: string, options: { withMetadata: true }): WithMetadata<T> | undefined;
-  getState<T extends JsonValue = JsonValue>(path: string, options?: { withMetadata?: boolean }): T | WithMetadata<T> | undefined;
+  getState<T = JsonValue>(path: string): T | undefined;
+  getState<T = JsonValue>(path: string, options: { withMetadata: true }): WithMetadata<T> | undefined;
+  getState<T = JsonValue>(path: string, options?: { withMetadata?: boolean }): T | WithMetadata<T> | undefined;
   batch(entries: BatchEntry[]): Applied[];
   getHistory(key: string): HistoryEntry[];
   rollback(key: string, version: number): Applied;
   getVersion(key: string): number;
-  keys(): string[];
-  subscribe(pathOrKey: string, callback: StateSubscriber, options?: { priority?: Priority }): number;
+  /** Key names holding a value, sorted; with `pattern` (`*` matches any characters), the ones it matches whole. */
+  keys(pattern?: string): string[];
+  /** Fires for changes at `pathOrKey` or beneath it, and once at `ready` for loaded state (origin `load`). */
+  subscribe<T = JsonValue>(pathOrKey: string, callback: StateSubscriber<T>, options?: { priority?: Priority }): number;
   unsubscribe(id: number): boolean;
 }
 
@@ -279,20 +348,30 @@ export declare class SrvraDataSync {
   readonly ready: Promise<void>;
   readonly status: SyncStatus;
   readonly clientId: string;
-  setState(path: string, value: JsonValue, options?: Record<string, never>): Applied;
+  setState<T>(path: string, value: T & JsonCompatible<T>, options?: Record<string, never>): Applied;
   /** The value at `path`: frozen and shared, the same object until its key is written (here, in another tab or by the server). */
-  getState<T extends JsonValue = JsonValue>(path: string): T | undefined;
-  getState<T extends JsonValue = JsonValue>(path: string, options: { withMetadata: true }): WithMetadata<T> | undefined;
+  getState<T = JsonValue>(path: string): T | undefined;
+  getState<T = JsonValue>(path: string, options: { withMetadata: true }): WithMetadata<T> | undefined;
+  updateState<T extends object>(path: string, partial: T & JsonCompatible<T>): Applied;
+  deleteState(path: string): Applied;
+  increment(path: string, by?: number): Applied;
+  append<T>(path: string, item: T & JsonCompatible<T>): Applied;
+  subscribe<T = JsonValue>(pathOrKey: string, callback: StateSubscriber<T>, options?: { priority?: Priority }): number;
+  unsubscribe(id: number): boolean;
   batch(entries: BatchEntry[]): Applied[];
+  /** The items under keys `prefix:id` (README "Collections"). */
+  collection<T extends object = { [key: string]: JsonValue }>(prefix: string): Collection<T>;
   getStatistics(): Statistics;
   /** Resolves when every change made so far is stored in IndexedDB. */
   whenPersisted(): Promise<void>;
+  /** Resolves once this instance's first catch-up from the server is applied (at once without `url`). */
+  whenSynced(): Promise<void>;
   /** Sends pending changes now; resolves once the server acknowledged all made so far. */
   sync(options?: { priority?: Priority; immediate?: boolean }): Promise<void>;
-  /** Closes the socket and timers, writes pending state and closes storage (the outbox
-   * stays stored); later mutations throw `SrvraError` `CLOSED`. */
   /** Re-encrypts everything stored with `key`; later loads need it. */
   rotateEncryptionKey(key: CryptoKey | (() => CryptoKey | Promise<CryptoKey>)): Promise<void>;
+  /** Closes the socket and timers, writes pending state and closes storage (the outbox
+   * stays stored); later mutations throw `SrvraError` `CLOSED`. */
   close(): Promise<void>;
 }
 

@@ -145,3 +145,17 @@ export function usePendingConflicts(sync) {
   const read = () => sync.conflictResolver.getPendingConflicts();
   return useShared(sync, 'conflicts', () => eventStore(sync, events, read)) ?? NOTHING;
 }
+
+/**
+ * `[items, collection]` of `sync.collection(prefix)`: the items in order (`[{ id, value }]`,
+ * re-rendering after they change here, in another tab, from the server or at load) and
+ * the collection to add, update, move and remove them.
+ */
+export function useCollection(sync, prefix) {
+  const collection = sync == null ? null : storeOf(sync, `collection-object:${prefix}`, () => sync.collection(prefix));
+  const items = useShared(sync, `collection:${prefix}`, () => externalStore(
+    () => collection.list(),
+    (notify) => collection.subscribe((next) => notify(next)),
+  )) ?? NOTHING;
+  return [items, collection];
+}

@@ -9,6 +9,8 @@ import { makeError, onPanic, typeError } from './errors.js';
 import { ConflictResolver, withResolve } from './conflicts.js';
 import { Presence } from './presence.js';
 import { ReadCache } from './reads.js';
+import { guardedSocketClass } from './socket.js';
+import { Collection } from './collection.js';
 
 export { SrvraError, ValidationError, ConflictError, NetworkError, StorageError } from './errors.js';
 
@@ -205,8 +207,10 @@ export class StateManager {
     return this.#link.core.getVersion(key);
   }
 
-  keys() {
-    return JSON.parse(this.#link.core.keys());
+  /** Key names holding a value, sorted; with `pattern` (`*`: any characters), those it matches whole. */
+  keys(pattern) {
+    if (pattern !== undefined) requireString(pattern, 'pattern');
+    return JSON.parse(this.#link.core.keys(pattern));
   }
 
   subscribe(pathOrKey, callback, { priority = 'normal' } = {}) {
@@ -289,7 +293,7 @@ export class SrvraDataSync {
     this.#link.core = new SyncCore(
       encode(withoutUndefined(rest), 'config'),
       token,
-      webSocket ?? undefined,
+      webSocket === null ? undefined : guardedSocketClass(webSocket),
       online,
       () => this.#link.drain(),
       encryptionKey,
@@ -342,6 +346,44 @@ export class SrvraDataSync {
 
   batch(entries) {
     return this.stateManager.batch(entries);
+  }
+
+  updateState(path, partial) {
+    return this.stateManager.updateState(path, partial);
+  }
+
+  deleteState(path) {
+    return this.stateManager.deleteState(path);
+  }
+
+  increment(path, by) {
+    return this.stateManager.increment(path, by);
+  }
+
+  append(path, item) {
+    return this.stateManager.append(path, item);
+  }
+
+  subscribe(pathOrKey, callback, options) {
+    return this.stateManager.subscribe(pathOrKey, callback, options);
+  }
+
+  unsubscribe(id) {
+    return this.stateManager.unsubscribe(id);
+  }
+
+  /** The collection of items under keys `prefix:id` (README "Collections"). */
+  collection(prefix) {
+    return new Collection(this.#link, prefix, (path) => this.stateManager.getState(path));
+  }
+
+  /**
+   * Resolves once this instance's first catch-up from the server is applied (at once
+   * without a `url`): what a Node script or a first render awaits before it reads.
+   * Rejects with `NetworkError` `CLOSED` if the instance closes first.
+   */
+  whenSynced() {
+    return this.#link.core.whenSynced();
   }
 
   getStatistics() {

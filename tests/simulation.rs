@@ -136,7 +136,43 @@ fn check(world: &World) -> Result<(), String> {
             }
         }
     }
-    check_tab_changes(world, &server)
+    check_tab_changes(world, &server)?;
+    check_collection(world, &server)
+}
+
+/// The shared collection lost nothing (SPEC 19): every item added and never removed is
+/// in the server's state with its position, whatever adds, moves, edits and removes ran
+/// concurrently.
+fn check_collection(world: &World, server: &BTreeMap<String, (Value, u64)>) -> Result<(), String> {
+    use srvra_sync::core::model::operation::OpKind;
+    let prefix = format!("{}:", sim::workload::COLLECTION);
+    let mut added: Vec<&str> = Vec::new();
+    let mut removed: HashSet<&str> = HashSet::new();
+    for c in &world.server.all_committed {
+        let op = &c.op;
+        if !op.key.starts_with(&prefix) || !op.fields.is_empty() {
+            continue;
+        }
+        match op.kind {
+            OpKind::Set(_) => added.push(&op.key),
+            OpKind::Delete => {
+                removed.insert(&op.key);
+            }
+            _ => {}
+        }
+    }
+    for key in added.into_iter().filter(|k| !removed.contains(k)) {
+        let order = server
+            .get(key)
+            .and_then(|(value, _)| value.get("order"))
+            .and_then(Value::as_str);
+        if order.is_none() {
+            return Err(format!(
+                "collection item {key} was added, never removed, and is lost"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Followers' changes (a batch: `f{i}` += 1, append a unique item to `flist`) are applied

@@ -160,6 +160,47 @@ export async function benchmarks({ srvra, Y }, { n = 100_000, overwrites = 10_00
     add('frames: 1 setState + 100 getState', 'Yjs (transact + Y.Map.get)', rate(frames * (width + 1), now() - t));
   }
 
+  // 4c. A collection of 10,000 items (SPEC 19): add each, tick every item off, move 1,000,
+  // then list them in order; Yjs keeps the same as a Y.Array of Y.Maps.
+  {
+    const items = 10_000;
+    sync = await fresh(srvra, 'bench-collection');
+    const todos = sync.collection('todo');
+    const ids = [];
+    t = now();
+    for (let i = 0; i < items; i++) ids.push(todos.add({ title: `task ${i}`, done: false }));
+    for (let i = 0; i < items; i++) todos.update(ids[i], { done: true });
+    for (let i = 0; i < 1_000; i++) todos.move(ids[(i * 7) % items], { before: ids[(i * 13) % items] });
+    const listed = todos.list().length;
+    add('collection of 10,000: add, edit, 1,000 moves, list', 'srvra-sync', rate(2 * items + 1_000 + 1, now() - t), `${listed} listed`);
+    await sync.whenPersisted();
+    await sync.close();
+    const doc = new Y.Doc();
+    const array = doc.getArray('todo');
+    t = now();
+    for (let i = 0; i < items; i++) {
+      doc.transact(() => {
+        const item = new Y.Map();
+        item.set('title', `task ${i}`);
+        item.set('done', false);
+        array.push([item]);
+      });
+    }
+    for (let i = 0; i < items; i++) doc.transact(() => array.get(i).set('done', true));
+    for (let i = 0; i < 1_000; i++) {
+      // A Y.Array has no move: delete and insert a copy, as Yjs apps do.
+      doc.transact(() => {
+        const from = (i * 7) % items;
+        const copy = new Y.Map();
+        for (const [k, v] of array.get(from).entries()) copy.set(k, v);
+        array.delete(from, 1);
+        array.insert((i * 13) % (items - 1), [copy]);
+      });
+    }
+    const yListed = array.toArray().map((m) => m.toJSON()).length;
+    add('collection of 10,000: add, edit, 1,000 moves, list', 'Yjs (Y.Array of Y.Map)', rate(2 * items + 1_000 + 1, now() - t), `${yListed} listed`);
+  }
+
   // 5. Notification with 10 subscribers.
   sync = await fresh(srvra, 'bench-notify');
   let calls = 0;

@@ -4,6 +4,7 @@
 //! - [`state`]: the sharded store and its stored form.
 //! - [`dispatch`]: subscribers, events and the delivery queue.
 //! - [`engine`]: applies changes to the state and queues what follows.
+//! - [`collection`]: lists of items, one key each, with fractional positions.
 //! - [`conflict`]: detection, strategies, merge, the server's verdict.
 //! - [`room`]: a room's server-side decisions and a server connection's logic.
 //! - [`protocol`]: the wire protocol.
@@ -11,6 +12,7 @@
 //!   [`instance`]: the client core every host drives.
 
 pub mod clock;
+pub mod collection;
 pub mod config;
 pub mod conflict;
 pub mod dispatch;

@@ -4,6 +4,7 @@
 
 mod cipher;
 mod clock;
+mod collection;
 mod conflicts;
 mod encryption;
 mod errors;

@@ -19,7 +19,7 @@ use crate::core::{CoreError, Engine, Instance};
 use crate::wasm::clock::JsClock;
 use crate::wasm::errors::{install_panic_hook, to_js, IntoJsResult};
 use crate::wasm::load::load;
-use crate::wasm::network::{reject_waiters, sync_now};
+use crate::wasm::network::{reject_waiters, sync_now, when_synced};
 use crate::wasm::shared::{Shared, Start};
 
 #[wasm_bindgen]
@@ -281,9 +281,13 @@ impl SyncCore {
             .js()? as f64)
     }
 
-    /// `keys()` as JSON.
-    pub fn keys(&self) -> String {
-        to_json(&self.shared.instance.borrow().engine().keys())
+    /// `keys(pattern?)` as JSON.
+    pub fn keys(&self, pattern: Option<String>) -> String {
+        let instance = self.shared.instance.borrow();
+        match pattern {
+            Some(pattern) => to_json(&instance.engine().keys_matching(&pattern)),
+            None => to_json(&instance.engine().keys()),
+        }
     }
 
     /// `getStatistics()` as JSON.
@@ -340,6 +344,12 @@ impl SyncCore {
     #[wasm_bindgen(js_name = whenPersisted)]
     pub fn when_persisted(&self) -> Promise {
         self.shared.when_persisted()
+    }
+
+    /// `whenSynced()`: resolves once the first catch-up is applied.
+    #[wasm_bindgen(js_name = whenSynced)]
+    pub fn when_synced(&self) -> Promise {
+        when_synced(&self.shared)
     }
 
     /// `close()`: writes what is pending, closes the database; later mutations throw.

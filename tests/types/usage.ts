@@ -7,6 +7,13 @@ import {
 } from 'srvra-sync';
 import { useSyncedState, useSyncStatus, usePresence, usePendingConflicts } from 'srvra-sync/react';
 
+// A custom strategy's name, declared so that `tsc` checks the names the app uses.
+declare module 'srvra-sync' {
+  interface CustomStrategies {
+    'preference-merge': true;
+  }
+}
+
 async function main(): Promise<void> {
   const sync = new SrvraDataSync({
     room: 'r',
@@ -43,7 +50,7 @@ async function main(): Promise<void> {
   sm.rollback('todos', history[0].version);
   const keys: string[] = sm.keys();
   const id: number = sm.subscribe('todos', (value: JsonValue | undefined, update: StateUpdate) => {
-    const origin: 'local' | 'remote' | 'rollback' = update.origin;
+    const origin: 'local' | 'remote' | 'rollback' | 'load' = update.origin;
     void [value, origin];
   }, { priority: 'high' });
   sm.unsubscribe(id);

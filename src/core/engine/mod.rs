@@ -71,11 +71,14 @@ pub struct Engine {
     /// Sequences below this are claimed by the meta record the next write stores (see
     /// [`SEQ_RESERVATION`]).
     reserved_to: u64,
-    before_restore: Vec<Operation>,
+    /// Changes made before cached state was restored, with the key's value before each.
+    before_restore: Vec<(Operation, Option<Arc<Value>>)>,
     journal: Option<Vec<Recorded>>,
     /// Set while `replace_state` runs: a delete of an absent value is still recorded.
     /// What the tab layer needs: the feed, forwarded events, per-tab marks.
     tabs: tabs::TabState,
+    /// Per collection, the last position known (see [`crate::core::collection`]).
+    pub(crate) tails: crate::core::collection::Tails,
 }
 
 impl Engine {
@@ -105,6 +108,7 @@ impl Engine {
             before_restore: Vec::new(),
             journal: None,
             tabs: tabs::TabState::default(),
+            tails: Default::default(),
         }
     }
 
@@ -149,17 +153,24 @@ impl Engine {
         self.single(path, OpKind::Set(Arc::new(value)))
     }
 
-    /// Sets (`None`: deletes) a key's whole value as a change that carries the whole
-    /// value, never a delta, and is recorded even when it changes nothing here: how a
-    /// settled conflict is resubmitted (the server's value may differ from this view).
-    pub fn replace_state(&mut self, key: &str, value: Option<Value>) -> Result<Version> {
+    /// Sets (`None`: deletes) the value at `path` (a key, or a path inside one) as a
+    /// change that carries the whole value, never a delta, and is recorded even when it
+    /// changes nothing here: how a settled conflict is resubmitted (the server's value
+    /// may differ from this view).
+    pub fn replace_state(&mut self, path: &str, value: Option<Value>) -> Result<Version> {
         let kind = match value {
             Some(value) => OpKind::Set(Arc::new(value)),
             None => OpKind::Delete,
         };
-        let path = Path::parse(key)?;
+        let path = Path::parse(path)?;
         let mut applied = self.commit(vec![Draft { path, kind }], Origin::Local, Mode::Replace)?;
         Ok(applied.remove(0))
+    }
+
+    /// Makes a dropped local change again as a new change (a held conflict's settlement
+    /// keeps the key's changes of other paths this way).
+    pub fn make_again(&mut self, path: &str, kind: OpKind) -> Result<Version> {
+        self.single(path, kind)
     }
 
     /// `updateState(path, partial)`: shallow-merges fields into the object at `path`.
@@ -395,7 +406,7 @@ impl Engine {
         }
         if !self.restored {
             // Journaled when replayed on top of the restored state.
-            self.before_restore.push(op);
+            self.before_restore.push((op, previous));
         } else if let Some(journal) = &mut self.journal {
             journal.push(Recorded {
                 op,
@@ -452,6 +463,29 @@ impl Engine {
     /// Keys holding a value, sorted.
     pub fn keys(&self) -> Vec<&str> {
         let mut keys: Vec<&str> = self.store.keys().collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    /// Keys holding a value that start with `start`, with their values, in no order.
+    pub fn values_with_prefix<'a>(
+        &'a self,
+        start: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a Arc<Value>)> + 'a {
+        self.store
+            .keys()
+            .filter(move |key| key.starts_with(start))
+            .filter_map(|key| Some((key, self.store.value(key)?)))
+    }
+
+    /// `keys(pattern)`: keys holding a value whose whole name `pattern` matches (`*`
+    /// matches any run of characters, SPEC 16), sorted.
+    pub fn keys_matching(&self, pattern: &str) -> Vec<&str> {
+        let mut keys: Vec<&str> = self
+            .store
+            .keys()
+            .filter(|key| crate::core::model::path::glob(pattern, key))
+            .collect();
         keys.sort_unstable();
         keys
     }
