@@ -1,7 +1,9 @@
 // The demo: a shared task board whose state lives in srvra-sync and syncs through the
-// reference server that serves this page. It shows who is here (presence: name, colour,
+// reference server that serves this page. The tasks are a collection (one key per task,
+// `task:<id>`, with a fractional order), so two people adding, ticking, renaming, moving
+// and deleting tasks at once lose nothing. It shows who is here (presence: name, colour,
 // the task each person is editing, live cursors), the connection status and outbox
-// length, the state, the history of the `board` key with rollback, and the events.
+// length, the state, the history of the last task changed with rollback, and the events.
 import { SrvraDataSync } from 'srvra-sync';
 
 const $ = (id) => document.getElementById(id);
@@ -10,6 +12,9 @@ const $ = (id) => document.getElementById(id);
 const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/sync`;
 const sync = new SrvraDataSync({ url, room: 'demo', offline: { dbName: 'srvra-demo' }, historySize: 20 });
 const sm = sync.stateManager;
+const tasks = sync.collection('task');
+// The task whose history the history panel shows: the last one changed.
+let shownKey = null;
 
 function text(tag, content, className) {
   const node = document.createElement(tag);
@@ -29,32 +34,37 @@ let editing = null;
 let cursor = null;
 const announce = () => sync.presence.set({ ...me, editing, cursor });
 
-function editorsOf(index) {
-  return sync.presence.others().filter((o) => o.state.editing === index);
+function editorsOf(id) {
+  return sync.presence.others().filter((o) => o.state.editing === id);
 }
 
 function renderTasks() {
-  const tasks = sm.getState('board.tasks') ?? [];
-  $('tasks').replaceChildren(...tasks.map((task, index) => {
+  const items = tasks.list();
+  $('tasks').replaceChildren(...items.map(({ id, value: task }, index) => {
     const item = document.createElement('li');
     item.className = task.done ? 'done' : '';
+    item.dataset.id = id;
     const box = document.createElement('input');
     box.type = 'checkbox';
     box.checked = task.done;
-    box.addEventListener('change', () => sm.setState(`board.tasks.${index}.done`, box.checked));
+    box.addEventListener('change', () => tasks.update(id, { done: box.checked }));
     const title = text('span', task.title);
     title.contentEditable = 'true';
-    title.addEventListener('focus', () => { editing = index; announce(); });
+    title.addEventListener('focus', () => { editing = id; announce(); });
     title.addEventListener('blur', () => {
       editing = null;
       announce();
       const next = title.textContent.trim();
-      if (next && next !== task.title) sm.setState(`board.tasks.${index}.title`, next);
+      if (next && next !== task.title) tasks.update(id, { title: next });
     });
     title.addEventListener('keydown', (event) => { if (event.key === 'Enter') { event.preventDefault(); title.blur(); } });
+    const up = text('button', '↑');
+    up.title = 'Move up';
+    up.disabled = index === 0;
+    up.addEventListener('click', () => tasks.move(id, { before: items[index - 1].id }));
     const remove = text('button', 'Delete');
-    remove.addEventListener('click', () => sm.deleteState(`board.tasks.${index}`));
-    item.append(box, title, text('span', '', 'tags'), remove);
+    remove.addEventListener('click', () => tasks.remove(id));
+    item.append(box, title, text('span', '', 'tags'), up, remove);
     return item;
   }));
   renderEditors();
@@ -62,8 +72,9 @@ function renderTasks() {
 
 // Who edits which task: only the tags change, so a title being edited keeps its focus.
 function renderEditors() {
-  document.querySelectorAll('#tasks .tags').forEach((tags, index) => {
-    tags.replaceChildren(...editorsOf(index).map((o) => {
+  document.querySelectorAll('#tasks li').forEach((item) => {
+    const tags = item.querySelector('.tags');
+    tags.replaceChildren(...editorsOf(item.dataset.id).map((o) => {
       const tag = text('small', `${o.state.name} is editing`, 'editing');
       tag.style.background = o.state.color;
       return tag;
@@ -78,7 +89,8 @@ function renderPeople() {
     item.prepend(Object.assign(document.createElement('i'), { className: 'dot', style: `background:${state.color}` }));
     return item;
   };
-  $('people').replaceChildren(person(me, ' (you)'), ...others.map((o) => person(o.state, o.state.editing != null ? ` · editing task ${o.state.editing + 1}` : '')));
+  const titleOf = (id) => tasks.get(id)?.title ?? 'a task';
+  $('people').replaceChildren(person(me, ' (you)'), ...others.map((o) => person(o.state, o.state.editing != null ? ` · editing ${titleOf(o.state.editing)}` : '')));
   $('cursors').replaceChildren(...others.filter((o) => o.state.cursor).map((o) => {
     const mark = text('span', o.state.name, 'cursor');
     mark.style.left = `${o.state.cursor.x * 100}%`;
@@ -99,16 +111,18 @@ $('board').addEventListener('pointermove', (event) => {
 $('board').addEventListener('pointerleave', () => { cursor = null; announce(); });
 
 function renderHistory() {
-  const entries = sm.getHistory('board').slice().reverse();
+  const key = shownKey;
+  $('history-key').textContent = key === null ? '' : ` of ${key}`;
+  const entries = key === null ? [] : sm.getHistory(key).slice().reverse();
   $('history').replaceChildren(...entries.map((entry) => {
     const item = document.createElement('li');
     item.value = entry.version;
-    const count = entry.value?.tasks?.length ?? 0;
+    const what = entry.value === undefined ? 'deleted' : `"${entry.value.title}"${entry.value.done ? ' (done)' : ''}`;
     const when = new Date(entry.updatedAt).toLocaleTimeString();
-    item.append(text('span', `v${entry.version} · ${count} task(s) · ${entry.origin} · ${when} `));
-    if (entry.version !== sm.getVersion('board')) {
+    item.append(text('span', `v${entry.version} · ${what} · ${entry.origin} · ${when} `));
+    if (entry.version !== sm.getVersion(key)) {
       const back = text('button', 'Roll back here');
-      back.addEventListener('click', () => sm.rollback('board', entry.version));
+      back.addEventListener('click', () => sm.rollback(key, entry.version));
       item.append(back);
     }
     return item;
@@ -137,7 +151,10 @@ function render() {
   renderState();
 }
 
-sm.subscribe('*', render);
+sm.subscribe('*', (value, update) => {
+  if (update.key.startsWith('task:')) shownKey = update.key;
+  render();
+});
 sync.eventBus.subscribe('data-change', (change, meta) => {
   const line = `${new Date(meta.timestamp).toLocaleTimeString()} ${change.origin} ${change.path} → v${change.version}`;
   $('events').prepend(text('li', line));
@@ -160,7 +177,7 @@ $('add').addEventListener('submit', (event) => {
   event.preventDefault();
   const title = $('title').value.trim();
   if (!title) return;
-  sm.append('board.tasks', { title, done: false });
+  tasks.add({ title, done: false });
   $('title').value = '';
 });
 

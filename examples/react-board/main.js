@@ -1,20 +1,21 @@
-// The task board of examples/demo, in React with the hooks of `srvra-sync/react`: shared
-// tasks and a shared note, who is here (presence) with live cursors and the task each
+// The task board of examples/demo, in React with the hooks of `srvra-sync/react`, on the
+// same room and keys: the tasks are a collection (`useCollection`: one key per task, so
+// concurrent adds, edits and deletes all survive) and a shared note, who is here (presence) with live cursors and the task each
 // person is editing, the sync status and the conflicts waiting. Each component counts its
 // renders (shown, and in `window.board.renders`): a change to the note does not re-render
 // the task list, and the reverse. Runs in StrictMode.
 import { StrictMode, createElement as h, memo, useCallback, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { SrvraDataSync } from 'srvra-sync';
-import { usePendingConflicts, usePresence, useSyncStatus, useSyncedState } from 'srvra-sync/react';
+import { useCollection, usePendingConflicts, usePresence, useSyncStatus, useSyncedState } from 'srvra-sync/react';
 
 // `?server=ws://host:port/sync` points at another server (the tests use it).
 const params = new URLSearchParams(location.search);
 const url = params.get('server') ?? `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/sync`;
 const sync = new SrvraDataSync({
   url,
-  room: params.get('room') ?? 'react-board',
-  offline: { dbName: params.get('db') ?? 'srvra-react-board' },
+  room: params.get('room') ?? 'demo',
+  offline: { dbName: params.get('db') ?? 'srvra-demo' },
 });
 const renders = { tasks: 0, note: 0, people: 0, status: 0 };
 window.board = { sync, renders };
@@ -47,35 +48,35 @@ const People = memo(function People({ others }) {
     [{ clientId: 'me', tab: 'me', state: { ...me, name: `${me.name} (you)` } }, ...others].map((o) => h('li', { key: `${o.clientId}/${o.tab}` },
       h('i', { className: 'dot', style: { background: o.state.color } }),
       o.state.name,
-      o.state.editing != null ? ` · editing task ${o.state.editing + 1}` : '')),
+      o.state.editing != null ? ' · editing a task' : '')),
     h('li', { className: 'muted' }, `renders: ${count}`));
 });
 
 const Tasks = memo(function Tasks({ others, onEdit }) {
   const count = useCount('tasks');
-  const [tasks = [], setTasks] = useSyncedState(sync, 'board.tasks');
+  const [tasks, collection] = useCollection(sync, 'task');
   const [title, setTitle] = useState('');
   const add = (event) => {
     event.preventDefault();
     if (!title.trim()) return;
-    setTasks((current = []) => [...current, { title: title.trim(), done: false }]);
+    collection.add({ title: title.trim(), done: false });
     setTitle('');
   };
   return h('div', null,
     h('form', { id: 'add', onSubmit: add },
       h('input', { id: 'title', value: title, placeholder: 'New task', onChange: (e) => setTitle(e.target.value) }),
       h('button', null, 'Add')),
-    h('ul', { id: 'tasks' }, tasks.map((task, index) => h('li', { key: index, className: task.done ? 'done' : '' },
+    h('ul', { id: 'tasks' }, tasks.map(({ id, value: task }) => h('li', { key: id, className: task.done ? 'done' : '' },
       h('input', {
         type: 'checkbox',
         checked: task.done,
-        onChange: () => sync.setState(`board.tasks.${index}.done`, !task.done),
+        onChange: () => collection.update(id, { done: !task.done }),
       }),
-      h('span', { tabIndex: 0, onFocus: () => onEdit(index), onBlur: () => onEdit(null) }, task.title),
-      ...others.filter((o) => o.state.editing === index).map((o) => h('small', {
+      h('span', { tabIndex: 0, onFocus: () => onEdit(id), onBlur: () => onEdit(null) }, task.title),
+      ...others.filter((o) => o.state.editing === id).map((o) => h('small', {
         key: `${o.clientId}/${o.tab}`, className: 'editing', style: { background: o.state.color },
       }, `${o.state.name} is editing`)),
-      h('button', { onClick: () => setTasks((current = []) => current.filter((_, i) => i !== index)) }, 'Delete')))),
+      h('button', { onClick: () => collection.remove(id) }, 'Delete')))),
     h('p', { className: 'muted', id: 'tasks-renders' }, `renders: ${count}`));
 });
 

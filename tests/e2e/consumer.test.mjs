@@ -110,6 +110,31 @@ test('a plain Node 20 script imports the package and uses the state manager', as
   });
 });
 
+test('a Node script survives a refused server, a wrong path and close() while connecting; writes before ready arrive; whenSynced', async () => {
+  const dir = appFolder('node-app', ['node-outage.mjs']);
+  const wsModule = join(root, 'node_modules/ws/wrapper.mjs');
+  // A port nothing listens on (the server's own, plus one, is not guaranteed free: ask).
+  const { createServer } = await import('node:net');
+  const probe = createServer();
+  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const refused = `ws://127.0.0.1:${probe.address().port}/sync`;
+  await new Promise((resolve) => probe.close(resolve));
+  const notFound = server.ws.replace('/sync', '/no-such-path');
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [join(dir, 'node-outage.mjs'), server.ws, refused, notFound, wsModule],
+    { cwd: dir, timeout: 60_000 },
+  );
+  assert.deepEqual(JSON.parse(stdout), {
+    // An outage stays `reconnecting` (not `error`) and is reported once.
+    refused: { status: 'reconnecting', errors: ['CONNECTION_FAILED'] },
+    notFound: { status: 'reconnecting', errors: ['CONNECTION_FAILED'] },
+    closedWhileConnecting: true,
+    read: { kept: true },
+    status: 'synced',
+  });
+});
+
 test('a Node client (ws) and a browser client sync through the server', async () => {
   const dir = appFolder('node-app', ['node-client.mjs']);
   const wsModule = join(root, 'node_modules/ws/wrapper.mjs');

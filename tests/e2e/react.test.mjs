@@ -69,7 +69,7 @@ test('a change to one key re-renders only the components that read it; two conte
   await a.page.fill('#title', 'from Ada');
   await a.page.click('#add button');
   await waitFor(b.page, () => document.querySelectorAll('#tasks li').length === 2 && document.querySelector('#tasks li').className === 'done');
-  const state = (page) => page.evaluate(() => JSON.stringify([window.board.sync.getState('board'), window.board.sync.getState('note')]));
+  const state = (page) => page.evaluate(() => JSON.stringify([window.board.sync.collection('task').list(), window.board.sync.getState('note')]));
   await waitFor(a.page, () => document.querySelectorAll('#tasks li').length === 2);
   assert.equal(await state(a.page), await state(b.page));
   // The status hook shows the status; the editing tag follows focus (presence).
@@ -80,6 +80,14 @@ test('a change to one key re-renders only the components that read it; two conte
   assert.deepEqual([...a.errors, ...b.errors], []);
   await a.context.close();
   await waitFor(b.page, () => !document.querySelector('#people').textContent.includes('Ada'));
+
+  // A reload with no server to answer (issue 27: it rendered an empty list while
+  // getState had the tasks): the cached tasks render from IndexedDB at `ready`.
+  await b.page.evaluate(() => window.board.sync.whenPersisted());
+  const offline = new URLSearchParams({ server: 'ws://127.0.0.1:9/sync', room: 'react-room', db: 'react-b', name: 'Bob' });
+  await b.page.goto(`${env.url}/react/index.html?${offline}`);
+  await waitFor(b.page, () => document.querySelectorAll('#tasks li').length === 2
+    && document.querySelector('#note').value === 'hello from Bob');
   await b.context.close();
 });
 
