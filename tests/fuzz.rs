@@ -149,15 +149,11 @@ fn real_frames() -> Vec<Vec<u8>> {
         ],
         atomic: true,
     };
-    let hello = ClientMessage::Hello {
-        protocol: u32::from(srvra_sync::core::protocol::PROTOCOL_VERSION),
-        client_id: "me".into(),
-        room: "r".into(),
-        position: 0,
-        token: Some("t".into()),
-        snapshot: false,
-        heartbeat: None,
-    };
+    let mut hello = ClientMessage::hello("me", "r", 0);
+    if let ClientMessage::Hello { token, secret, .. } = &mut hello {
+        *token = Some("t".into());
+        *secret = Some("s".into());
+    }
     vec![
         encode(&changes, None),
         encode(&changes, Some(64)),

@@ -207,3 +207,48 @@ fn shards_decode_on_first_use_and_late_failures_are_reported() {
     e.set_state(broken_key, json!(3)).unwrap();
     assert_eq!(e.get_state(broken_key).unwrap(), Some(&json!(3)));
 }
+
+#[test]
+fn the_client_ids_secret_is_stored_with_it_and_a_reload_presents_the_stored_one() {
+    // Issue 29: the server binds a client id to its first secret; every reload and tab of
+    // this storage must present that one, not the one it drew at start.
+    let mut first = fresh(Config::default());
+    first.set_secret("drawn-first");
+    first.restore(Snapshot::default()).unwrap();
+    first.set_state("a", json!(1)).unwrap();
+    let stored = snapshot_of(&[first.take_persist_work().unwrap()]);
+    let mut reloaded = Engine::new(
+        Config::default(),
+        "another-id",
+        Box::new(ManualClock::new(6_000.0)),
+    );
+    reloaded.set_secret("drawn-at-reload");
+    reloaded.restore(stored).unwrap();
+    assert_eq!(reloaded.client_id(), "client-new");
+    assert_eq!(reloaded.secret(), "drawn-first");
+    // A record from before secrets: the id stays, the new secret is stored with it.
+    let old_meta = persist::encode_meta(&persist::StoredMeta {
+        layout: persist::LAYOUT_VERSION,
+        client_id: "old-client".into(),
+        secret: String::new(),
+        next_seq: 5,
+        live: Vec::new(),
+        tabs: Vec::new(),
+    });
+    let mut upgraded = fresh(Config::default());
+    upgraded.set_secret("new-secret");
+    upgraded
+        .restore(Snapshot {
+            meta: Some(old_meta),
+            shards: Vec::new(),
+        })
+        .unwrap();
+    assert_eq!(
+        (upgraded.client_id(), upgraded.secret()),
+        ("old-client", "new-secret")
+    );
+    let work = upgraded
+        .take_persist_work()
+        .expect("the secret is written back");
+    assert!(work.meta.contains("new-secret"));
+}

@@ -64,6 +64,7 @@ fn samples() -> (Vec<ClientMessage>, Vec<ServerMessage>) {
             token: Some("jwt".into()),
             snapshot: false,
             heartbeat: None,
+            secret: Some("s3cret".into()),
         },
         ClientMessage::Changes {
             ops: ops.clone(),
@@ -343,4 +344,21 @@ fn outbox_records_written_as_messagepack_before_0_2_still_decode() {
     let garbage = pack(&[0xc1, 0xff, 0x00], None).bytes;
     let error = decode_record::<Operation>(&garbage).unwrap_err();
     assert_eq!(error.code, "CORRUPT_RECORD");
+}
+
+#[test]
+fn update_and_merge_name_one_operation_on_the_wire() {
+    // Issue 29 item 7: docs/PROTOCOL.md named it `update`, the server read only `merge`.
+    for name in ["merge", "update"] {
+        let text = format!(
+            r#"{{"id":{{"client":"c","seq":1}},"key":"k","fields":[],"kind":{{"{name}":{{"a":1}}}},"base_version":0,"timestamp":0}}"#
+        );
+        let op: Operation = serde_json::from_str(&text).unwrap();
+        assert!(
+            matches!(&op.kind, OpKind::Merge(fields) if fields["a"] == json!(1)),
+            "{name}"
+        );
+        // What the SDK sends.
+        assert!(serde_json::to_string(&op).unwrap().contains(r#""merge":"#));
+    }
 }

@@ -95,6 +95,12 @@ fn check(world: &World) -> Result<(), String> {
     if let Some(reused) = world.ids.reused.first() {
         return Err(reused.clone());
     }
+    if world.hostile_hijacks() > 0 {
+        return Err(format!(
+            "the server accepted {} hellos with another client's id",
+            world.hostile_hijacks()
+        ));
+    }
     // No change applied twice; each client's changes in order.
     let mut seen = HashSet::new();
     let mut last: BTreeMap<&str, u64> = BTreeMap::new();

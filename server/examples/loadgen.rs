@@ -310,15 +310,7 @@ async fn main() {
                     .expect("connects");
             let (mut tx, mut rx) = ws.split();
             let id = format!("load-{c}");
-            let hello = ClientMessage::Hello {
-                protocol: u32::from(PROTOCOL_VERSION),
-                client_id: id.clone(),
-                room: "load".into(),
-                position: 0,
-                token: None,
-                snapshot: false,
-                heartbeat: None,
-            };
+            let hello = ClientMessage::hello(&id, "load", 0);
             tx.send(Message::Binary(encode(&hello, None).into()))
                 .await
                 .expect("hello");

@@ -122,15 +122,7 @@ impl Drop for Server {
 
 async fn join(addr: SocketAddr, id: &str, room: &str) -> Option<Ws> {
     let (mut ws, _) = connect_async(format!("ws://{addr}/sync")).await.ok()?;
-    let hello = ClientMessage::Hello {
-        protocol: u32::from(srvra_sync::core::protocol::PROTOCOL_VERSION),
-        client_id: id.into(),
-        room: room.into(),
-        position: 0,
-        token: None,
-        snapshot: false,
-        heartbeat: None,
-    };
+    let hello = ClientMessage::hello(id, room, 0);
     ws.send(Message::Binary(encode(&hello, None).into()))
         .await
         .ok()?;

@@ -140,7 +140,9 @@ impl Auth {
             Auth::Jwt(verifier) => {
                 let token = token.ok_or_else(|| unauthorized("this server needs a token"))?;
                 let claims = verifier.claims(token)?;
-                let expires = UNIX_EPOCH + Duration::from_secs(claims.exp);
+                // A validly signed `exp` of 1e19 or u64::MAX once panicked the task
+                // ("overflow when adding duration to instant"): clamp it to year 9999.
+                let expires = UNIX_EPOCH + Duration::from_secs(claims.exp.min(MAX_EXP));
                 if expires <= now {
                     return Err(expired());
                 }
@@ -191,6 +193,9 @@ pub fn same_secret(presented: &str, secret: &str) -> bool {
 fn unauthorized(message: &str) -> Refusal {
     Refusal::new("UNAUTHORIZED", message, close::UNAUTHORIZED)
 }
+
+/// The latest `exp` taken as it is (9999-12-31T23:59:59Z); later ones are clamped to it.
+pub const MAX_EXP: u64 = 253_402_300_799;
 
 /// The token's `exp` has passed: the client asks its `token` function again.
 pub fn expired() -> Refusal {

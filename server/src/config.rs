@@ -53,6 +53,8 @@ pub struct ServerConfig {
     pub hello_timeout: Duration,
     /// Browser origins accepted besides the server's own host and loopback ones.
     pub allow_origins: Vec<String>,
+    /// Host names (`Host` header) served besides loopback names and the listen address.
+    pub allow_hosts: Vec<String>,
     /// Bearer token `/metrics` requires when auth is on (without one, it answers 401).
     pub metrics_token: Option<String>,
     /// PEM certificate chain and private key: serve `wss://` and `https://` (none: plain).
@@ -82,6 +84,7 @@ impl ServerConfig {
             compression_threshold: Some(1024),
             hello_timeout: Duration::from_secs(10),
             allow_origins: Vec::new(),
+            allow_hosts: Vec::new(),
             metrics_token: None,
             tls: None,
         }

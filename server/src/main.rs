@@ -111,6 +111,11 @@ struct Args {
     /// server's own host and loopback origins; repeatable.
     #[arg(long = "allow-origin")]
     allow_origin: Vec<String>,
+    /// A host name (`sync.example.com`, or with `:port`) this server is reached by, besides
+    /// loopback names and the listen address; repeatable. On a loopback address other
+    /// names are refused (DNS rebinding); elsewhere, listing names turns the check on.
+    #[arg(long = "allow-host")]
+    allow_host: Vec<String>,
     /// Bearer token for `/metrics` (needed when auth is on).
     #[arg(long, env = "SRVRA_METRICS_TOKEN")]
     metrics_token: Option<String>,
@@ -171,6 +176,7 @@ async fn main() {
     config.retain_bytes = args.retain_bytes;
     config.compaction_interval = Duration::from_secs(args.compaction_interval.max(1));
     config.allow_origins = args.allow_origin;
+    config.allow_hosts = args.allow_host;
     config.metrics_token = args.metrics_token;
     config.tls = args.tls_cert.zip(args.tls_key);
     let server = match start(config).await {

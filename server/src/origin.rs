@@ -2,7 +2,8 @@
 //! upgrade, and any page the user has open can try; without a check, a page on another
 //! site could read and write the rooms of a server the user runs on localhost. Accepted:
 //! no `Origin` (not a browser), the server's own host, a loopback origin (`localhost`,
-//! `127.0.0.1`, `[::1]`, any port), and every `--allow-origin`.
+//! `127.0.0.1`, `[::1]`, any port), and every `--allow-origin`. The `Host` header is
+//! checked too ([`host_allowed`]), on every route but `/health`: DNS rebinding.
 
 /// Whether an upgrade with `origin` (the header), to `host` (the `Host` header), may
 /// proceed, given the configured `allowed` origins (`scheme://host[:port]`).
@@ -32,9 +33,70 @@ pub fn allowed(origin: Option<&str>, host: Option<&str>, allowed: &[String]) -> 
     )
 }
 
+/// Whether a request naming `host` (the `Host` header) is for this server, which listens
+/// on `listen`, given the `--allow-host` names. DNS rebinding: a page on `evil.example`
+/// whose name is made to resolve to 127.0.0.1 sends `Host: evil.example:P` and an `Origin`
+/// of that same host, which the origin check alone took for the server's own page.
+/// Accepted: no `Host` (not a browser), a loopback name (`localhost`, `127.0.0.1`, `[::1]`)
+/// or the listen address, any `--allow-host`; and, when the server listens on a
+/// non-loopback address without `--allow-host`, any name (it cannot know its public names;
+/// list them with `--allow-host` to check them).
+pub fn host_allowed(host: Option<&str>, listen: std::net::SocketAddr, allowed: &[String]) -> bool {
+    let Some(host) = host else {
+        return true;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    }
+    .to_ascii_lowercase();
+    if matches!(name.as_str(), "localhost" | "127.0.0.1" | "::1") || name == listen.ip().to_string()
+    {
+        return true;
+    }
+    if allowed
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(&name) || a.eq_ignore_ascii_case(host))
+    {
+        return true;
+    }
+    allowed.is_empty() && !listen.ip().is_loopback()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::allowed;
+    use super::{allowed, host_allowed};
+
+    #[test]
+    fn a_rebound_name_is_refused_on_a_loopback_server() {
+        let local: std::net::SocketAddr = "127.0.0.1:8787".parse().unwrap();
+        let none: &[String] = &[];
+        for ok in [
+            None,
+            Some("127.0.0.1:8787"),
+            Some("localhost:8787"),
+            Some("[::1]:8787"),
+            Some("LOCALHOST"),
+        ] {
+            assert!(host_allowed(ok, local, none), "{ok:?}");
+        }
+        for bad in [
+            "evil.example:8787",
+            "evil.example",
+            "localhost.evil.example:8787",
+            "127.0.0.1.evil.example",
+        ] {
+            assert!(!host_allowed(Some(bad), local, none), "{bad}");
+        }
+        let listed = vec!["sync.example.com".to_owned()];
+        assert!(host_allowed(Some("sync.example.com:443"), local, &listed));
+        assert!(!host_allowed(Some("evil.example"), local, &listed));
+        // Listening on every interface: the public names are unknown unless listed.
+        let public: std::net::SocketAddr = "0.0.0.0:8787".parse().unwrap();
+        assert!(host_allowed(Some("sync.example.com"), public, none));
+        assert!(!host_allowed(Some("evil.example"), public, &listed));
+        assert!(host_allowed(Some("0.0.0.0:8787"), public, &listed));
+    }
 
     #[test]
     fn browsers_on_other_sites_are_refused() {

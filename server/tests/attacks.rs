@@ -453,3 +453,58 @@ async fn overwriting_one_key_cannot_grow_the_log_past_its_bytes() {
     assert!(matches!(&parts[0], ServerMessage::Snapshot { entries, .. } if entries.len() == 1));
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_jwt_a_client_id_belongs_to_its_secret_and_seq_zero_is_refused() {
+    // Issue 29 item 1: without JWT, a hello with another client's id (ids are public in
+    // presence) could send `seq = watermark + 2^32`; the owner's next writes were then
+    // acknowledged at position 0 and never stored.
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::server(dir.path(), |_| {}).await;
+    let (mut owner, welcome) =
+        Client::hello_with_secret(server.addr, "victim", "room", Some("owner-secret")).await;
+    assert!(
+        matches!(welcome, ServerMessage::Welcome { .. }),
+        "{welcome:?}"
+    );
+    owner.catch_up().await;
+    let first = owner.set("k", json!("owner 1"));
+    owner.submit(vec![first], false).await;
+
+    for secret in [None, Some("guess")] {
+        let (mut thief, answer) =
+            Client::hello_with_secret(server.addr, "victim", "room", secret).await;
+        assert!(
+            matches!(&answer, ServerMessage::Error { code, .. } if code == "FORBIDDEN"),
+            "{secret:?}: {answer:?}"
+        );
+        assert_eq!(thief.closed_with().await, 4007);
+    }
+    // The owner, also after reconnecting with its secret, keeps writing and every write is
+    // stored.
+    let (mut again, welcome) =
+        Client::hello_with_secret(server.addr, "victim", "room", Some("owner-secret")).await;
+    let ServerMessage::Welcome { acknowledged, .. } = welcome else {
+        panic!("{welcome:?}")
+    };
+    assert_eq!(acknowledged, 1);
+    again.catch_up().await;
+    again.seq = 1;
+    let next = again.set("k", json!("owner 2"));
+    let ServerMessage::Ack { acks, .. } = again.submit(vec![next], false).await else {
+        panic!("expected ack")
+    };
+    assert!(acks[0].1 > 0, "stored at a position: {acks:?}");
+
+    // Sequence 0 is refused, not acknowledged as already processed.
+    let mut zero = again.set("k", json!("zero"));
+    zero.id.seq = 0;
+    assert_eq!(
+        rejected_codes(&again.submit(vec![zero], false).await),
+        ["INVALID_SEQ"]
+    );
+    let reader = Client::joined(server.addr, "reader", "room").await;
+    drop(reader);
+    still_serving(&server, "room").await;
+    server.shutdown().await;
+}

@@ -45,15 +45,10 @@ async fn raw_then_close_code(
 }
 
 fn hello(token: Option<&str>) -> Message {
-    let hello = ClientMessage::Hello {
-        protocol: u32::from(srvra_sync::core::protocol::PROTOCOL_VERSION),
-        client_id: "raw".into(),
-        room: "room".into(),
-        position: 0,
-        token: token.map(str::to_owned),
-        snapshot: false,
-        heartbeat: None,
-    };
+    let mut hello = ClientMessage::hello("raw", "room", 0);
+    if let ClientMessage::Hello { token: t, .. } = &mut hello {
+        *t = token.map(str::to_owned);
+    }
     Message::Binary(encode(&hello, None).into())
 }
 

@@ -10,6 +10,7 @@ use std::rc::Rc;
 
 use harness::{config, Peer, Stored};
 use serde_json::json;
+use srvra_sync::core::protocol::ServerMessage;
 use srvra_sync::core::sync::Status;
 
 fn fresh() -> Rc<RefCell<Stored>> {
@@ -382,5 +383,35 @@ async fn the_round_trip_is_measured_from_the_first_answer_not_the_first_heartbea
     a.until(10, |p| p.synced() && p.sync().replica().is_empty())
         .await;
     assert!(a.engine().statistics().last_round_trip_ms.is_some());
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_proves_its_client_id_so_a_copied_id_cannot_speak_for_it() {
+    // Issue 29 item 1, with the SDK's loop: it says hello with the secret stored with its
+    // id; a hello that copies the id (seen in presence) is refused, and the SDK's writes,
+    // also after a reload, are stored and reach others.
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::server(dir.path(), |_| {}).await;
+    let stored = fresh();
+    let mut a = Peer::new(config(server.addr, "r", "victim"), Rc::clone(&stored), true);
+    a.until(10, Peer::synced).await;
+    a.change(|e| e.set_state("k", json!(1))).unwrap();
+    a.until(10, |p| p.synced() && p.sync().replica().is_empty())
+        .await;
+    let (mut thief, answer) =
+        common::Client::hello_with_secret(server.addr, "victim", "r", None).await;
+    assert!(
+        matches!(&answer, ServerMessage::Error { code, .. } if code == "FORBIDDEN"),
+        "{answer:?}"
+    );
+    assert_eq!(thief.closed_with().await, 4007);
+    drop(a);
+    // A reload of the same storage draws a new secret, and presents the stored one.
+    let mut a = Peer::new(config(server.addr, "r", "victim"), stored, true);
+    a.until(10, Peer::synced).await;
+    a.change(|e| e.set_state("k", json!(2))).unwrap();
+    let mut b = Peer::new(config(server.addr, "r", "b"), fresh(), true);
+    b.until(10, |p| p.get("k") == json!(2)).await;
     server.shutdown().await;
 }

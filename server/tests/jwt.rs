@@ -133,6 +133,37 @@ async fn bad_missing_and_expired_tokens_are_refused_with_their_codes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_token_with_a_huge_exp_is_served_not_a_panic() {
+    // Issue 29 item 6: `exp` 1e19 or u64::MAX panicked the session's task ("overflow when
+    // adding duration to instant"); the client saw its connection drop.
+    let dir = tempfile::tempdir().unwrap();
+    let server = jwt_server(dir.path()).await;
+    for (i, exp) in [json!(10_000_000_000_000_000_000u64), json!(u64::MAX)]
+        .into_iter()
+        .enumerate()
+    {
+        let claims = json!({ "sub": format!("u{i}"), "exp": exp, "rooms": { "*": "write" } });
+        let token = encode(
+            &Header::default(),
+            &claims,
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap();
+        let (mut client, _) = hello(server.addr, &format!("huge-{i}"), "r", Some(&token))
+            .await
+            .expect("welcomed");
+        client.catch_up().await;
+        let op = client.set("k", json!(i));
+        let ack = client.submit(vec![op], false).await;
+        assert!(
+            matches!(&ack, ServerMessage::Ack { acks, .. } if acks.len() == 1),
+            "{ack:?}"
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_ends_with_token_expired_when_its_token_does() {
     let dir = tempfile::tempdir().unwrap();
     let server = jwt_server(dir.path()).await;

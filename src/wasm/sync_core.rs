@@ -43,6 +43,17 @@ fn random_client_id() -> String {
     format!("c{:x}{:x}", part(), part())
 }
 
+/// 128 random bits from `crypto.getRandomValues`, in hex: the secret that proves a new
+/// client id is this storage's (`Math.random` where no `crypto` exists).
+fn random_secret() -> String {
+    let bytes = crate::wasm::cipher::random(16).unwrap_or_else(|_| {
+        (0..16)
+            .map(|_| (js_sys::Math::random() * 256.0) as u8)
+            .collect()
+    });
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[wasm_bindgen]
 impl SyncCore {
     /// Validates the config (JSON, without `token` and `webSocket`) and starts loading
@@ -62,7 +73,8 @@ impl SyncCore {
     ) -> Result<SyncCore, JsValue> {
         install_panic_hook();
         let config = Config::parse(&parse_json(config_json, "config")?).js()?;
-        let engine = Engine::new(config, &random_client_id(), Box::new(JsClock));
+        let mut engine = Engine::new(config, &random_client_id(), Box::new(JsClock));
+        engine.set_secret(&random_secret());
         let networked = engine.config().networked();
         let start = networked.then_some(Start {
             token,

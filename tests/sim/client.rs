@@ -145,7 +145,9 @@ impl SimClient {
         online: bool,
         tab: Option<String>,
     ) -> Self {
-        let engine = Engine::new(config(name), name, Box::new(clock.clone()));
+        let mut engine = Engine::new(config(name), name, Box::new(clock.clone()));
+        // A fresh secret each boot, as the browser draws one: the stored one must win.
+        engine.set_secret(&format!("{name}-secret-{seed}"));
         let mut instance = Instance::new(engine, true);
         let snapshot = disk.snapshot();
         instance.engine_mut().restore(snapshot).expect("restores");

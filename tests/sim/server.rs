@@ -11,7 +11,9 @@ use std::collections::HashMap;
 
 use srvra_sync::core::model::operation::OpId;
 use srvra_sync::core::protocol::{decode, encode, ClientMessage, Committed, Limits, ServerMessage};
-use srvra_sync::core::room::session::{Forward, RoomLog, ServerSession, SessionLimits};
+use srvra_sync::core::room::session::{
+    check_owner, Forward, RoomLog, ServerSession, SessionLimits,
+};
 use srvra_sync::core::room::RoomState;
 
 /// Largest catch-up part, in changes.
@@ -89,6 +91,9 @@ pub struct SimServer {
     /// Log catch-ups that went on as snapshots (the log compacted meanwhile).
     pub snapshots_after_compaction: usize,
     sessions: HashMap<u64, Session>,
+    /// Who owns each client id: the secret it was first claimed with (stored, like the
+    /// reference server's `owners` table).
+    owners: HashMap<String, String>,
 }
 
 /// Appends `message` for `conn`.
@@ -113,7 +118,13 @@ impl SimServer {
             reloaded: 0,
             snapshots_after_compaction: 0,
             sessions: HashMap::new(),
+            owners: HashMap::new(),
         }
+    }
+
+    /// Whether client id `id` was claimed with a secret.
+    pub fn is_claimed(&self, id: &str) -> bool {
+        self.owners.contains_key(id)
     }
 
     /// How many instances there are.
@@ -302,12 +313,25 @@ impl SimServer {
                 client_id,
                 position,
                 snapshot,
+                secret,
                 ..
             } => {
                 session
                     .core
                     .hello(protocol, &client_id, "sim")
                     .map_err(|r| r.message)?;
+                // The id belongs to the first secret it was claimed with, as on the
+                // reference server (which stores a hash of it).
+                if let Some(secret) = &secret {
+                    self.owners
+                        .entry(client_id.clone())
+                        .or_insert_with(|| secret.clone());
+                }
+                check_owner(
+                    self.owners.get(&client_id).map(String::as_str),
+                    secret.as_deref(),
+                )
+                .map_err(|r| r.message)?;
                 send(
                     &mut out,
                     conn,

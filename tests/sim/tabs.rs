@@ -28,7 +28,8 @@ pub struct TabChange {
 impl SimTab {
     /// A new tab of `client` on its disk (what the leader stored so far).
     pub fn open(client: &SimClient, id: &str, clock: &SimClock) -> Self {
-        let engine = Engine::new(config(&client.name), &client.name, Box::new(clock.clone()));
+        let mut engine = Engine::new(config(&client.name), &client.name, Box::new(clock.clone()));
+        engine.set_secret(&format!("{}-secret-of-tab-{id}", client.name));
         let mut instance = Instance::new(engine, true);
         instance
             .engine_mut()

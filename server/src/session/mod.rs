@@ -12,7 +12,9 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use srvra_sync::core::protocol::message::Rejected;
 use srvra_sync::core::protocol::{decode, ClientMessage, FrameError, ServerMessage};
-use srvra_sync::core::room::session::{Forward, Refusal, ServerSession, SessionLimits};
+use srvra_sync::core::room::session::{
+    check_owner, Forward, Refusal, ServerSession, SessionLimits,
+};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::time::{sleep_until, Instant};
@@ -39,6 +41,14 @@ static NEXT_SESSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64
 type Fatal = Refusal;
 
 /// A storage failure: the detail (SQL, paths) goes to the server's log, never to clients.
+/// The owner a client id's secret binds it to: a SHA-256 of the secret (the database
+/// never holds the secret itself), apart from JWT users by its prefix.
+fn secret_owner(secret: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("secret:sha256:{hex}")
+}
+
 fn storage_failed(error: crate::store::DbError) -> Fatal {
     eprintln!("srvra-sync-server: storage failed: {}", error.0);
     Fatal::new(
@@ -125,6 +135,7 @@ impl Session {
             token,
             snapshot,
             heartbeat,
+            secret,
         }) = hello?
         else {
             return Err(Fatal::new(
@@ -134,7 +145,7 @@ impl Session {
             ));
         };
         self.core.hello(protocol, &client_id, &room)?;
-        let grant = self.admit(token.as_deref(), &client_id, &room)?;
+        let grant = self.admit(token.as_deref(), secret.as_deref(), &client_id, &room)?;
         let Some(room) = self
             .app
             .rooms
@@ -181,7 +192,7 @@ impl Session {
         // The token's end, as a deadline (far away without one).
         let expires = grant.expires.map_or(Instant::now() + FOREVER, |at| {
             let left = at.duration_since(SystemTime::now()).unwrap_or_default();
-            Instant::now() + left
+            Instant::now() + left.min(FOREVER)
         });
         // One timer for the session's deadlines (silence, idle, token expiry), moved only
         // when they move: a timer per loop turn cost a timer-wheel entry per broadcast.
@@ -267,8 +278,15 @@ impl Session {
     }
 
     /// Checks the token (and the pace of refused ones from this IP) and binds the client
-    /// id to the token's user.
-    fn admit(&self, token: Option<&str>, client: &str, room: &str) -> Result<Grant, Fatal> {
+    /// id to its owner: the token's user, or else a hash of the secret the SDK stores with
+    /// the id (see [`check_owner`]).
+    fn admit(
+        &self,
+        token: Option<&str>,
+        secret: Option<&str>,
+        client: &str,
+        room: &str,
+    ) -> Result<Grant, Fatal> {
         let app = &self.app;
         let per_minute = app.config.guards.auth_failures_per_minute;
         if app.config.auth.is_on() && app.auth_failures.blocked(self.ip, per_minute) {
@@ -294,17 +312,14 @@ impl Session {
             .auth
             .check(token, room, SystemTime::now())
             .map_err(refused)?;
-        if let Some(user) = &grant.user {
-            let owned = tokio::task::block_in_place(|| app.db.claim_client(client, user))
-                .map_err(storage_failed)?;
-            if !owned {
-                return Err(refused(Fatal::new(
-                    "FORBIDDEN",
-                    "this client id belongs to another user",
-                    close::FORBIDDEN,
-                )));
-            }
-        }
+        let owner = match (&grant.user, secret) {
+            (Some(user), _) => Some(user.clone()),
+            (None, Some(secret)) => Some(secret_owner(secret)),
+            (None, None) => None,
+        };
+        let stored = tokio::task::block_in_place(|| app.db.claim_client(client, owner.as_deref()))
+            .map_err(storage_failed)?;
+        check_owner(stored.as_deref(), owner.as_deref()).map_err(refused)?;
         Ok(grant)
     }
 

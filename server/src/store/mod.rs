@@ -133,8 +133,9 @@ pub trait Storage: std::fmt::Debug + Send + Sync {
     ) -> DbResult<Vec<Committed>>;
     /// The position a change id was accepted at, if it is still in the log.
     fn position_of(&self, room: &str, client: &str, seq: u64) -> DbResult<Option<u64>>;
-    /// Binds `client` to `user` on first use; whether `client` belongs to `user`.
-    fn claim_client(&self, client: &str, user: &str) -> DbResult<bool>;
+    /// Binds `client` to `owner` on first use (nothing to bind: `None`); returns who owns
+    /// `client` now, if anyone.
+    fn claim_client(&self, client: &str, owner: Option<&str>) -> DbResult<Option<String>>;
     /// Drops log entries at or before `head - retain`, and older ones until the newest
     /// take at most `retain_bytes`; returns the new compaction point.
     fn compact(&self, room: &str, head: u64, retain: u64, retain_bytes: u64) -> DbResult<u64>;

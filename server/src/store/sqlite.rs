@@ -315,17 +315,19 @@ impl Storage for Sqlite {
             .map(|p| p as u64))
     }
 
-    fn claim_client(&self, client: &str, user: &str) -> DbResult<bool> {
+    fn claim_client(&self, client: &str, owner: Option<&str>) -> DbResult<Option<String>> {
         let conn = self.conn();
-        conn.execute(
-            "INSERT OR IGNORE INTO owners (client, user) VALUES (?1, ?2)",
-            params![client, user],
-        )?;
-        let owner: String =
-            conn.query_row("SELECT user FROM owners WHERE client = ?1", [client], |r| {
+        if let Some(owner) = owner {
+            conn.execute(
+                "INSERT OR IGNORE INTO owners (client, user) VALUES (?1, ?2)",
+                params![client, owner],
+            )?;
+        }
+        Ok(conn
+            .query_row("SELECT user FROM owners WHERE client = ?1", [client], |r| {
                 r.get(0)
-            })?;
-        Ok(owner == user)
+            })
+            .optional()?)
     }
 
     fn compact(&self, room: &str, head: u64, retain: u64, retain_bytes: u64) -> DbResult<u64> {

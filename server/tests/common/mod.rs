@@ -117,17 +117,39 @@ impl Client {
             id: id.to_owned(),
             seq: 0,
         };
-        client
-            .send(&ClientMessage::Hello {
-                protocol: u32::from(srvra_sync::core::protocol::PROTOCOL_VERSION),
-                client_id: id.to_owned(),
-                room: room.to_owned(),
-                position,
-                token: token.map(str::to_owned),
-                snapshot,
-                heartbeat: None,
-            })
-            .await;
+        let mut hello = ClientMessage::hello(id, room, position);
+        if let ClientMessage::Hello {
+            token: t,
+            snapshot: s,
+            ..
+        } = &mut hello
+        {
+            *t = token.map(str::to_owned);
+            *s = snapshot;
+        }
+        client.send(&hello).await;
+        let answer = client.recv().await;
+        (client, answer)
+    }
+
+    /// Connects and says hello for `room` from 0 with `secret` (the one the SDK stores
+    /// with its client id); returns the server's first answer.
+    pub async fn hello_with_secret(
+        addr: SocketAddr,
+        id: &str,
+        room: &str,
+        secret: Option<&str>,
+    ) -> (Self, ServerMessage) {
+        let mut client = Client {
+            ws: connect(addr).await,
+            id: id.to_owned(),
+            seq: 0,
+        };
+        let mut hello = ClientMessage::hello(id, room, 0);
+        if let ClientMessage::Hello { secret: s, .. } = &mut hello {
+            *s = secret.map(str::to_owned);
+        }
+        client.send(&hello).await;
         let answer = client.recv().await;
         (client, answer)
     }

@@ -134,7 +134,9 @@ impl Peer {
     pub fn new(config: Value, stored: Rc<RefCell<Stored>>, online: bool) -> Self {
         let config = Config::parse(&config).expect("valid config");
         let (tx, rx) = unbounded_channel();
-        let engine = Engine::new(config.clone(), "native", Box::new(SystemClock));
+        let mut engine = Engine::new(config.clone(), "native", Box::new(SystemClock));
+        // As the binding does: a secret drawn with the id; a stored one wins at restore.
+        engine.set_secret(&format!("secret-{:?}", std::time::SystemTime::now()));
         let mut instance = Instance::new(engine, true);
         let (snapshot, load) = {
             let s = stored.borrow();

@@ -79,6 +79,9 @@ pub struct Engine {
     tabs: tabs::TabState,
     /// Per collection, the last position known (see [`crate::core::collection`]).
     pub(crate) tails: crate::core::collection::Tails,
+    /// The secret that proves `client` is ours to the server (empty: none; see
+    /// [`Engine::set_secret`]).
+    secret: String,
 }
 
 impl Engine {
@@ -109,6 +112,7 @@ impl Engine {
             journal: None,
             tabs: tabs::TabState::default(),
             tails: Default::default(),
+            secret: String::new(),
         }
     }
 
@@ -120,6 +124,19 @@ impl Engine {
     /// This client's id.
     pub fn client_id(&self) -> &str {
         &self.client
+    }
+
+    /// The secret sent with the client id in `hello` (empty: none).
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
+    /// Gives a freshly generated client id its secret (the host draws both at random); a
+    /// restored meta record brings back the stored pair instead. Stored with the meta
+    /// record, so every tab and reload of this client presents the same one.
+    pub fn set_secret(&mut self, secret: &str) {
+        self.secret = secret.to_owned();
+        self.meta_dirty = true;
     }
 
     /// The sequence the next recorded change gets (sequences are never reused).

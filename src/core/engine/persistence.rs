@@ -74,6 +74,7 @@ impl Engine {
         persist::encode_meta(&StoredMeta {
             layout: LAYOUT_VERSION,
             client_id: self.client.to_string(),
+            secret: self.secret.clone(),
             next_seq: self.claimed_seq(),
             live: self.store.live_counts(),
             tabs: self.tabs.marks.clone(),
@@ -99,6 +100,13 @@ impl Engine {
         if let Some(meta) = &meta {
             if self.config.client_id.is_none() {
                 self.client = meta.client_id.as_str().into();
+            }
+            // The stored id's secret; a record from before secrets keeps the new one,
+            // written back with the next meta record.
+            if *meta.client_id == *self.client && !meta.secret.is_empty() {
+                self.secret = meta.secret.clone();
+            } else {
+                self.meta_dirty = true;
             }
             self.next_seq = self.next_seq.max(meta.next_seq);
             self.tabs.marks = meta.tabs.clone();

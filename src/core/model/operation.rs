@@ -28,7 +28,9 @@ pub struct OpId {
 pub enum OpKind {
     /// Replace the value.
     Set(Arc<Value>),
-    /// Shallow-merge these fields into the object at the path.
+    /// Shallow-merge these fields into the object at the path (`updateState`; on the wire
+    /// `merge`, and `update` is read as the same operation).
+    #[serde(alias = "update")]
     Merge(Map<String, Value>),
     /// Remove the value.
     Delete,

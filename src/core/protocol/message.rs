@@ -35,6 +35,11 @@ pub enum ClientMessage {
         /// when nothing came from it for that long.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         heartbeat: Option<u64>,
+        /// The secret stored with the client id: the server binds the id to the first
+        /// secret it sees, and refuses the id with another secret or without one, so no
+        /// one else can speak (and skip sequences) for this client, also without JWT.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secret: Option<String>,
     },
     /// Changes to apply, in order; `atomic` ones are applied all or none.
     Changes {
@@ -57,6 +62,24 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Slot::is_absent")]
         state: Slot,
     },
+}
+
+impl ClientMessage {
+    /// A `hello` of this protocol version for `client_id` joining `room` from `position`,
+    /// with no token, secret or heartbeat (set them on the value): what tools and tests
+    /// send; the SDK's loop fills every field.
+    pub fn hello(client_id: &str, room: &str, position: u64) -> Self {
+        Self::Hello {
+            protocol: u32::from(crate::core::protocol::PROTOCOL_VERSION),
+            client_id: client_id.to_owned(),
+            room: room.to_owned(),
+            position,
+            token: None,
+            snapshot: false,
+            heartbeat: None,
+            secret: None,
+        }
+    }
 }
 
 /// One accepted change with its place in the room's order.

@@ -232,6 +232,15 @@ impl RoomState {
                     message: format!("change id belongs to client '{}'", op.id.client),
                     conflict: None,
                 });
+            } else if op.id.seq == 0 {
+                // Sequences start at 1: a 0 was acknowledged as already processed (at
+                // position 0) and never applied (issue 29).
+                invalid.push(Rejected {
+                    id: op.id,
+                    code: "INVALID_SEQ".into(),
+                    message: "change sequences start at 1".into(),
+                    conflict: None,
+                });
             } else if op.id.seq <= watermark || !seqs.insert(op.id.seq) {
                 // Processed before, or repeated within this message: one application.
                 decided.duplicates.push(op.id);

@@ -25,6 +25,29 @@ pub trait RoomLog {
     fn position_of(&self, id: &OpId) -> Result<u64, Self::Error>;
 }
 
+/// Whether a `hello` may speak for its client id (issue 29: without JWT, anyone who saw
+/// an id in presence could say `hello` with it, skip its sequences, and have the owner's
+/// next writes acknowledged and dropped). An id belongs to the first owner it was claimed
+/// by: its JWT user, or else the secret its SDK generated with the id (stored as a hash).
+/// `stored` is the owner the server holds for the id after claiming it for `presented`.
+pub fn check_owner(stored: Option<&str>, presented: Option<&str>) -> Result<(), Refusal> {
+    match (stored, presented) {
+        (None, _) => Ok(()),
+        (Some(stored), Some(presented)) if stored == presented => Ok(()),
+        (Some(_), Some(_)) => Err(Refusal::new(
+            "FORBIDDEN",
+            "this client id belongs to another client or user (its secret or token differs): \
+             use the storage it was created with, or another clientId",
+            close::FORBIDDEN,
+        )),
+        (Some(_), None) => Err(Refusal::new(
+            "FORBIDDEN",
+            "this client id is bound to a secret and this hello carries none",
+            close::FORBIDDEN,
+        )),
+    }
+}
+
 /// Why the server ends a session: the `error` message's code and text, and the close code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {

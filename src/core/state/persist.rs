@@ -26,6 +26,10 @@ pub struct StoredMeta {
     pub layout: u32,
     /// Persisted client id.
     pub client_id: String,
+    /// The secret that proves this client id is ours (sent in `hello`; the server binds
+    /// the id to the first secret it sees). Empty in records written before it existed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub secret: String,
     /// Next operation sequence number.
     pub next_seq: u64,
     /// Live keys per shard, so loading need not decode shards to count keys.

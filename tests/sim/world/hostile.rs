@@ -28,12 +28,20 @@ pub(super) struct Mallory {
     clock: Hlc,
     /// Messages sent, for the run's log.
     pub sent: usize,
+    /// Hellos with another client's id that the server accepted (must stay 0 for ids
+    /// that said hello with their secret).
+    pub hijacks: usize,
 }
 
 impl World {
     /// Messages the hostile client sent in this run.
     pub fn hostile_sent(&self) -> usize {
         self.mallory.sent
+    }
+
+    /// Hellos with an honest client's id the server accepted (the run fails on any).
+    pub fn hostile_hijacks(&self) -> usize {
+        self.mallory.hijacks
     }
 
     /// One hostile message (joining first when not connected); schedules the next while
@@ -47,21 +55,17 @@ impl World {
         if !self.server_up {
             return;
         }
+        if self.rng.random_range(0..8) == 0 {
+            self.hijack_attempt();
+            return;
+        }
         let conn = match self.mallory.conn.filter(|c| self.server.has(*c)) {
             Some(conn) => conn,
             None => {
                 let conn = FIRST_CONN + self.mallory.conns;
                 self.mallory.conns += 1;
                 self.server.accept(conn);
-                let hello = ClientMessage::Hello {
-                    protocol: u32::from(srvra_sync::core::protocol::PROTOCOL_VERSION),
-                    client_id: "mallory".into(),
-                    room: "sim".into(),
-                    position: 0,
-                    token: None,
-                    snapshot: false,
-                    heartbeat: None,
-                };
+                let hello = ClientMessage::hello("mallory", "sim", 0);
                 // Its answers go nowhere (mallory never reads); what its hello makes the
                 // server send others reaches them.
                 if self.server_receive(conn, &encode(&hello, None)).is_err() {
@@ -79,6 +83,48 @@ impl World {
             self.server.drop_conn(conn);
             self.mallory.conn = None;
         }
+    }
+
+    /// Issue 29: a hello with an honest client's id (ids are public in presence), without
+    /// its secret or with a guessed one, then a sequence far past its watermark. The
+    /// server must refuse the hello; were it accepted, the owner's next writes would be
+    /// acknowledged as already processed and lost, which the run's checks catch.
+    fn hijack_attempt(&mut self) {
+        let victim = format!("c{}", self.rng.random_range(0..self.clients.len()));
+        // Ids become known once they said hello (presence shows them): only those.
+        if !self.server.is_claimed(&victim) {
+            return;
+        }
+        let conn = FIRST_CONN + self.mallory.conns;
+        self.mallory.conns += 1;
+        self.server.accept(conn);
+        let mut hello = ClientMessage::hello(&victim, "sim", 0);
+        if let ClientMessage::Hello { secret, .. } = &mut hello {
+            *secret = (self.rng.random_range(0..2) == 0).then(|| "guessed".to_owned());
+        }
+        self.mallory.sent += 1;
+        if let Err(error) = self.server_receive(conn, &encode(&hello, None)) {
+            self.note(format!(
+                "server refused mallory's hello as {victim}: {error}"
+            ));
+            self.server.drop_conn(conn);
+            return;
+        }
+        self.mallory.hijacks += 1;
+        let mut op = self.mallory_op("k0", OpKind::Set(Arc::new(json!("hijacked"))));
+        op.id = OpId {
+            client: Arc::from(victim.as_str()),
+            seq: 1 << 31,
+        };
+        let frame = encode(
+            &ClientMessage::Changes {
+                ops: vec![op],
+                atomic: false,
+            },
+            None,
+        );
+        let _ = self.server_receive(conn, &frame);
+        self.server.drop_conn(conn);
     }
 
     fn hostile_frame(&mut self) -> Vec<u8> {

@@ -473,23 +473,24 @@ impl Storage for Postgres {
         })
     }
 
-    fn claim_client(&self, client: &str, user: &str) -> DbResult<bool> {
+    fn claim_client(&self, client: &str, owner: Option<&str>) -> DbResult<Option<String>> {
         block(async {
             let db = self.client().await?;
-            db.execute(
-                "INSERT INTO srvra_owners (client, owner) VALUES ($1, $2)
-                 ON CONFLICT (client) DO NOTHING",
-                &[&client, &user],
-            )
-            .await?;
-            let owner: String = db
-                .query_one(
+            if let Some(owner) = owner {
+                db.execute(
+                    "INSERT INTO srvra_owners (client, owner) VALUES ($1, $2)
+                     ON CONFLICT (client) DO NOTHING",
+                    &[&client, &owner],
+                )
+                .await?;
+            }
+            Ok(db
+                .query_opt(
                     "SELECT owner FROM srvra_owners WHERE client = $1",
                     &[&client],
                 )
                 .await?
-                .get(0);
-            Ok(owner == user)
+                .map(|r| r.get(0)))
         })
     }
 
