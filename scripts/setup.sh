@@ -3,6 +3,8 @@
 # Idempotent: each step is skipped when already satisfied. Needs only rustup and Node.
 #   scripts/setup.sh            toolchain + npm packages
 #   scripts/setup.sh --browser  also Debian's chromium and chromium-driver (tests, bench),
+#                               firefox-esr, webkit2gtk-driver (WebKitGTK's MiniBrowser and
+#                               WebKitWebDriver) and xvfb (the other engines' tests),
 #                               openssl (the tests' self-signed TLS certificates) and
 #                               postgresql (the shared-storage tests start throw-away clusters)
 set -euo pipefail
@@ -37,6 +39,14 @@ if $want_browser && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -q
   $SUDO apt-get install -y -q chromium chromium-driver openssl
+fi
+
+if $want_browser && { ! command -v firefox-esr >/dev/null || ! command -v WebKitWebDriver >/dev/null || ! command -v xvfb-run >/dev/null; }; then
+  say "installing Debian's firefox-esr, webkit2gtk-driver and xvfb (Firefox and WebKit tests)"
+  export DEBIAN_FRONTEND=noninteractive
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q firefox-esr webkit2gtk-driver xvfb
 fi
 
 if $want_browser && ! bash scripts/pg-cluster.sh bin initdb >/dev/null 2>&1; then

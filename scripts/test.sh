@@ -30,5 +30,5 @@ node scripts/pack.mjs
 step "published types of the installed package (tsc --noEmit)"
 node_modules/.bin/tsc -p tests/types/tsconfig.json
 
-step "end-to-end tests in headless Chromium (node --test)"
+step "end-to-end tests: every suite in headless Chromium, the engine flows also in Firefox and WebKit (node --test)"
 node --test --test-concurrency=1 tests/e2e/
