@@ -252,3 +252,23 @@ fn the_client_ids_secret_is_stored_with_it_and_a_reload_presents_the_stored_one(
         .expect("the secret is written back");
     assert!(work.meta.contains("new-secret"));
 }
+
+#[test]
+fn a_configured_id_presents_its_secret_only_once_stored_a_generated_one_at_once() {
+    let mut generated = fresh(Config::default());
+    generated.set_secret("s");
+    generated.restore(Snapshot::default()).unwrap();
+    assert_eq!(generated.presentable_secret(), Some("s"));
+    // A configured id outlives a secret that was never stored: binding it to one would
+    // lock out the next page load, which draws another.
+    let configured = Config {
+        client_id: Some("fixed".into()),
+        ..Config::default()
+    };
+    let mut fixed = fresh(configured);
+    fixed.set_secret("s");
+    fixed.restore(Snapshot::default()).unwrap();
+    assert_eq!(fixed.presentable_secret(), None);
+    fixed.state_stored();
+    assert_eq!(fixed.presentable_secret(), Some("s"));
+}

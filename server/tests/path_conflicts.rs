@@ -13,6 +13,7 @@ use std::rc::Rc;
 use harness::{config, Peer, Stored};
 use serde_json::{json, Value};
 use srvra_sync::core::dispatch::events::ConflictEvent;
+use srvra_sync::core::Engine;
 
 fn fresh() -> Rc<RefCell<Stored>> {
     Rc::new(RefCell::new(Stored::default()))
@@ -48,6 +49,24 @@ async fn pair(
     })
     .await;
     (a, b)
+}
+
+/// `late` makes its change offline first (an earlier clock), `early` makes its own and
+/// syncs; then `late` comes back: its change arrives last.
+async fn concurrently(
+    late: &mut Peer,
+    late_change: impl FnOnce(&mut Engine),
+    early: &mut Peer,
+    early_change: impl FnOnce(&mut Engine),
+) {
+    late.with_sync(|s, e| s.set_online(e, false));
+    late.change(late_change);
+    early.idle(20).await;
+    early.change(early_change);
+    early
+        .until(10, |p| p.synced() && p.sync().replica().is_empty())
+        .await;
+    late.with_sync(|s, e| s.set_online(e, true));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,15 +172,13 @@ async fn concurrent_changes_of_different_fields_both_survive_last_write_wins() {
 
     // Bob's change is made first (an earlier clock) and arrives last: under the old
     // key-wide detection, last-write-wins dropped it.
-    b.with_sync(|s, e| s.set_online(e, false));
-    b.change(|e| e.set_state("doc.body", json!("Bob's body")))
-        .unwrap();
-    a.idle(20).await;
-    a.change(|e| e.set_state("doc.title", json!("Alice's title")))
-        .unwrap();
-    a.until(10, |p| p.synced() && p.sync().replica().is_empty())
-        .await;
-    b.with_sync(|s, e| s.set_online(e, true));
+    concurrently(
+        &mut b,
+        |e| drop(e.set_state("doc.body", json!("Bob's body")).unwrap()),
+        &mut a,
+        |e| drop(e.set_state("doc.title", json!("Alice's title")).unwrap()),
+    )
+    .await;
     b.until(10, |p| p.synced() && p.sync().replica().is_empty())
         .await;
     let expected = json!({"title": "Alice's title", "body": "Bob's body"});
@@ -169,15 +186,18 @@ async fn concurrent_changes_of_different_fields_both_survive_last_write_wins() {
     assert_eq!(b.get("doc"), expected);
 
     // The same field still conflicts, and the later clock wins.
-    b.with_sync(|s, e| s.set_online(e, false));
-    b.change(|e| e.set_state("doc.title", json!("Bob's title")))
-        .unwrap();
-    a.idle(20).await;
-    a.change(|e| e.set_state("doc.title", json!("Alice's second title")))
-        .unwrap();
-    a.until(10, |p| p.synced() && p.sync().replica().is_empty())
-        .await;
-    b.with_sync(|s, e| s.set_online(e, true));
+    concurrently(
+        &mut b,
+        |e| drop(e.set_state("doc.title", json!("Bob's title")).unwrap()),
+        &mut a,
+        |e| {
+            drop(
+                e.set_state("doc.title", json!("Alice's second title"))
+                    .unwrap(),
+            )
+        },
+    )
+    .await;
     b.until(10, |p| p.synced() && p.sync().replica().is_empty())
         .await;
     b.until(10, |p| {

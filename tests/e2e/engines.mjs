@@ -9,8 +9,8 @@
 //   await page.goto(url); await page.evaluate((arg) => ..., arg);
 //   await page.waitFor(() => cond, arg); await page.reload(); await engine.close();
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { launchChromium } from '../../scripts/browser.mjs';
+import { freePort } from './sync-server.mjs';
 
 export const ENGINES = ['chromium', 'firefox', 'webkit'];
 
@@ -36,25 +36,33 @@ async function poll(check, timeout, what) {
   }
 }
 
+/**
+ * A playwright or puppeteer context in this module's API; `waitFor(page, fn, arg,
+ * timeout)` calls the library's `waitForFunction` (their arguments differ).
+ */
+function wrapContext(context, waitFor) {
+  return {
+    async newPage() {
+      const page = await context.newPage();
+      return {
+        goto: (url) => page.goto(url),
+        evaluate: (fn, arg) => page.evaluate(fn, arg),
+        waitFor: (fn, arg, timeout = 20_000) => waitFor(page, fn, arg, timeout),
+        reload: () => page.reload(),
+        close: () => page.close(),
+      };
+    },
+    close: () => context.close(),
+  };
+}
+
 async function chromiumEngine() {
   const browser = await launchChromium();
   return {
     name: 'chromium',
     async newContext() {
       const context = await browser.newContext();
-      return {
-        async newPage() {
-          const page = await context.newPage();
-          return {
-            goto: (url) => page.goto(url),
-            evaluate: (fn, arg) => page.evaluate(fn, arg),
-            waitFor: (fn, arg, timeout = 20_000) => page.waitForFunction(fn, arg, { timeout, polling: 20 }),
-            reload: () => page.reload(),
-            close: () => page.close(),
-          };
-        },
-        close: () => context.close(),
-      };
+      return wrapContext(context, (page, fn, arg, timeout) => page.waitForFunction(fn, arg, { timeout, polling: 20 }));
     },
     close: () => browser.close(),
   };
@@ -73,33 +81,10 @@ async function firefoxEngine() {
     name: 'firefox',
     async newContext() {
       const context = await browser.createBrowserContext();
-      return {
-        async newPage() {
-          const page = await context.newPage();
-          return {
-            goto: (url) => page.goto(url),
-            evaluate: (fn, arg) => page.evaluate(fn, arg),
-            waitFor: (fn, arg, timeout = 20_000) => page.waitForFunction(fn, { timeout, polling: 20 }, arg),
-            reload: () => page.reload(),
-            close: () => page.close(),
-          };
-        },
-        close: () => context.close(),
-      };
+      return wrapContext(context, (page, fn, arg, timeout) => page.waitForFunction(fn, { timeout, polling: 20 }, arg));
     },
     close: () => browser.close(),
   };
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /** A W3C WebDriver session on a driver at `base`. */

@@ -12,7 +12,8 @@ import { root } from './harness.mjs';
 
 const binary = process.env.SRVRA_SERVER_BIN ?? join(root, 'target/debug/srvra-sync-server');
 
-function freePort() {
+/** A TCP port free on 127.0.0.1 now. */
+export function freePort() {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once('error', reject);

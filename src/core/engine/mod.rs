@@ -82,6 +82,8 @@ pub struct Engine {
     /// The secret that proves `client` is ours to the server (empty: none; see
     /// [`Engine::set_secret`]).
     secret: String,
+    /// Whether `secret` is stored (it came from the meta record, or a write of it was).
+    secret_stored: bool,
 }
 
 impl Engine {
@@ -113,6 +115,7 @@ impl Engine {
             tabs: tabs::TabState::default(),
             tails: Default::default(),
             secret: String::new(),
+            secret_stored: false,
         }
     }
 
@@ -126,9 +129,25 @@ impl Engine {
         &self.client
     }
 
-    /// The secret sent with the client id in `hello` (empty: none).
+    /// The secret stored with the client id (empty: none).
     pub fn secret(&self) -> &str {
         &self.secret
+    }
+
+    /// The secret to prove the client id with in `hello`, once that is safe: the server
+    /// binds the id to the first secret it sees. A generated id is stored with its secret
+    /// in one record, so they live and die together: presented at once. An id the app
+    /// configured outlives a secret that was never stored (the page may close before its
+    /// first write and draw another, and would then be refused): presented once stored
+    /// (a hello before that binds nothing; the next one does).
+    pub fn presentable_secret(&self) -> Option<&str> {
+        let generated = self.config.client_id.is_none();
+        (!self.secret.is_empty() && (self.secret_stored || generated)).then_some(&*self.secret)
+    }
+
+    /// A write of the state (and so of the meta record with the secret) is stored.
+    pub fn state_stored(&mut self) {
+        self.secret_stored = true;
     }
 
     /// Gives a freshly generated client id its secret (the host draws both at random); a

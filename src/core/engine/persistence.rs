@@ -105,6 +105,7 @@ impl Engine {
             // written back with the next meta record.
             if *meta.client_id == *self.client && !meta.secret.is_empty() {
                 self.secret = meta.secret.clone();
+                self.secret_stored = true;
             } else {
                 self.meta_dirty = true;
             }

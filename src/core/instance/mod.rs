@@ -188,6 +188,7 @@ impl Instance {
         let mut reserved = 0;
         if let Some(state) = &write.state {
             self.engine.count_storage_write();
+            self.engine.state_stored();
             self.persisted = self.persisted.max(state.upto);
             reserved = state.reserved.saturating_sub(1);
         }

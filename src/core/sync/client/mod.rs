@@ -217,9 +217,7 @@ impl SyncClient {
             token,
             snapshot: self.want_snapshot,
             heartbeat: Some(self.config.heartbeat_interval + self.config.heartbeat_timeout),
-            secret: Some(engine.secret())
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned),
+            secret: engine.presentable_secret().map(str::to_owned),
         };
         self.asked_at = Some(engine.now_ms());
         self.send(engine, &hello);
