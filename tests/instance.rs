@@ -358,3 +358,28 @@ fn without_storage_changes_made_before_ready_are_kept_and_queued_for_the_server(
         Some(&json!("before ready"))
     );
 }
+
+#[test]
+fn a_null_value_stays_null_between_tabs_and_absent_stays_absent() {
+    // Issue 27 item 13: a chaos soak found a tab holding nothing where its leader held
+    // `null`: the tab message's value was an `Option` that read `null` back as absent.
+    use srvra_sync::core::model::slot::Slot;
+    use srvra_sync::core::tabs::KeyWrite;
+    let write = |value: Slot| KeyWrite {
+        key: "k".into(),
+        value,
+        version: 3,
+        at: 1.0,
+        by: "c".into(),
+    };
+    let message = TabMessage::State {
+        applied: Vec::new(),
+        writes: vec![write(Slot::of(json!(null))), write(Slot::ABSENT)],
+        full: false,
+    };
+    let TabMessage::State { writes, .. } = TabMessage::decode(&message.encode()).unwrap() else {
+        panic!("a state message")
+    };
+    assert_eq!(writes[0].value, Slot::of(json!(null)));
+    assert_eq!(writes[1].value, Slot::ABSENT);
+}

@@ -174,9 +174,13 @@ async fn concurrent_changes_of_different_fields_both_survive_last_write_wins() {
     // key-wide detection, last-write-wins dropped it.
     concurrently(
         &mut b,
-        |e| drop(e.set_state("doc.body", json!("Bob's body")).unwrap()),
+        |e| {
+            e.set_state("doc.body", json!("Bob's body")).unwrap();
+        },
         &mut a,
-        |e| drop(e.set_state("doc.title", json!("Alice's title")).unwrap()),
+        |e| {
+            e.set_state("doc.title", json!("Alice's title")).unwrap();
+        },
     )
     .await;
     b.until(10, |p| p.synced() && p.sync().replica().is_empty())
@@ -188,13 +192,13 @@ async fn concurrent_changes_of_different_fields_both_survive_last_write_wins() {
     // The same field still conflicts, and the later clock wins.
     concurrently(
         &mut b,
-        |e| drop(e.set_state("doc.title", json!("Bob's title")).unwrap()),
+        |e| {
+            e.set_state("doc.title", json!("Bob's title")).unwrap();
+        },
         &mut a,
         |e| {
-            drop(
-                e.set_state("doc.title", json!("Alice's second title"))
-                    .unwrap(),
-            )
+            e.set_state("doc.title", json!("Alice's second title"))
+                .unwrap();
         },
     )
     .await;

@@ -109,7 +109,7 @@ async fn a_client_syncs_over_wss_and_plain_ws_to_the_tls_port_fails() {
         let (mut ws, _) = tokio_tungstenite::client_async(url.as_str(), stream)
             .await
             .unwrap();
-        let hello = ClientMessage::hello(&id, "tls", 0);
+        let hello = ClientMessage::hello(id, "tls", 0);
         ws.send(Message::Binary(encode(&hello, None).into()))
             .await
             .unwrap();

@@ -9,7 +9,6 @@
 
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
 
 use crate::core::error::{CoreError, Result};
@@ -97,12 +96,6 @@ fn base36(mut n: u64, width: usize) -> String {
     out.reverse();
     String::from_utf8(out).unwrap_or_default()
 }
-
-/// The last position of each collection, as of a state generation: an add reads only the
-/// keys written since instead of every item (10,000 adds were quadratic). A position at
-/// or past every live item's is all an add needs, so a removed last item may stay here.
-#[derive(Debug, Default)]
-pub struct Tails(FxHashMap<String, (u64, Option<String>)>);
 
 fn position_of(value: &Value) -> Option<&str> {
     value

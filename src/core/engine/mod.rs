@@ -78,7 +78,7 @@ pub struct Engine {
     /// What the tab layer needs: the feed, forwarded events, per-tab marks.
     tabs: tabs::TabState,
     /// Per collection, the last position known (see [`crate::core::collection`]).
-    pub(crate) tails: crate::core::collection::Tails,
+    pub(crate) tails: types::Tails,
     /// The secret that proves `client` is ours to the server (empty: none; see
     /// [`Engine::set_secret`]).
     secret: String,

@@ -1,6 +1,14 @@
-//! The engine's plain data types: read results and persistence work.
+//! The engine's plain data types: read results, persistence work, collection tails.
 
+use rustc_hash::FxHashMap;
 use serde_json::Value;
+
+/// The last position of each collection (see [`crate::core::collection`]), as of a state
+/// generation: an add reads only the keys written since instead of every item (10,000
+/// adds were quadratic). A position at or past every live item's is all an add needs, so
+/// a removed last item may stay here.
+#[derive(Debug, Default)]
+pub struct Tails(pub FxHashMap<String, (u64, Option<String>)>);
 
 /// A value with its metadata (`getState(path, { withMetadata: true })`).
 #[derive(Debug, serde::Serialize)]
