@@ -191,9 +191,19 @@ async fn upgrade(
 }
 
 /// `GET /metrics`: public without auth; with auth on, only for
-/// `Authorization: Bearer <metrics token>` (401 otherwise).
-async fn metrics(headers: HeaderMap, State(app): State<Arc<App>>) -> Response {
+/// `Authorization: Bearer <metrics token>` (401 otherwise). Wrong tokens count as refused
+/// attempts of the address: past its limit each answer waits and wrong ones get 429.
+async fn metrics(
+    headers: HeaderMap,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    State(app): State<Arc<App>>,
+) -> Response {
     if app.config.auth.is_on() {
+        let per_minute = app.config.guards.auth_failures_per_minute;
+        let blocked = app.auth_failures.blocked(peer.ip(), per_minute);
+        if blocked {
+            tokio::time::sleep(crate::rate::PENALTY).await;
+        }
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -205,6 +215,14 @@ async fn metrics(headers: HeaderMap, State(app): State<Arc<App>>) -> Response {
             _ => false,
         };
         if !granted {
+            app.auth_failures.record(peer.ip());
+            if blocked {
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many wrong tokens; wait a minute\n",
+                )
+                    .into_response();
+            }
             return (StatusCode::UNAUTHORIZED, "metrics need the metrics token\n").into_response();
         }
     }

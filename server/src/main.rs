@@ -62,6 +62,9 @@ struct Args {
     /// Most tabs present in one room.
     #[arg(long, default_value_t = PresenceLimits::default().max_peers)]
     max_presence_peers: usize,
+    /// Most tabs of one client present in one room.
+    #[arg(long, default_value_t = PresenceLimits::default().max_tabs_per_client)]
+    max_presence_tabs: usize,
     /// Largest message after decompression, in bytes.
     #[arg(long, default_value_t = Limits::default().max_payload)]
     max_payload: usize,
@@ -157,6 +160,7 @@ async fn main() {
     config.presence = PresenceLimits {
         max_bytes: args.max_presence_bytes,
         max_peers: args.max_presence_peers,
+        max_tabs_per_client: args.max_presence_tabs,
     };
     let seconds = |s: u64| Duration::from_secs(s.max(1));
     config.guards = Guards {

@@ -50,6 +50,10 @@ pub struct AuthFailures {
 
 const WINDOW: Duration = Duration::from_secs(60);
 
+/// How long an address past its refusals waits for each answer (a `hello`, `/metrics`):
+/// guesses slow down to the connections it may hold, and a right token still gets in.
+pub const PENALTY: Duration = Duration::from_secs(1);
+
 impl AuthFailures {
     /// Whether `ip` has used up its `per_minute` refusals.
     pub fn blocked(&self, ip: IpAddr, per_minute: u32) -> bool {

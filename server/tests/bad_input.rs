@@ -283,6 +283,33 @@ async fn with_auth_on_metrics_need_the_metrics_token() {
     assert_eq!(status, 200);
     assert!(body.contains("srvra_connections"), "{body}");
     server.shutdown().await;
+
+    // Guessing the metrics token (issue 29: 10,746 guesses/s) counts against the address:
+    // past its limit, guesses wait and get 429, and the right token still works.
+    let dir = tempfile::tempdir().unwrap();
+    let guarded = common::server(dir.path(), |c| {
+        c.auth = srvra_sync_server::auth::Auth::Shared("secret".into());
+        c.metrics_token = Some("scrape".into());
+        c.guards.auth_failures_per_minute = 3;
+    })
+    .await;
+    for _ in 0..3 {
+        assert_eq!(
+            common::http_get(guarded.addr, "/metrics", wrong).await.0,
+            401
+        );
+    }
+    let started = std::time::Instant::now();
+    assert_eq!(
+        common::http_get(guarded.addr, "/metrics", wrong).await.0,
+        429
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+    assert_eq!(
+        common::http_get(guarded.addr, "/metrics", right).await.0,
+        200
+    );
+    guarded.shutdown().await;
     // Without auth, /metrics stays public (local development).
     let dir = tempfile::tempdir().unwrap();
     let open = common::server(dir.path(), |_| {}).await;

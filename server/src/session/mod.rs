@@ -145,6 +145,11 @@ impl Session {
             ));
         };
         self.core.hello(protocol, &client_id, &room)?;
+        let per_minute = self.app.config.guards.auth_failures_per_minute;
+        if self.app.config.auth.is_on() && self.app.auth_failures.blocked(self.ip, per_minute) {
+            // An address past its refusals is answered slowly, right token or not.
+            tokio::time::sleep(crate::rate::PENALTY).await;
+        }
         let grant = self.admit(token.as_deref(), secret.as_deref(), &client_id, &room)?;
         let Some(room) = self
             .app
@@ -289,15 +294,19 @@ impl Session {
     ) -> Result<Grant, Fatal> {
         let app = &self.app;
         let per_minute = app.config.guards.auth_failures_per_minute;
-        if app.config.auth.is_on() && app.auth_failures.blocked(self.ip, per_minute) {
-            app.metrics.refused(Refused::AuthRate);
-            return Err(Fatal::new(
-                "RATE_LIMITED",
-                "too many refused attempts from this address; wait a minute",
-                close::RATE_LIMITED,
-            ));
-        }
+        // Past its refusals, an address's wrong tokens get RATE_LIMITED (after the delay
+        // `serve` already made it wait); a right token is still let in, so guessing from
+        // one address cannot lock out its honest clients (issue 29).
+        let blocked = app.config.auth.is_on() && app.auth_failures.blocked(self.ip, per_minute);
         let refused = |fatal: Fatal| {
+            if blocked {
+                app.metrics.refused(Refused::AuthRate);
+                return Fatal::new(
+                    "RATE_LIMITED",
+                    "too many refused attempts from this address; wait a minute",
+                    close::RATE_LIMITED,
+                );
+            }
             app.auth_failures.record(self.ip);
             let reason = if fatal.close == close::FORBIDDEN {
                 Refused::Forbidden

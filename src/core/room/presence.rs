@@ -19,6 +19,9 @@ pub struct PresenceLimits {
     pub max_bytes: usize,
     /// Most tabs present in one room.
     pub max_peers: usize,
+    /// Most tabs of one client present in one room (one connection once took every slot
+    /// of a room, and everyone else got `PRESENCE_FULL`).
+    pub max_tabs_per_client: usize,
 }
 
 impl Default for PresenceLimits {
@@ -26,6 +29,7 @@ impl Default for PresenceLimits {
         Self {
             max_bytes: crate::core::protocol::presence::MAX_PRESENCE_BYTES,
             max_peers: 1000,
+            max_tabs_per_client: 32,
         }
     }
 }
@@ -58,6 +62,14 @@ impl RoomPresence {
         }
     }
 
+    /// Tabs of `client` present (hidden ones included).
+    fn tabs_of(&self, client: &str) -> usize {
+        self.entries
+            .range((client.to_owned(), String::new())..)
+            .take_while(|((c, _), _)| c == client)
+            .count()
+    }
+
     /// Tabs present (hidden ones included), and the bytes of their states.
     pub fn size(&self) -> (usize, usize) {
         (self.entries.len(), self.bytes)
@@ -86,7 +98,17 @@ impl RoomPresence {
                 "a tab id is 1 to 64 bytes",
             ));
         }
-        if !self.entries.contains_key(&key) && self.entries.len() >= self.limits.max_peers {
+        let new = !self.entries.contains_key(&key);
+        if new && self.tabs_of(client) >= self.limits.max_tabs_per_client {
+            return Err(CoreError::validation(
+                "PRESENCE_FULL",
+                format!(
+                    "this client already has {} tabs present in this room",
+                    self.limits.max_tabs_per_client
+                ),
+            ));
+        }
+        if new && self.entries.len() >= self.limits.max_peers {
             return Err(CoreError::validation(
                 "PRESENCE_FULL",
                 format!(
@@ -218,6 +240,7 @@ mod tests {
         let limits = PresenceLimits {
             max_bytes: 64,
             max_peers: 1,
+            max_tabs_per_client: 32,
         };
         let mut room = RoomPresence::new(limits);
         let error = room
@@ -239,5 +262,29 @@ mod tests {
             "PRESENCE_FULL"
         );
         assert_eq!(room.all().len(), 1);
+    }
+
+    #[test]
+    fn one_client_cannot_take_a_rooms_every_presence_slot() {
+        let limits = PresenceLimits {
+            max_bytes: 64,
+            max_peers: 10,
+            max_tabs_per_client: 3,
+        };
+        let mut room = RoomPresence::new(limits);
+        for tab in ["t1", "t2", "t3"] {
+            room.set(1, "greedy", tab, None, state(json!({})), 0.0)
+                .unwrap();
+        }
+        let error = room
+            .set(1, "greedy", "t4", None, state(json!({})), 0.0)
+            .unwrap_err();
+        assert_eq!(error.code, "PRESENCE_FULL");
+        // Its own tabs update; another client still gets a slot.
+        room.set(1, "greedy", "t1", None, state(json!({ "x": 1 })), 0.0)
+            .unwrap();
+        room.set(2, "honest", "t1", None, state(json!({})), 0.0)
+            .unwrap();
+        assert_eq!(room.size().0, 4);
     }
 }
