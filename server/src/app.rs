@@ -24,6 +24,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// Refused `hello`s per IP address.
     pub auth_failures: AuthFailures,
+    /// Message and operation buckets per client id, kept across its connections.
+    pub paces: crate::rate::Paces,
     /// Flips to `true` when the server shuts down.
     pub shutdown: watch::Receiver<bool>,
 }

@@ -75,6 +75,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, String> {
         db,
         metrics: Arc::default(),
         auth_failures: AuthFailures::default(),
+        paces: Default::default(),
         shutdown: shutdown.clone(),
     });
     let mut router = Router::new()

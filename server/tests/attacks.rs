@@ -508,3 +508,46 @@ async fn without_jwt_a_client_id_belongs_to_its_secret_and_seq_zero_is_refused()
     still_serving(&server, "room").await;
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnect_does_not_refill_a_clients_message_rate() {
+    // Issue 29 item 5: each reconnect got a full bucket, 37,643 pongs/s through a limit of
+    // 500 messages/s per connection. The pace now follows the client id.
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::server(dir.path(), |c| c.guards.messages_per_second = 5).await;
+    let mut answered = 0;
+    let mut limited = false;
+    // A burst of 10 (twice the rate) fits once; reconnecting at once must not allow
+    // another 10.
+    for _ in 0..3 {
+        let mut client = Client::joined(server.addr, "pinger", "room").await;
+        for nonce in 0..8 {
+            client
+                .send(&srvra_sync::core::protocol::ClientMessage::Ping { nonce })
+                .await;
+        }
+        loop {
+            match tokio::time::timeout(Duration::from_secs(2), client.recv_raw()).await {
+                Ok(Some(ServerMessage::Pong { .. })) => answered += 1,
+                Ok(Some(ServerMessage::Error { code, .. })) if code == "RATE_LIMITED" => {
+                    limited = true;
+                    break;
+                }
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => break,
+            }
+            if answered % 8 == 0 {
+                break;
+            }
+        }
+        if limited {
+            break;
+        }
+    }
+    assert!(
+        limited,
+        "reconnecting refilled the bucket: {answered} pongs"
+    );
+    assert!(answered < 16, "{answered} pongs");
+    server.shutdown().await;
+}

@@ -111,6 +111,10 @@ pub async fn run(socket: WebSocket, app: Arc<App>, ip: IpAddr) {
     };
     let result = session.serve().await;
     session.leave_presence();
+    if let Some(client) = session.core.client() {
+        let buckets = (session.messages.clone(), session.ops.clone());
+        app.paces.give_back(client, buckets);
+    }
     if let Err(fatal) = result {
         if fatal.close != close::NORMAL && fatal.close != close::GOING_AWAY {
             inc(&app.metrics.frames_rejected);
@@ -145,6 +149,13 @@ impl Session {
             ));
         };
         self.core.hello(protocol, &client_id, &room)?;
+        // The client's pace goes on from its last connection.
+        let guards = &self.app.config.guards;
+        (self.messages, self.ops) = self.app.paces.take(
+            &client_id,
+            guards.messages_per_second,
+            guards.ops_per_second,
+        );
         let per_minute = self.app.config.guards.auth_failures_per_minute;
         if self.app.config.auth.is_on() && self.app.auth_failures.blocked(self.ip, per_minute) {
             // An address past its refusals is answered slowly, right token or not.

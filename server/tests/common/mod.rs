@@ -180,6 +180,17 @@ impl Client {
         }
     }
 
+    /// The next message, or `None` once the connection closed.
+    pub async fn recv_raw(&mut self) -> Option<ServerMessage> {
+        loop {
+            match self.ws.next().await? {
+                Ok(Message::Binary(bytes)) => return decode(&bytes, Limits::default()).ok(),
+                Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+                _ => return None,
+            }
+        }
+    }
+
     /// Reads catch-up (or snapshot) parts until `done`; returns what they carried
     /// (presence messages are skipped).
     pub async fn catch_up(&mut self) -> Vec<ServerMessage> {
