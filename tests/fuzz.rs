@@ -109,6 +109,7 @@ fn decide_and_serve(room: &mut RoomState, ops: Vec<Operation>, atomic: bool) {
     let big = Limits {
         max_frame: usize::MAX,
         max_payload: usize::MAX,
+        containers_per_byte: 0,
     };
     decode::<ServerMessage>(&frame, big).expect("a snapshot decodes");
     for state in room.keys.values() {

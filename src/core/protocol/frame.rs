@@ -22,6 +22,12 @@ pub struct Limits {
     pub max_frame: usize,
     /// Largest payload after decompression.
     pub max_payload: usize,
+    /// Most JSON containers (objects and arrays) a compressed frame may unpack to, per
+    /// byte received (0: no bound). Decoding builds one map or vector per container: a
+    /// 32 KB LZ4 frame of `{"":0},` repeated unpacked to 7.94 MiB and 1.1 million maps,
+    /// 561 MiB (issue 29). The bound is counted on the unpacked text before any value is
+    /// built.
+    pub containers_per_byte: usize,
 }
 
 impl Default for Limits {
@@ -29,8 +35,33 @@ impl Default for Limits {
         Self {
             max_frame: 1024 * 1024,
             max_payload: 8 * 1024 * 1024,
+            containers_per_byte: 4,
         }
     }
+}
+
+/// Containers a frame may always hold, whatever its size.
+const MIN_CONTAINERS: usize = 64 * 1024;
+
+/// Objects and arrays in JSON `text` (brackets inside strings not counted).
+fn containers(text: &[u8]) -> usize {
+    let (mut count, mut in_string, mut escaped) = (0, false, false);
+    for &byte in text {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            }
+        } else if byte == b'"' {
+            in_string = true;
+        } else if byte == b'{' || byte == b'[' {
+            count += 1;
+        }
+    }
+    count
 }
 
 /// Why a frame was refused. Each maps to an error code and a WebSocket close code.
@@ -106,6 +137,12 @@ pub fn decode<T: DeserializeOwned>(frame: &[u8], limits: Limits) -> Result<T, Fr
         }
     }
     let body = unpack(packed).map_err(|e| FrameError::Malformed(e.message))?;
+    if limits.containers_per_byte > 0 && body.len() > frame.len() {
+        let allowed = MIN_CONTAINERS.max(frame.len().saturating_mul(limits.containers_per_byte));
+        if containers(&body) > allowed {
+            return Err(FrameError::TooLarge);
+        }
+    }
     // Bounded where it is decoded: serde_json refuses nesting over 128 levels, which is a
     // value's `MAX_DEPTH` (100) plus the message around it, so a change nested a little too
     // deep is still decoded and rejected on its own (`VALUE_TOO_DEEP`), and decoding and

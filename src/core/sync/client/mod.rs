@@ -27,6 +27,8 @@ mod send;
 
 /// Largest frame the client accepts from the server (catch-up parts can be large).
 const INBOUND: Limits = Limits {
+    // The server's catch-up parts may compress well; they are bounded by size.
+    containers_per_byte: 0,
     max_frame: 64 * 1024 * 1024,
     max_payload: 256 * 1024 * 1024,
 };
