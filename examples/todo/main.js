@@ -1,9 +1,10 @@
 import { SrvraDataSync } from 'srvra-sync';
 
-// `?server=`, `?room=` and `?db=` open another server, list or device (the tests use them).
+// The server of step 1 (`?server=`, `?room=` and `?db=` pick another server, list or
+// device; the tests use them).
 const params = new URLSearchParams(location.search);
 const sync = new SrvraDataSync({
-  url: params.get('server') ?? `ws://${location.host}/sync`,
+  url: params.get('server') ?? `ws://${location.hostname}:8787/sync`,
   room: params.get('room') ?? 'todo',
   offline: { dbName: params.get('db') ?? 'todo' },
 });
