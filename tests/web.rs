@@ -58,7 +58,7 @@ async fn values_round_trip_as_json() {
     );
     assert_eq!(sync.get_state("missing").unwrap(), None);
     assert_eq!(sync.increment("doc.n", 2.0).unwrap(), 2.0);
-    assert_eq!(sync.keys(), r#"["doc"]"#);
+    assert_eq!(sync.keys(None), r#"["doc"]"#);
 }
 
 #[wasm_bindgen_test]
@@ -74,7 +74,7 @@ async fn errors_are_js_error_subclasses_with_codes() {
     let error = sync.subscribe("k", "urgent").unwrap_err();
     assert!(error.is_instance_of::<js_sys::TypeError>());
     assert_eq!(prop(&error, "code"), "INVALID_PRIORITY");
-    assert!(sync.keys() == "[]", "failed calls stored nothing");
+    assert!(sync.keys(None) == "[]", "failed calls stored nothing");
 }
 
 #[wasm_bindgen_test]
