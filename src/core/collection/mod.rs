@@ -214,10 +214,12 @@ impl Engine {
         if other == id {
             return Ok(());
         }
-        // The anchor's neighbour on the side of the move, the moved item left out.
+        // The anchor's neighbour on the side of the move, the moved item left out (the
+        // positions are only compared here: no need to check each one).
         let others = self.values_with_prefix(&start).filter_map(|(key, value)| {
             let item = &key[start.len()..];
-            (item != id).then(|| position_of(value).map(|p| (p, item)))?
+            let position = value.get(ORDER)?.as_str()?;
+            (item != id).then_some((position, item))
         });
         let anchor_ref = (anchor.0.as_str(), anchor.1.as_str());
         let (low, high) = match &place {

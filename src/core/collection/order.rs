@@ -13,7 +13,13 @@ const ZERO: u8 = b'0';
 const TOP: u8 = b'z';
 
 fn value_of(byte: u8) -> Option<usize> {
-    DIGITS.iter().position(|d| *d == byte)
+    let value = match byte {
+        b'0'..=b'9' => byte - b'0',
+        b'A'..=b'Z' => byte - b'A' + 10,
+        b'a'..=b'z' => byte - b'a' + 36,
+        _ => return None,
+    };
+    Some(usize::from(value))
 }
 
 /// Length of the integer part that `head` starts.
