@@ -7,8 +7,10 @@
 //   const context = await engine.newContext();   // its own profile: another device
 //   const page = await context.newPage();        // pages of one context: tabs
 //   await page.goto(url); await page.evaluate((arg) => ..., arg);
-//   await page.waitFor(() => cond, arg); await page.reload(); await engine.close();
+//   await page.waitFor(() => cond, arg); await page.reload(); await page.screenshot(png);
+//   await engine.close();
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { launchChromium } from '../../scripts/browser.mjs';
 import { freePort } from './sync-server.mjs';
 
@@ -49,6 +51,7 @@ function wrapContext(context, waitFor) {
         evaluate: (fn, arg) => page.evaluate(fn, arg),
         waitFor: (fn, arg, timeout = 20_000) => waitFor(page, fn, arg, timeout),
         reload: () => page.reload(),
+        screenshot: (path) => page.screenshot({ path }),
         close: () => page.close(),
       };
     },
@@ -150,6 +153,11 @@ async function webkitEngine() {
             reload: async () => {
               await on(handle);
               await session('POST', '/refresh', {});
+            },
+            screenshot: async (path) => {
+              await on(handle);
+              const png = await session('GET', '/screenshot');
+              writeFileSync(path, Buffer.from(png, 'base64'));
             },
             close: async () => {
               await on(handle);
