@@ -65,7 +65,12 @@ export interface SrvraConfig {
   mergeStrategy?: MergeStrategyName;
   autoResolveThreshold?: number;
   compression?: { enabled?: boolean; threshold?: number };
-  offline?: { enabled?: boolean; dbName?: string };
+  /**
+   * IndexedDB cache and outbox. `fallback`: where there is no IndexedDB, `'error'` (the
+   * default) rejects `ready` with `StorageError` `STORAGE_UNAVAILABLE`; `'memory'` keeps
+   * working with state and outbox in memory.
+   */
+  offline?: { enabled?: boolean; dbName?: string; fallback?: 'error' | 'memory' };
   /** Presence updates go out at most once per `throttle` ms (default 50; the last wins). */
   presence?: { throttle?: number };
   /**
@@ -140,6 +145,8 @@ export interface Statistics {
   tab: 'leader' | 'follower' | 'alone';
   subscriberErrors: number;
   storageWrites: number;
+  /** `ok`: IndexedDB; `unavailable`: everything in memory (no storage, or `fallback: 'memory'`). */
+  storage: 'ok' | 'unavailable';
   /** The server URL in use (`null` without a server, and in a follower tab). */
   url: string | null;
 }

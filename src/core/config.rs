@@ -33,6 +33,9 @@ pub struct Offline {
     pub enabled: bool,
     /// IndexedDB database name.
     pub db_name: String,
+    /// Where there is no IndexedDB: keep working in memory (`true`, `fallback:
+    /// 'memory'`), or reject `ready` with `STORAGE_UNAVAILABLE` (`'error'`, the default).
+    pub memory_fallback: bool,
 }
 
 /// The validated configuration (README "Configuration"). `token` stays on the JS side.
@@ -107,6 +110,7 @@ impl Default for Config {
             offline: Offline {
                 enabled: true,
                 db_name: "srvra-sync".into(),
+                memory_fallback: false,
             },
             encryption: false,
             presence_throttle: 50,
@@ -342,10 +346,21 @@ impl Config {
         let offline = match top.get("offline") {
             None => d.offline.clone(),
             Some(v) => {
-                let f = Fields::new("offline", v, &["enabled", "dbName"])?;
+                let f = Fields::new("offline", v, &["enabled", "dbName", "fallback"])?;
+                let memory_fallback = match f.string("fallback", "error")?.as_str() {
+                    "error" => false,
+                    "memory" => true,
+                    other => return Err(CoreError::type_error(
+                        "INVALID_CONFIG",
+                        format!(
+                            "config.offline.fallback must be 'error' or 'memory', got '{other}'"
+                        ),
+                    )),
+                };
                 Offline {
                     enabled: f.boolean("enabled", true)?,
                     db_name: f.string("dbName", &d.offline.db_name)?,
+                    memory_fallback,
                 }
             }
         };
@@ -419,6 +434,15 @@ impl Config {
 mod tests {
     use super::Config;
     use serde_json::json;
+
+    #[test]
+    fn offline_fallback_is_error_or_memory() {
+        let parse = |fallback: &str| Config::parse(&json!({ "offline": { "fallback": fallback } }));
+        assert!(!parse("error").unwrap().offline.memory_fallback);
+        assert!(parse("memory").unwrap().offline.memory_fallback);
+        assert!(!Config::default().offline.memory_fallback);
+        assert_eq!(parse("disk").unwrap_err().code, "INVALID_CONFIG");
+    }
 
     #[test]
     fn merge_strategy_names_a_built_in_strategy() {

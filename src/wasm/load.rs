@@ -61,7 +61,14 @@ async fn open(shared: &Rc<Shared>) -> Result<(OutboxLoad, Part), CoreError> {
         shared.instance.borrow_mut().engine_mut().skip_restore();
         return Ok((OutboxLoad::default(), Part::Alone));
     }
-    let storage = open_storage(shared, &offline.db_name).await?;
+    let storage = match open_storage(shared, &offline.db_name).await {
+        Ok(storage) => storage,
+        Err(error) if error.code == "STORAGE_UNAVAILABLE" && offline.memory_fallback => {
+            shared.instance.borrow_mut().without_storage();
+            return Ok((OutboxLoad::default(), Part::Alone));
+        }
+        Err(error) => return Err(error),
+    };
     let mut part = Part::Alone;
     if tabs::supported() {
         let name = format!("srvra-sync:{}:{}", offline.db_name, room);

@@ -198,6 +198,39 @@ for (const name of ENGINES) {
       await cb.close();
     });
 
+    test(`${name}: without IndexedDB, ready rejects by default and fallback 'memory' keeps syncing`, async () => {
+      const context = await engine.newContext();
+      const page = await sdkPage(context);
+      const room = `no-idb-${name}`;
+      const result = await page.evaluate(async ({ url, room }) => {
+        // A browser without IndexedDB (or one that refuses it to this page).
+        Object.defineProperty(window, 'indexedDB', { value: undefined, configurable: true });
+        const strict = new sdk.SrvraDataSync({ url, room, offline: { dbName: 'x' } });
+        const refused = await strict.ready.then(() => 'ready', (e) => `${e.name} ${e.code}`);
+        const sync = new sdk.SrvraDataSync({ url, room, offline: { dbName: 'x', fallback: 'memory' } });
+        sync.setState('early', 'kept');
+        await sync.ready;
+        sync.setState('late', 1);
+        await sync.sync();
+        const stats = sync.getStatistics();
+        return { refused, early: sync.getState('early'), storage: stats.storage, outbox: stats.outboxLength, status: sync.status };
+      }, { url: server.ws, room });
+      assert.deepEqual(result, {
+        refused: 'StorageError STORAGE_UNAVAILABLE',
+        early: 'kept',
+        storage: 'unavailable',
+        outbox: 0,
+        status: 'synced',
+      });
+      // Another device reads both changes from the server.
+      const other = await engine.newContext();
+      const reader = await sdkPage(other);
+      await open(reader, room, 'reader');
+      await reader.waitFor(() => window.sync.getState('early') === 'kept' && window.sync.getState('late') === 1);
+      await other.close();
+      await context.close();
+    });
+
     test(`${name}: encryption at rest (WebCrypto) reloads what it sealed`, async () => {
       const context = await engine.newContext();
       const page = await sdkPage(context);

@@ -116,6 +116,13 @@ impl Instance {
         self.persist
     }
 
+    /// There is no storage after all (no IndexedDB, and `offline.fallback: 'memory'`):
+    /// state and outbox stay in memory, and changes made so far are kept (SPEC 14).
+    pub fn without_storage(&mut self) {
+        self.persist = false;
+        self.engine.skip_restore();
+    }
+
     /// Starts the sync loop on top of the restored state: loads the stored outbox, takes
     /// changes made before the load into it, and connects (or waits for `online`).
     pub fn start_sync(&mut self, mut sync: SyncClient, outbox: OutboxLoad, online: bool) {

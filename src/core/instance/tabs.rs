@@ -53,6 +53,7 @@ impl Instance {
             Role::Follower(_) => "follower",
         };
         stats.url = self.sync.as_ref().and_then(|s| s.url()).map(str::to_owned);
+        stats.storage = if self.persists() { "ok" } else { "unavailable" };
         stats
     }
 

@@ -44,6 +44,9 @@ pub struct Stats {
     pub subscriber_errors: u64,
     /// Writes to local storage completed.
     pub storage_writes: u64,
+    /// Local storage: `ok` (IndexedDB), or `unavailable` (this instance keeps everything
+    /// in memory: `offline.enabled: false`, or no IndexedDB with `fallback: 'memory'`).
+    pub storage: &'static str,
     /// The server URL the client connects to now (`null` without a server, and in a
     /// follower tab, whose leader connects).
     pub url: Option<String>,
