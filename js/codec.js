@@ -108,6 +108,11 @@ export function decode(text) {
 }
 
 /** Throws `TypeError` unless `value` is a string. */
+/** Whether `value` is an object that is not an array (nor null). */
+export function plainObject(value) {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
 export function requireString(value, name) {
   if (typeof value !== 'string') throw typeError(`${name} must be a string, got ${describe(value)}`);
 }

@@ -3,12 +3,8 @@
 // removes and edits of different fields all survive. The core decides; this side checks
 // arguments and delivers what the core queued.
 
-import { encode, requireString } from './codec.js';
+import { encode, plainObject, requireString } from './codec.js';
 import { typeError } from './errors.js';
-
-function plainObject(value) {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 /** One collection of `sync`: items under keys `prefix:id`. */
 export class Collection {

@@ -4,7 +4,7 @@
 // `node.js` for Node) load the wasm first and re-export this module: no init call is needed.
 
 import { SyncCore } from './srvra_sync.js';
-import { decode, encode, requireFunction, requireString } from './codec.js';
+import { decode, encode, plainObject, requireFunction, requireString } from './codec.js';
 import { makeError, onPanic, typeError } from './errors.js';
 import { ConflictResolver, withResolve } from './conflicts.js';
 import { Presence } from './presence.js';
@@ -21,10 +21,6 @@ const report = typeof globalThis.reportError === 'function'
 function keyOf(path) {
   const dot = path.indexOf('.');
   return dot < 0 ? path : path.slice(0, dot);
-}
-
-function plainObject(value) {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 // Options left `undefined` mean "use the default", as in most JS APIs.

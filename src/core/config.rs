@@ -347,15 +347,14 @@ impl Config {
             None => d.offline.clone(),
             Some(v) => {
                 let f = Fields::new("offline", v, &["enabled", "dbName", "fallback"])?;
-                let memory_fallback = match f.string("fallback", "error")?.as_str() {
+                let fallback = f.string("fallback", "error")?;
+                let memory_fallback = match fallback.as_str() {
                     "error" => false,
                     "memory" => true,
-                    other => return Err(CoreError::type_error(
-                        "INVALID_CONFIG",
-                        format!(
-                            "config.offline.fallback must be 'error' or 'memory', got '{other}'"
-                        ),
-                    )),
+                    _ => {
+                        let got = Value::String(fallback);
+                        return Err(bad("offline.fallback", "'error' or 'memory'", &got));
+                    }
                 };
                 Offline {
                     enabled: f.boolean("enabled", true)?,

@@ -4,16 +4,8 @@
 use wasm_bindgen::prelude::*;
 
 use crate::core::collection::Place;
-use crate::core::{CoreError, Engine};
 use crate::wasm::errors::IntoJsResult;
 use crate::wasm::sync_core::{parse_json, to_json, SyncCore};
-
-impl SyncCore {
-    fn change<T>(&self, f: impl FnOnce(&mut Engine) -> Result<T, CoreError>) -> Result<T, JsValue> {
-        self.check_open()?;
-        self.shared.run(|instance| instance.mutate(f)).js()
-    }
-}
 
 #[wasm_bindgen]
 impl SyncCore {

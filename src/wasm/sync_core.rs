@@ -146,9 +146,16 @@ impl SyncCore {
         &self,
         f: impl FnOnce(&mut Engine) -> Result<Version, CoreError>,
     ) -> Result<f64, JsValue> {
+        self.change(f).map(|applied| applied as f64)
+    }
+
+    /// Runs a local change through the core (once open), as every mutation does.
+    pub(crate) fn change<T>(
+        &self,
+        f: impl FnOnce(&mut Engine) -> Result<T, CoreError>,
+    ) -> Result<T, JsValue> {
         self.check_open()?;
-        let applied = self.shared.run(|instance| instance.mutate(f)).js()?;
-        Ok(applied as f64)
+        self.shared.run(|instance| instance.mutate(f)).js()
     }
 
     fn engine_mut(&self) -> std::cell::RefMut<'_, Engine> {

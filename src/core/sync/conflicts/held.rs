@@ -48,12 +48,8 @@ impl Replica {
     ) {
         let path = op.conflict_fields();
         let server = at_path(server.as_ref(), path);
-        let base = if path.is_empty() {
-            op.conflict.base.0.clone()
-        } else {
-            // A scoped change always carries its base at the path (absent: none there).
-            Some(op.conflict.base.0.clone()).flatten()
-        };
+        // A scoped change carries its base at the path (absent: none there).
+        let base = op.conflict.base.0.clone();
         let strategy = op.conflict.strategy();
         let from = if path.is_empty() {
             base.as_ref().or(server.as_ref())
