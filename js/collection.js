@@ -76,12 +76,12 @@ export class Collection {
    * microtask. Returns a function that unsubscribes.
    */
   subscribe(callback) {
-    const id = this.#link.core.subscribe('*', 'normal');
-    const start = `${this.prefix}:`;
+    // A key pattern: changes of other keys do not cross into JS for this view.
+    const id = this.#link.core.subscribe(`${this.prefix}:*`, 'normal');
     let due = false;
     let open = true;
-    this.#link.subscribers.set(id, (value, update) => {
-      if (due || !update.key.startsWith(start)) return;
+    this.#link.subscribers.set(id, () => {
+      if (due) return;
       due = true;
       queueMicrotask(() => {
         due = false;

@@ -330,7 +330,10 @@ export declare class StateManager {
   getVersion(key: string): number;
   /** Key names holding a value, sorted; with `pattern` (`*` matches any characters), the ones it matches whole. */
   keys(pattern?: string): string[];
-  /** Fires for changes at `pathOrKey` or beneath it, and once at `ready` for loaded state (origin `load`). */
+  /**
+   * Fires for changes at `pathOrKey` or beneath it, and once at `ready` for loaded state
+   * (origin `load`). A target with `*` and no `.` is a key pattern (`'todo:*'`).
+   */
   subscribe<T = JsonValue>(pathOrKey: string, callback: StateSubscriber<T>, options?: { priority?: Priority }): number;
   unsubscribe(id: number): boolean;
 }

@@ -25,6 +25,23 @@ fn priorities_order_subscribers_then_subscription_order() {
 }
 
 #[test]
+fn key_pattern_subscribers_fire_for_the_keys_they_match_only() {
+    let mut e = engine();
+    let todos = e.subscribe("todo:*", Priority::Normal).unwrap();
+    let all = e.subscribe("*", Priority::Normal).unwrap();
+    e.set_state("todo:a1", json!({ "title": "x" })).unwrap();
+    assert_eq!(sub_calls(&dispatches(&mut e)), vec![todos, all]);
+    // Another key's change reaches `'*'` only: nothing crosses to the collection's view.
+    e.set_state("note", json!("hi")).unwrap();
+    assert_eq!(sub_calls(&dispatches(&mut e)), vec![all]);
+    e.set_state("todo:a1.done", json!(true)).unwrap();
+    assert_eq!(sub_calls(&dispatches(&mut e)), vec![todos, all]);
+    assert!(e.unsubscribe(todos));
+    e.set_state("todo:b2", json!({})).unwrap();
+    assert_eq!(sub_calls(&dispatches(&mut e)), vec![all]);
+}
+
+#[test]
 fn path_subscribers_fire_for_changes_above_at_and_below_only() {
     let mut e = engine();
     let alice = e.subscribe("users.alice", Priority::Normal).unwrap();

@@ -3,14 +3,15 @@
 use std::collections::HashMap;
 
 use crate::core::dispatch::registry::{Priority, PriorityRegistry, RegistrationId};
-use crate::core::error::Result;
-use crate::core::model::path::{overlaps, Path};
+use crate::core::error::{CoreError, Result};
+use crate::core::model::path::{glob, overlaps, Path, MAX_PATH_LEN};
 
-/// Subscribers by key, plus the `'*'` subscribers that see every change.
+/// Subscribers by key, plus the subscribers of key patterns (`'*'`: every change;
+/// `'todo:*'`: the keys it matches).
 #[derive(Debug, Default)]
 pub struct Subscriptions {
     by_key: HashMap<String, PriorityRegistry<Vec<String>>>,
-    wildcard: PriorityRegistry<()>,
+    wildcard: PriorityRegistry<String>,
     key_of: HashMap<RegistrationId, Option<String>>,
     next_id: RegistrationId,
 }
@@ -25,9 +26,18 @@ pub struct Matched {
 }
 
 impl Subscriptions {
-    /// Subscribes to a key, a dotted path, or `'*'`.
+    /// Subscribes to a key, a dotted path, or a key pattern: a target with `*` and no `.`
+    /// (`'*'` every key, `'todo:*'` the keys starting `todo:`; `*` matches any run of
+    /// characters, SPEC 16). A collection's view subscribes to its prefix this way, so the
+    /// other keys' changes do not cross into JS for it.
     pub fn subscribe(&mut self, target: &str, priority: Priority) -> Result<RegistrationId> {
-        let parsed = if target == "*" {
+        let parsed = if target.contains('*') && !target.contains('.') {
+            if target.len() > MAX_PATH_LEN {
+                return Err(CoreError::validation(
+                    "INVALID_PATH",
+                    format!("a key pattern is at most {MAX_PATH_LEN} bytes"),
+                ));
+            }
             None
         } else {
             Some(Path::parse(target)?)
@@ -36,7 +46,7 @@ impl Subscriptions {
         let id = self.next_id;
         match parsed {
             None => {
-                self.wildcard.insert(id, priority, ());
+                self.wildcard.insert(id, priority, target.to_owned());
                 self.key_of.insert(id, None);
             }
             Some(path) => {
@@ -73,7 +83,7 @@ impl Subscriptions {
         !self.wildcard.is_empty() || self.by_key.contains_key(key)
     }
 
-    /// Whether someone subscribed to `'*'`.
+    /// Whether someone subscribed to a key pattern (`'*'` or another).
     pub fn has_wildcard(&self) -> bool {
         !self.wildcard.is_empty()
     }
@@ -98,7 +108,12 @@ impl Subscriptions {
             .flat_map(|r| r.iter())
             .filter(|r| changed.iter().any(|c| overlaps(c, &r.item)))
             .map(|r| (r.priority, r.id, Some(&r.item)))
-            .chain(self.wildcard.iter().map(|r| (r.priority, r.id, None)))
+            .chain(
+                self.wildcard
+                    .iter()
+                    .filter(|r| glob(&r.item, key))
+                    .map(|r| (r.priority, r.id, None)),
+            )
             .collect();
         reached.sort_unstable_by_key(|(priority, id, _)| (*priority, *id));
         reached
