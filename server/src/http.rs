@@ -201,10 +201,7 @@ async fn metrics(
 ) -> Response {
     if app.config.auth.is_on() {
         let per_minute = app.config.guards.auth_failures_per_minute;
-        let blocked = app.auth_failures.blocked(peer.ip(), per_minute);
-        if blocked {
-            tokio::time::sleep(crate::rate::PENALTY).await;
-        }
+        let blocked = app.auth_failures.pace(peer.ip(), per_minute).await;
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())

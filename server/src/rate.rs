@@ -92,6 +92,16 @@ impl AuthFailures {
             .is_some_and(|(start, count)| start.elapsed() < WINDOW && *count >= per_minute)
     }
 
+    /// Whether `ip` has used up its refusals; if so, waits [`PENALTY`] first (every answer
+    /// to such an address is slow, right token or not).
+    pub async fn pace(&self, ip: IpAddr, per_minute: u32) -> bool {
+        let blocked = self.blocked(ip, per_minute);
+        if blocked {
+            tokio::time::sleep(PENALTY).await;
+        }
+        blocked
+    }
+
     /// Counts one refusal for `ip`.
     pub fn record(&self, ip: IpAddr) {
         let mut by_ip = self.by_ip.lock().unwrap_or_else(|p| p.into_inner());

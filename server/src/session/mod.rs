@@ -12,19 +12,18 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use srvra_sync::core::protocol::message::Rejected;
 use srvra_sync::core::protocol::{decode, ClientMessage, FrameError, ServerMessage};
-use srvra_sync::core::room::session::{
-    check_owner, Forward, Refusal, ServerSession, SessionLimits,
-};
+use srvra_sync::core::room::session::{Forward, Refusal, ServerSession, SessionLimits};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::time::{sleep_until, Instant};
 
 use crate::app::App;
-use crate::auth::{self, Access, Grant};
+use crate::auth::{self, Access};
 use crate::metrics::{inc, Refused};
 use crate::rate::Bucket;
 use crate::room::{Published, Room, Sender, StoredLog};
 
+mod admit;
 mod presence;
 mod send;
 
@@ -41,14 +40,6 @@ static NEXT_SESSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64
 type Fatal = Refusal;
 
 /// A storage failure: the detail (SQL, paths) goes to the server's log, never to clients.
-/// The owner a client id's secret binds it to: a SHA-256 of the secret (the database
-/// never holds the secret itself), apart from JWT users by its prefix.
-fn secret_owner(secret: &str) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
-    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    format!("secret:sha256:{hex}")
-}
-
 fn storage_failed(error: crate::store::DbError) -> Fatal {
     eprintln!("srvra-sync-server: storage failed: {}", error.0);
     Fatal::new(
@@ -156,12 +147,9 @@ impl Session {
             guards.messages_per_second,
             guards.ops_per_second,
         );
-        let per_minute = self.app.config.guards.auth_failures_per_minute;
-        if self.app.config.auth.is_on() && self.app.auth_failures.blocked(self.ip, per_minute) {
-            // An address past its refusals is answered slowly, right token or not.
-            tokio::time::sleep(crate::rate::PENALTY).await;
-        }
-        let grant = self.admit(token.as_deref(), secret.as_deref(), &client_id, &room)?;
+        let grant = self
+            .admit(token.as_deref(), secret.as_deref(), &client_id, &room)
+            .await?;
         let Some(room) = self
             .app
             .rooms
@@ -291,56 +279,6 @@ impl Session {
             self.went_silent(room);
         }
         Ok(())
-    }
-
-    /// Checks the token (and the pace of refused ones from this IP) and binds the client
-    /// id to its owner: the token's user, or else a hash of the secret the SDK stores with
-    /// the id (see [`check_owner`]).
-    fn admit(
-        &self,
-        token: Option<&str>,
-        secret: Option<&str>,
-        client: &str,
-        room: &str,
-    ) -> Result<Grant, Fatal> {
-        let app = &self.app;
-        let per_minute = app.config.guards.auth_failures_per_minute;
-        // Past its refusals, an address's wrong tokens get RATE_LIMITED (after the delay
-        // `serve` already made it wait); a right token is still let in, so guessing from
-        // one address cannot lock out its honest clients (issue 29).
-        let blocked = app.config.auth.is_on() && app.auth_failures.blocked(self.ip, per_minute);
-        let refused = |fatal: Fatal| {
-            if blocked {
-                app.metrics.refused(Refused::AuthRate);
-                return Fatal::new(
-                    "RATE_LIMITED",
-                    "too many refused attempts from this address; wait a minute",
-                    close::RATE_LIMITED,
-                );
-            }
-            app.auth_failures.record(self.ip);
-            let reason = if fatal.close == close::FORBIDDEN {
-                Refused::Forbidden
-            } else {
-                Refused::Unauthorized
-            };
-            app.metrics.refused(reason);
-            fatal
-        };
-        let grant = app
-            .config
-            .auth
-            .check(token, room, SystemTime::now())
-            .map_err(refused)?;
-        let owner = match (&grant.user, secret) {
-            (Some(user), _) => Some(user.clone()),
-            (None, Some(secret)) => Some(secret_owner(secret)),
-            (None, None) => None,
-        };
-        let stored = tokio::task::block_in_place(|| app.db.claim_client(client, owner.as_deref()))
-            .map_err(storage_failed)?;
-        check_owner(stored.as_deref(), owner.as_deref()).map_err(refused)?;
-        Ok(grant)
     }
 
     /// Takes a message's share of this connection's rate; over it, the session ends with
