@@ -1,8 +1,11 @@
 //! The wire protocol: every message round-trips, and no input makes the decoder panic.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
 use std::sync::Arc;
 
+use common::amplifying_frame;
 use proptest::prelude::*;
 use serde_json::json;
 use srvra_sync::core::conflict::{ConflictKind, ConflictReport, Outcome, Resolution, Strategy};
@@ -363,30 +366,18 @@ fn update_and_merge_name_one_operation_on_the_wire() {
     }
 }
 
-/// A `changes` frame whose one value is `count` objects `{"":0}`, LZ4-packed.
-fn amplifying_frame(count: usize) -> Vec<u8> {
-    let items = vec![r#"{"":0}"#; count].join(",");
-    let text = format!(
-        r#"{{"changes":{{"ops":[{{"id":{{"client":"x","seq":1}},"key":"k","fields":[],"kind":{{"set":[{items}]}},"base_version":0,"timestamp":0}}],"atomic":false}}}}"#
-    );
-    let packed = srvra_sync::core::state::compress::pack(text.as_bytes(), Some(0));
-    let mut frame = vec![srvra_sync::core::protocol::PROTOCOL_VERSION];
-    frame.extend_from_slice(&packed.bytes);
-    frame
-}
-
 #[test]
 fn a_compressed_frame_cannot_unpack_to_millions_of_containers() {
     // Issue 29 item 3: one 32 KB LZ4 frame of `{"":0},` repeated (7.94 MiB) became 1.1
     // million maps, 561 MiB, before anything was checked.
-    let frame = amplifying_frame(1_100_000);
+    let frame = amplifying_frame("x", 1_100_000);
     assert!(frame.len() < 64 * 1024, "{} bytes", frame.len());
     assert_eq!(
         decode::<ClientMessage>(&frame, Limits::default()),
         Err(FrameError::TooLarge)
     );
     // A value of 10,000 small objects still decodes, compressed or not.
-    let honest = amplifying_frame(10_000);
+    let honest = amplifying_frame("x", 10_000);
     assert!(decode::<ClientMessage>(&honest, Limits::default()).is_ok());
     // So does a batch of 1,000 changes of object values, as the SDK packs it.
     let ops: Vec<Operation> = (1..=1000)

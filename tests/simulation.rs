@@ -15,6 +15,7 @@
 //! per run; `SIM_SEED=n` replays one seed with its event log.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
 mod sim;
 
 use std::collections::{BTreeMap, HashSet};

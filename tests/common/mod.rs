@@ -93,3 +93,16 @@ pub fn visible_state(engine: &Engine) -> Vec<(String, Option<Value>, u64)> {
         })
         .collect()
 }
+
+/// A `changes` frame from `client` whose one value is `count` objects `{"":0}`, LZ4-packed:
+/// a small frame that unpacks to a flood of tiny objects (issue 29 item 3).
+pub fn amplifying_frame(client: &str, count: usize) -> Vec<u8> {
+    let items = vec![r#"{"":0}"#; count].join(",");
+    let text = format!(
+        r#"{{"changes":{{"ops":[{{"id":{{"client":"{client}","seq":1}},"key":"k0","fields":[],"kind":{{"set":[{items}]}},"base_version":0,"timestamp":0}}],"atomic":false}}}}"#
+    );
+    let packed = srvra_sync::core::state::compress::pack(text.as_bytes(), Some(0));
+    let mut frame = vec![srvra_sync::core::protocol::PROTOCOL_VERSION];
+    frame.extend_from_slice(&packed.bytes);
+    frame
+}

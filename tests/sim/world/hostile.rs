@@ -153,7 +153,9 @@ impl World {
             8 => return vec![1, 0xc1, 0xff, 0x00],
             // A small compressed frame that unpacks to a flood of tiny objects (issue 29
             // item 3): refused before any value is built.
-            9 if self.rng.random_range(0..4) == 0 => return amplifying(80_000),
+            9 if self.rng.random_range(0..4) == 0 => {
+                return crate::common::amplifying_frame("mallory", 80_000)
+            }
             _ => {}
         }
         encode(&ClientMessage::Changes { ops, atomic }, Some(512))
@@ -179,18 +181,6 @@ impl World {
             conflict,
         }
     }
-}
-
-/// A `changes` frame whose one value is `count` objects `{"":0}`, LZ4-packed.
-fn amplifying(count: usize) -> Vec<u8> {
-    let items = vec![r#"{"":0}"#; count].join(",");
-    let text = format!(
-        r#"{{"changes":{{"ops":[{{"id":{{"client":"mallory","seq":1}},"key":"k0","fields":[],"kind":{{"set":[{items}]}},"base_version":0,"timestamp":0}}],"atomic":false}}}}"#
-    );
-    let packed = srvra_sync::core::state::compress::pack(text.as_bytes(), Some(0));
-    let mut frame = vec![srvra_sync::core::protocol::PROTOCOL_VERSION];
-    frame.extend_from_slice(&packed.bytes);
-    frame
 }
 
 /// A value nested `levels` deep.
