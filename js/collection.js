@@ -19,7 +19,7 @@ export class Collection {
     /** The prefix of the items' keys (`prefix:id`). */
     this.prefix = prefix;
     // Checks the prefix now rather than at the first call.
-    this.#link.core.collectionList(prefix);
+    this.#link.core.checkCollectionPrefix(prefix);
   }
 
   /** Adds `value` (a plain object) at the end; returns its id. */

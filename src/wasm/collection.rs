@@ -9,6 +9,12 @@ use crate::wasm::sync_core::{parse_json, to_json, SyncCore};
 
 #[wasm_bindgen]
 impl SyncCore {
+    /// `sync.collection(prefix)`: throws `INVALID_PATH` for a prefix no key can start with.
+    #[wasm_bindgen(js_name = checkCollectionPrefix)]
+    pub fn check_collection_prefix(&self, prefix: &str) -> Result<(), JsValue> {
+        crate::core::collection::check_prefix(prefix).js()
+    }
+
     /// `collection(prefix).add(value)`; returns the new item's id.
     #[wasm_bindgen(js_name = collectionAdd)]
     pub fn collection_add(&self, prefix: &str, value_json: &str) -> Result<String, JsValue> {

@@ -226,29 +226,22 @@ impl Replica {
         }
         let scoped = rules.scoped(&op.key, &op.fields);
         let (strategy, scope) = (scoped.strategy.clone(), scoped.depth);
-        let (based_on, reported) = match self.rebase.remove(&op.key) {
-            Some((state, fields)) => {
-                // The reported value is the base only for a change about the same path.
-                let same = fields[..] == op.fields[..scope];
-                (Some(state), same)
-            }
-            None => (self.bases.get(&op.key).cloned(), scope == 0),
+        let rebase = self.rebase.remove(&op.key);
+        let confirmed = self.bases.get(&op.key);
+        let base_version = match &rebase {
+            Some((state, _)) => state.version,
+            None => confirmed.map_or(0, |b| b.version),
         };
-        let (base, base_version) = based_on.map_or((None, 0), |b| (b.value.0, b.version));
-        // A scoped change carries the value at its path as this client saw it, so that
-        // the server tells another client's change there from one elsewhere in the key.
-        let base = match (scope, reported) {
-            (0, true) => base.filter(|_| strategy.needs_base()),
-            (0, false) => self
-                .bases
-                .get(&op.key)
-                .and_then(|b| b.value.0.clone())
-                .filter(|_| strategy.needs_base()),
-            (_, true) => base,
-            (_, false) => {
-                value_at(previous.as_ref(), &op.fields[..scope]).map(|v| Arc::new(v.clone()))
-            }
+        // What a conflict at this change's path is judged against: the server state a
+        // settled conflict about the same path reported; else, for a whole-key change, the
+        // confirmed value; else the value at the path as this client saw it, so that the
+        // server tells another client's change there from one elsewhere in the key.
+        let base = match rebase {
+            Some((state, fields)) if fields[..] == op.fields[..scope] => state.value.0,
+            _ if scope == 0 => confirmed.and_then(|b| b.value.0.clone()),
+            _ => value_at(previous.as_ref(), &op.fields[..scope]).map(|v| Arc::new(v.clone())),
         };
+        let base = base.filter(|_| scope > 0 || strategy.needs_base());
         op.base_version = base_version;
         op.conflict = ConflictInfo {
             clock: self.clock.tick(now),
